@@ -1,0 +1,67 @@
+/**
+ * WebSocket close codes the gateway uses, defined once for the gateway, the client SDK and the
+ * docs. Herald's own codes live in 4000-4999:
+ *   4000-4499  the client should reconnect (and resume from its last event id);
+ *   4500-4999  the client must not reconnect without a change (new token, user action).
+ */
+export interface CloseCode {
+  readonly code: number;
+  readonly name: string;
+  /** The client SDK reconnects automatically after this close. */
+  readonly reconnect: boolean;
+  readonly description: string;
+}
+
+export const CloseCodes = {
+  NORMAL: {
+    code: 1000,
+    name: 'normal',
+    reconnect: false,
+    description: 'The connection finished normally.',
+  },
+  GOING_AWAY: {
+    code: 1001,
+    name: 'going_away',
+    reconnect: true,
+    description: 'The node is shutting down or draining; reconnect (to another node) and resume.',
+  },
+  UNSUPPORTED_DATA: {
+    code: 1003,
+    name: 'unsupported_data',
+    reconnect: false,
+    description: 'The client sent a binary frame; Herald clients only send JSON text frames.',
+  },
+  MESSAGE_TOO_BIG: {
+    code: 1009,
+    name: 'message_too_big',
+    reconnect: false,
+    description: 'The client sent a frame larger than MAX_INBOUND_FRAME_BYTES.',
+  },
+} as const satisfies Record<string, CloseCode>;
+
+export type CloseCodeName = keyof typeof CloseCodes;
+
+export const HERALD_CLOSE_CODE_RANGE = { min: 4000, max: 4999 } as const;
+export const HERALD_RECONNECT_RANGE = { min: 4000, max: 4499 } as const;
+
+const BY_NUMBER: ReadonlyMap<number, CloseCode> = new Map(
+  Object.values(CloseCodes).map((entry: CloseCode) => [entry.code, entry]),
+);
+
+/** The table entry for a close code, if Herald defines it. */
+export function describeCloseCode(code: number): CloseCode | undefined {
+  return BY_NUMBER.get(code);
+}
+
+/**
+ * Whether a client should reconnect after a close with this code. Codes outside the table follow
+ * the ranges above; abnormal closure (1006, no close frame) and unknown codes reconnect.
+ */
+export function shouldReconnect(code: number): boolean {
+  const known = BY_NUMBER.get(code);
+  if (known) return known.reconnect;
+  if (code >= HERALD_CLOSE_CODE_RANGE.min && code <= HERALD_CLOSE_CODE_RANGE.max) {
+    return code <= HERALD_RECONNECT_RANGE.max;
+  }
+  return true;
+}

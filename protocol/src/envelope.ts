@@ -1,0 +1,72 @@
+import { HeraldValidationError } from './errors.js';
+import { utf8ByteLength } from './utf8.js';
+
+/** An event as every client receives it. */
+export interface EventEnvelope<TData = unknown> {
+  /** The event id (see event-id.ts); clients resume from the last one they saw. */
+  readonly id: string;
+  readonly type: string;
+  /** Publish time, milliseconds since the Unix epoch, stamped by the publisher. */
+  readonly ts: number;
+  readonly user_id: string;
+  readonly run_id?: string;
+  readonly data: TData;
+}
+
+export type EventFields = Omit<EventEnvelope, 'id'>;
+
+/** Default and recommended upper bound for one encoded event (id included). */
+export const DEFAULT_MAX_EVENT_BYTES = 64 * 1024;
+
+/**
+ * Every event payload starts with this, followed by the id and `",`. Putting the id first lets
+ * the gateway read it from the raw bytes without parsing the event.
+ */
+export const EVENT_PAYLOAD_ID_PREFIX = '{"id":"';
+
+// Room for `{"id":"` + a stream id of two 20-digit numbers + `",`.
+const ID_OVERHEAD_BYTES = EVENT_PAYLOAD_ID_PREFIX.length + 41 + 2;
+
+/**
+ * Encodes an event without its id: the JSON members that follow `"id"`, ending with `}`.
+ * This is what a publisher sends to Redis, where the id is assigned; `joinEventPayload`
+ * completes it. Throws HeraldValidationError for data that is not JSON or too large.
+ */
+export function encodeEventBody(fields: EventFields, maxEventBytes: number = DEFAULT_MAX_EVENT_BYTES): string {
+  const data: unknown = fields.data === undefined ? null : fields.data;
+  const kind = typeof data;
+  if (kind === 'function' || kind === 'symbol' || kind === 'bigint') {
+    throw new HeraldValidationError('invalid_data', `data must be JSON-serialisable (got a ${kind})`, 'data');
+  }
+  const ordered: Record<string, unknown> = { type: fields.type, ts: fields.ts, user_id: fields.user_id };
+  if (fields.run_id !== undefined) ordered['run_id'] = fields.run_id;
+  ordered['data'] = data;
+  let json: string;
+  try {
+    json = JSON.stringify(ordered);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new HeraldValidationError('invalid_data', `data must be JSON-serialisable: ${reason}`, 'data');
+  }
+  const body = json.slice(1);
+  if (utf8ByteLength(body) + ID_OVERHEAD_BYTES > maxEventBytes) {
+    throw new HeraldValidationError(
+      'payload_too_large',
+      `event is larger than the limit of ${maxEventBytes} bytes once encoded`,
+      'data',
+    );
+  }
+  return body;
+}
+
+/** The complete event payload, exactly as clients receive it. */
+export function joinEventPayload(id: string, body: string): string {
+  return EVENT_PAYLOAD_ID_PREFIX + id + '",' + body;
+}
+
+/** The id of an event payload made by `joinEventPayload`, or undefined if it is not one. */
+export function eventIdOfPayload(payload: string): string | undefined {
+  if (!payload.startsWith(EVENT_PAYLOAD_ID_PREFIX)) return undefined;
+  const end = payload.indexOf('"', EVENT_PAYLOAD_ID_PREFIX.length);
+  return end < 0 ? undefined : payload.slice(EVENT_PAYLOAD_ID_PREFIX.length, end);
+}

@@ -1,0 +1,44 @@
+import { HeraldValidationError, type ValidationCode } from './errors.js';
+import { utf8ByteLength } from './utf8.js';
+
+export const MAX_USER_ID_BYTES = 128;
+export const MAX_RUN_ID_BYTES = 128;
+
+// C0 controls, DEL and C1 controls: never allowed in ids that become Redis keys, channels or log fields.
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
+
+function checkIdentifier(value: unknown, field: string, code: ValidationCode, maxBytes: number): string {
+  if (typeof value !== 'string') {
+    throw new HeraldValidationError(code, `${field} must be a string`, field);
+  }
+  if (value.length === 0) {
+    throw new HeraldValidationError(code, `${field} must not be empty`, field);
+  }
+  if (utf8ByteLength(value) > maxBytes) {
+    throw new HeraldValidationError(code, `${field} must be at most ${maxBytes} bytes in UTF-8`, field);
+  }
+  if (CONTROL_CHARACTERS.test(value)) {
+    throw new HeraldValidationError(code, `${field} must not contain control characters`, field);
+  }
+  return value;
+}
+
+/** Returns the user id unchanged, or throws HeraldValidationError(`invalid_user_id`). */
+export function validateUserId(value: unknown, field = 'user_id'): string {
+  return checkIdentifier(value, field, 'invalid_user_id', MAX_USER_ID_BYTES);
+}
+
+/** Returns the run id unchanged, or throws HeraldValidationError(`invalid_run_id`). */
+export function validateRunId(value: unknown, field = 'run_id'): string {
+  return checkIdentifier(value, field, 'invalid_run_id', MAX_RUN_ID_BYTES);
+}
+
+/** True when `value` is acceptable as a user id. */
+export function isValidUserId(value: unknown): value is string {
+  try {
+    validateUserId(value);
+    return true;
+  } catch {
+    return false;
+  }
+}

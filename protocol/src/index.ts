@@ -1,0 +1,73 @@
+export { PROTOCOL_VERSION } from './version.js';
+export { HeraldValidationError, type ValidationCode } from './errors.js';
+export { utf8ByteLength } from './utf8.js';
+export {
+  MAX_USER_ID_BYTES,
+  MAX_RUN_ID_BYTES,
+  validateUserId,
+  validateRunId,
+  isValidUserId,
+} from './identifiers.js';
+export {
+  DEFAULT_CHANNEL_PREFIX,
+  validateChannelPrefix,
+  channelNames,
+  type ChannelNames,
+} from './channels.js';
+export {
+  GOLDEN_PATH_EVENT_TYPES,
+  MAX_EVENT_TYPE_LENGTH,
+  isGoldenPathEventType,
+  validateEventType,
+  type GoldenPathEventType,
+} from './event-types.js';
+export { parseEventId, isEventId, compareEventIds, formatEventId, type EventIdParts } from './event-id.js';
+export {
+  DEFAULT_MAX_EVENT_BYTES,
+  EVENT_PAYLOAD_ID_PREFIX,
+  encodeEventBody,
+  joinEventPayload,
+  eventIdOfPayload,
+  type EventEnvelope,
+  type EventFields,
+} from './envelope.js';
+export {
+  validatePublishRequest,
+  parsePublishRequest,
+  type PublishRequest,
+  type BroadcastResult,
+  type BroadcastError,
+} from './publish.js';
+export {
+  CONTROL_FRAME_PREFIX,
+  MAX_CLIENT_FRAME_TYPE_LENGTH,
+  welcomeFrame,
+  errorFrame,
+  encodeControlFrame,
+  isControlFrame,
+  parseClientFrame,
+  parseServerFrame,
+  type WelcomeFrame,
+  type PongFrame,
+  type ErrorFrame,
+  type ControlErrorCode,
+  type ServerControlFrame,
+  type ServerFrame,
+  type PingFrame,
+  type ClientFrame,
+  type ClientFrameParse,
+} from './frames.js';
+export {
+  CloseCodes,
+  HERALD_CLOSE_CODE_RANGE,
+  HERALD_RECONNECT_RANGE,
+  describeCloseCode,
+  shouldReconnect,
+  type CloseCode,
+  type CloseCodeName,
+} from './close-codes.js';
+export {
+  HISTORY_BODY_FIELD,
+  DEFAULT_HISTORY_MAX_EVENTS,
+  DEFAULT_HISTORY_TTL_SECONDS,
+} from './history.js';
