@@ -1,0 +1,158 @@
+import { Redis } from 'ioredis';
+import { channelNames, type EventEnvelope } from '@herald/protocol';
+import { HeraldPublishError, HeraldValidationError, createPublisher, type Publisher } from '../src/index.js';
+import { freePort } from '../../test/support/ports.js';
+import { broadcastResultLike } from '../../test/support/expectations.js';
+import { useRedisServer } from '../../test/support/redis-server.js';
+import { waitUntil } from '../../test/support/wait.js';
+
+const redis = useRedisServer();
+let prefixes = 0;
+
+/** A raw Redis subscriber standing in for a gateway node. */
+async function listen(prefix: string, userId: string): Promise<{ messages: EventEnvelope[]; stop(): void }> {
+  const subscriber = redis().client();
+  const messages: EventEnvelope[] = [];
+  subscriber.on('message', (_channel: string, message: string) => messages.push(JSON.parse(message) as EventEnvelope));
+  await subscriber.subscribe(channelNames(prefix).userEvents(userId));
+  return { messages, stop: () => subscriber.disconnect() };
+}
+
+describe('publisher', () => {
+  let prefix: string;
+  let publisher: Publisher;
+
+  beforeEach(() => {
+    prefix = `sdk${++prefixes}`;
+    publisher = createPublisher({ redisUrl: redis().url, channelPrefix: prefix });
+  });
+  afterEach(async () => {
+    await publisher.close();
+  });
+
+  it("publishes the event on the user's channel and returns its BroadcastResult", async () => {
+    const node = await listen(prefix, 'alice');
+    try {
+      const before = Date.now();
+      const result = await publisher.publish('alice', 'agent_started', { model: 'm1' }, { runId: 'run-9' });
+      expect(result).toEqual(broadcastResultLike({ user_id: 'alice', event_type: 'agent_started', nodes_reached: 1 }));
+      expect(Date.parse(result.timestamp)).toBeGreaterThanOrEqual(before);
+      await waitUntil('the event on the channel', () => node.messages.length === 1);
+      expect(node.messages[0]).toEqual({
+        id: result.event_id,
+        type: 'agent_started',
+        ts: Date.parse(result.timestamp),
+        user_id: 'alice',
+        run_id: 'run-9',
+        data: { model: 'm1' },
+      });
+    } finally {
+      node.stop();
+    }
+  });
+
+  it('counts every subscribed gateway node in nodes_reached', async () => {
+    const nodes = [await listen(prefix, 'bob'), await listen(prefix, 'bob'), await listen(prefix, 'other')];
+    try {
+      expect((await publisher.publish('bob', 'agent_thinking')).nodes_reached).toBe(2);
+      expect((await publisher.publish('nobody', 'agent_thinking')).nodes_reached).toBe(0);
+    } finally {
+      for (const node of nodes) node.stop();
+    }
+  });
+
+  it('has one helper per golden-path event, each carrying the run id', async () => {
+    const node = await listen(prefix, 'carol');
+    try {
+      await publisher.agentStarted('carol', 'r1', { a: 1 });
+      await publisher.agentThinking('carol', 'r1');
+      await publisher.toolExecuting('carol', 'r1', { tool: 'search' });
+      await publisher.toolCompleted('carol', 'r1', { ok: true });
+      await publisher.agentCompleted('carol', 'r1', { answer: 42 });
+      await waitUntil('five events', () => node.messages.length === 5);
+      expect(node.messages.map((message) => [message.type, message.run_id, message.data])).toEqual([
+        ['agent_started', 'r1', { a: 1 }],
+        ['agent_thinking', 'r1', null],
+        ['tool_executing', 'r1', { tool: 'search' }],
+        ['tool_completed', 'r1', { ok: true }],
+        ['agent_completed', 'r1', { answer: 42 }],
+      ]);
+    } finally {
+      node.stop();
+    }
+  });
+
+  it('rejects bad input with a typed error and sends nothing', async () => {
+    const node = await listen(prefix, 'dave');
+    const circular: Record<string, unknown> = {};
+    circular['self'] = circular;
+    try {
+      const attempts: Array<[() => Promise<unknown>, string, string | undefined]> = [
+        [() => publisher.publish('', 'agent_started'), 'invalid_user_id', 'user_id'],
+        [() => publisher.publish('dave', 'Agent Started'), 'invalid_type', 'type'],
+        [() => publisher.publish('dave', 'herald.welcome'), 'invalid_type', 'type'],
+        [() => publisher.publish('dave', 'agent_started', { big: 'x'.repeat(70_000) }), 'payload_too_large', 'data'],
+        [() => publisher.publish('dave', 'agent_started', circular), 'invalid_data', 'data'],
+        [() => publisher.agentStarted('dave', ''), 'invalid_run_id', 'runId'],
+      ];
+      for (const [attempt, code, field] of attempts) {
+        const error = await attempt().then(
+          () => undefined,
+          (reason: unknown) => reason,
+        );
+        expect(error).toBeInstanceOf(HeraldValidationError);
+        expect(error).toMatchObject({ code, field });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(node.messages).toEqual([]);
+      const client = redis().client();
+      expect(await client.exists(channelNames(prefix).userHistory('dave'))).toBe(0);
+      client.disconnect();
+    } finally {
+      node.stop();
+    }
+  });
+
+  it('refuses to publish once closed', async () => {
+    await publisher.close();
+    await expect(publisher.publish('erin', 'agent_started')).rejects.toMatchObject({
+      name: 'HeraldPublishError',
+      code: 'closed',
+    });
+  });
+
+  it('reports Redis failures as HeraldPublishError', async () => {
+    // Nothing listens on this port: the command fails at once (no offline queue, no retries).
+    const client = new Redis({ port: await freePort(), enableOfflineQueue: false, retryStrategy: () => null });
+    client.on('error', () => {});
+    const failing = createPublisher({ redis: client, channelPrefix: prefix });
+    try {
+      const error = await failing.publish('frank', 'agent_started').catch((reason: unknown) => reason);
+      expect(error).toBeInstanceOf(HeraldPublishError);
+      expect(error).toMatchObject({ code: 'redis_error', message: expect.stringContaining('publishing to Redis failed') });
+    } finally {
+      await failing.close();
+      client.disconnect();
+    }
+  });
+
+  it('leaves a Redis client it was given open on close', async () => {
+    const client = redis().client();
+    const borrowed = createPublisher({ redis: client, channelPrefix: prefix });
+    await borrowed.publish('gina', 'agent_started');
+    await borrowed.close();
+    expect(await client.ping()).toBe('PONG');
+    client.disconnect();
+  });
+
+  it.each([
+    [{}, /redisUrl must be a redis:\/\/ or rediss:\/\/ URL/],
+    [{ redisUrl: 'http://localhost' }, /redisUrl must be a redis:\/\//],
+    [{ redisUrl: 'redis://x', redis: {} as Redis }, /either redis or redisUrl, not both/],
+    [{ redisUrl: 'redis://x', maxEventBytes: 0 }, /maxEventBytes must be a positive integer/],
+    [{ redisUrl: 'redis://x', history: { maxEvents: 1.5 } }, /history.maxEvents must be a positive integer/],
+    [{ redisUrl: 'redis://x', channelPrefix: 'a b' }, /channel prefix must be/],
+  ])('refuses the options %p', (options, message) => {
+    expect(() => createPublisher(options)).toThrow(message);
+  });
+});
