@@ -1,0 +1,17 @@
+import type { Logger } from 'pino';
+import type { GatewayConfig } from '../config/schema.js';
+import type { Broker } from './broker.js';
+import { MemoryBroker } from './memory.js';
+import { RedisBroker } from './redis.js';
+
+/** Redis when REDIS_URL is set, otherwise the embedded single-node broker. */
+export function createBroker(config: GatewayConfig, logger: Logger): Broker {
+  if (config.redisUrl === undefined) return new MemoryBroker({ maxEventBytes: config.maxPublishBytes });
+  return new RedisBroker({
+    url: config.redisUrl,
+    channelPrefix: config.channelPrefix,
+    nodeId: config.nodeId,
+    maxEventBytes: config.maxPublishBytes,
+    logger,
+  });
+}

@@ -1,0 +1,168 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from 'pino';
+import { channelNames, type BroadcastResult, type ChannelNames, type PublishRequest } from '@herald/protocol';
+import { createPublisher, type Publisher } from '@herald/publisher-sdk';
+import { BrokerUnavailableError, type Broker, type BrokerHealth, type BrokerMessageHandler } from './broker.js';
+
+export interface RedisBrokerOptions {
+  readonly url: string;
+  readonly channelPrefix: string;
+  readonly nodeId: string;
+  readonly maxEventBytes: number;
+  readonly logger: Logger;
+}
+
+const RESUBSCRIBE_BATCH = 500;
+
+/**
+ * Redis pub/sub broker: one connection in subscriber mode, one for commands. Both fail fast while
+ * disconnected (no offline queue): a socket is refused rather than left waiting on a dead link.
+ * Subscriptions are restored by this class after a reconnect, never silently by ioredis.
+ */
+export class RedisBroker implements Broker {
+  readonly kind = 'redis';
+  private readonly names: ChannelNames;
+  private readonly subscriber: Redis;
+  private readonly commands: Redis;
+  private readonly publisher: Publisher;
+  private readonly logger: Logger;
+  /** Channels this node wants; restored on every reconnect. */
+  private readonly channels = new Set<string>();
+  private handler: BrokerMessageHandler | undefined;
+  private restoring = false;
+  private hasBeenReady = false;
+  private closed = false;
+
+  constructor(options: RedisBrokerOptions) {
+    this.names = channelNames(options.channelPrefix);
+    this.logger = options.logger;
+    const common: RedisOptions = {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      protocol: 3,
+    };
+    this.subscriber = new Redis(options.url, {
+      ...common,
+      autoResubscribe: false,
+      autoResendUnfulfilledCommands: false,
+      connectionName: `herald-sub-${options.nodeId}`,
+    });
+    this.commands = new Redis(options.url, { ...common, connectionName: `herald-cmd-${options.nodeId}` });
+    this.publisher = createPublisher({
+      redis: this.commands,
+      channelPrefix: options.channelPrefix,
+      maxEventBytes: options.maxEventBytes,
+    });
+    this.subscriber.on('messageBuffer', (channel: Buffer, payload: Buffer) => this.dispatch(channel, payload));
+    this.subscriber.on('ready', () => this.onSubscriberReady());
+    for (const [role, connection] of [['subscriber', this.subscriber], ['commands', this.commands]] as const) {
+      connection.on('error', (error: Error) => this.logger.error({ err: error, connection: role }, 'redis connection error'));
+      connection.on('end', () => {
+        if (!this.closed) this.logger.warn({ connection: role }, 'redis connection ended');
+      });
+      connection.on('reconnecting', (delay: number) =>
+        this.logger.warn({ connection: role, delay_ms: delay }, 'redis reconnecting'),
+      );
+    }
+  }
+
+  async start(): Promise<void> {
+    await Promise.all([this.subscriber.connect(), this.commands.connect()]);
+  }
+
+  async subscribe(userId: string): Promise<void> {
+    const channel = this.names.userEvents(userId);
+    if (this.closed) throw new BrokerUnavailableError('broker is closed');
+    this.channels.add(channel);
+    try {
+      await this.subscriber.subscribe(channel);
+    } catch (error) {
+      this.channels.delete(channel);
+      throw new BrokerUnavailableError(`subscribing to Redis failed: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  async unsubscribe(userId: string): Promise<void> {
+    const channel = this.names.userEvents(userId);
+    this.channels.delete(channel);
+    // A lost connection holds no subscriptions, and the channel is no longer restored.
+    if (this.subscriber.status !== 'ready') return;
+    await this.subscriber.unsubscribe(channel);
+  }
+
+  async publish(request: PublishRequest): Promise<BroadcastResult> {
+    if (this.closed) throw new BrokerUnavailableError('broker is closed');
+    return this.publisher.publish(
+      request.user_id,
+      request.type,
+      request.data,
+      request.run_id === undefined ? {} : { runId: request.run_id },
+    );
+  }
+
+  onMessage(handler: BrokerMessageHandler): void {
+    this.handler = handler;
+  }
+
+  health(): BrokerHealth {
+    if (this.closed) return { connected: false, detail: 'redis broker is closed' };
+    const subscriber = this.subscriber.status;
+    const commands = this.commands.status;
+    const connected = subscriber === 'ready' && commands === 'ready' && !this.restoring;
+    return {
+      connected,
+      detail: `redis subscriber ${this.restoring ? 'restoring subscriptions' : subscriber}, commands ${commands}`,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.channels.clear();
+    await this.publisher.close();
+    await Promise.all([quit(this.subscriber), quit(this.commands)]);
+  }
+
+  private dispatch(channel: Buffer, payload: Buffer): void {
+    const userId = this.names.userFromEventsChannel(channel.toString());
+    if (userId !== undefined) this.handler?.(userId, payload);
+  }
+
+  private onSubscriberReady(): void {
+    if (!this.hasBeenReady) {
+      this.hasBeenReady = true;
+      return;
+    }
+    void this.restoreSubscriptions();
+  }
+
+  private async restoreSubscriptions(): Promise<void> {
+    const channels = [...this.channels];
+    this.logger.warn({ channels: channels.length }, 'redis subscriber reconnected; restoring subscriptions');
+    this.restoring = true;
+    try {
+      for (let i = 0; i < channels.length; i += RESUBSCRIBE_BATCH) {
+        await this.subscriber.subscribe(...channels.slice(i, i + RESUBSCRIBE_BATCH));
+      }
+      // Users whose last socket left while their channel was being restored.
+      const stale = channels.filter((channel) => !this.channels.has(channel));
+      if (stale.length > 0) await this.subscriber.unsubscribe(...stale);
+      this.logger.info({ channels: channels.length }, 'redis subscriptions restored');
+    } catch (error) {
+      // Start over on a fresh connection rather than run with a partial set.
+      this.logger.error({ err: error }, 'restoring redis subscriptions failed; reconnecting');
+      this.subscriber.disconnect(true);
+    } finally {
+      this.restoring = false;
+    }
+  }
+}
+
+async function quit(connection: Redis): Promise<void> {
+  if (connection.status === 'ready') {
+    await connection.quit().catch(() => connection.disconnect());
+  } else {
+    connection.disconnect();
+  }
+}

@@ -1,0 +1,122 @@
+import { pino } from 'pino';
+import { channelNames, HISTORY_BODY_FIELD, DEFAULT_HISTORY_TTL_SECONDS } from '@herald/protocol';
+import { BrokerUnavailableError } from '../src/broker/broker.js';
+import { RedisBroker } from '../src/index.js';
+import { useRedisServer } from '../../test/support/redis-server.js';
+import { waitUntil } from '../../test/support/wait.js';
+import { describeBrokerContract, type BrokerFixture } from './broker-contract.js';
+
+const redis = useRedisServer();
+let prefixes = 0;
+
+/** Each test gets its own channel prefix, so tests never see each other's traffic. */
+function fixture(): BrokerFixture {
+  const prefix = `contract${++prefixes}`;
+  return {
+    async node() {
+      const broker = new RedisBroker({
+        url: redis().url,
+        channelPrefix: prefix,
+        nodeId: `node-${prefixes}`,
+        maxEventBytes: 64 * 1024,
+        logger: pino({ level: 'silent' }),
+      });
+      await broker.start();
+      return broker;
+    },
+    async close() {},
+  };
+}
+
+describeBrokerContract('redis', async () => fixture());
+
+describe('redis broker', () => {
+  const opened: RedisBroker[] = [];
+
+  function broker(prefix: string): RedisBroker {
+    const instance = new RedisBroker({
+      url: redis().url,
+      channelPrefix: prefix,
+      nodeId: 'n1',
+      maxEventBytes: 64 * 1024,
+      logger: pino({ level: 'silent' }),
+    });
+    opened.push(instance);
+    return instance;
+  }
+
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((instance) => instance.close()));
+  });
+
+  it("subscribes to the user's hash-tagged channel and appends each event to the user's history", async () => {
+    const node = broker('layout');
+    await node.start();
+    await node.subscribe('u1');
+    const client = redis().client();
+    try {
+      const names = channelNames('layout');
+      expect(await client.pubsub('CHANNELS', 'layout:*')).toEqual([names.userEvents('u1')]);
+      const result = await node.publish({ user_id: 'u1', type: 'agent_started', data: { x: 1 } });
+      const entries = await client.xrange(names.userHistory('u1'), '-', '+');
+      expect(entries).toHaveLength(1);
+      const [id, fields] = entries[0] as [string, string[]];
+      expect(id).toBe(result.event_id);
+      expect(fields[0]).toBe(HISTORY_BODY_FIELD);
+      expect(JSON.parse(`{"id":"${id}",${fields[1]}`)).toMatchObject({ type: 'agent_started', data: { x: 1 } });
+      const ttl = await client.ttl(names.userHistory('u1'));
+      expect(ttl).toBeGreaterThan(DEFAULT_HISTORY_TTL_SECONDS - 5);
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('restores its subscriptions after Redis kills its subscriber connection', async () => {
+    const node = broker('killed');
+    const received: string[] = [];
+    node.onMessage((userId) => received.push(userId));
+    await node.start();
+    await node.subscribe('u1');
+    await node.subscribe('u2');
+    const client = redis().client();
+    try {
+      expect(await client.call('CLIENT', 'KILL', 'TYPE', 'pubsub')).toBeGreaterThanOrEqual(1);
+      await waitUntil('the subscriptions to be restored', async () => {
+        const counts = (await client.pubsub('NUMSUB', 'killed:{u:u1}:events', 'killed:{u:u2}:events')) as unknown[];
+        return node.health().connected && counts[1] === 1 && counts[3] === 1;
+      });
+      await node.publish({ user_id: 'u1', type: 'agent_started', data: null });
+      await node.publish({ user_id: 'u2', type: 'agent_started', data: null });
+      await waitUntil('events after the restore', () => received.length === 2);
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('fails fast while Redis is down, reports it, and recovers when Redis is back', async () => {
+    const node = broker('outage');
+    await node.start();
+    await node.subscribe('kept');
+    await redis().stop();
+    try {
+      await waitUntil('the broker to notice', () => !node.health().connected);
+      await expect(node.subscribe('new-user')).rejects.toBeInstanceOf(BrokerUnavailableError);
+      await expect(node.publish({ user_id: 'kept', type: 'agent_started', data: null })).rejects.toThrow(
+        /publishing to Redis failed/,
+      );
+    } finally {
+      await redis().restart();
+    }
+    await waitUntil('the broker to reconnect', () => node.health().connected, 15_000);
+    const client = redis().client();
+    try {
+      await waitUntil('the kept subscription to be restored', async () => {
+        const counts = (await client.pubsub('NUMSUB', 'outage:{u:kept}:events')) as unknown[];
+        return counts[1] === 1;
+      });
+    } finally {
+      client.disconnect();
+    }
+    await expect(node.subscribe('new-user')).resolves.toBeUndefined();
+  });
+});
