@@ -1,0 +1,207 @@
+import { hostname } from 'node:os';
+import { DEFAULT_CHANNEL_PREFIX, DEFAULT_MAX_EVENT_BYTES, validateChannelPrefix } from '@herald/protocol';
+import { publicKeyFromPem, type PublicVerificationKey } from '../auth/keys.js';
+import { ConfigError } from './errors.js';
+import {
+  integer,
+  list,
+  matching,
+  oneOf,
+  optional,
+  secret,
+  text,
+  url,
+  type Parser,
+} from './parsers.js';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Where JWT signatures are checked against. `development` means: generate a secret at start. */
+export type JwtKeySource =
+  | { readonly kind: 'secret'; readonly secret: string }
+  | { readonly kind: 'public-key'; readonly publicKey: PublicVerificationKey }
+  | { readonly kind: 'jwks'; readonly url: URL }
+  | { readonly kind: 'development' };
+
+export interface AuthSettings {
+  readonly key: JwtKeySource;
+  readonly issuer: string | undefined;
+  readonly audience: readonly string[] | undefined;
+}
+
+export interface GatewayConfig {
+  readonly production: boolean;
+  readonly port: number;
+  readonly host: string;
+  readonly nodeId: string;
+  /** Unset: the embedded in-memory broker (one node only). */
+  readonly redisUrl: string | undefined;
+  readonly channelPrefix: string;
+  readonly auth: AuthSettings;
+  /** Unset: the publish API answers 404 (in development a key is generated at start). */
+  readonly publishKey: string | undefined;
+  readonly maxInboundFrameBytes: number;
+  readonly maxPublishBytes: number;
+  readonly maxBufferedBytes: number;
+  readonly idleTimeoutSeconds: number;
+  readonly logLevel: LogLevel;
+}
+
+interface Variable<T> {
+  /** Raw default, parsed like an environment value; undefined: optional, no default. */
+  readonly default?: string;
+  readonly description: string;
+  readonly parse: Parser<T>;
+}
+
+const idleTimeout: Parser<number> = (raw, name) => {
+  const seconds = integer(0, 960)(raw, name);
+  if (seconds !== 0 && seconds < 8) {
+    throw new ConfigError(name, `must be 0 (disabled) or from 8 to 960 seconds (got ${seconds})`);
+  }
+  return seconds;
+};
+
+const channelPrefix: Parser<string> = (raw, name) => {
+  try {
+    return validateChannelPrefix(text()(raw, name));
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError(name, (error as Error).message.replace(/^channel prefix /, ''));
+  }
+};
+
+const publicKey: Parser<PublicVerificationKey> = (raw, name) => {
+  try {
+    return publicKeyFromPem(text()(raw, name));
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError(name, (error as Error).message);
+  }
+};
+
+/** Every environment variable the gateway reads: the single source for parsing and for the docs. */
+export const CONFIG_VARIABLES = {
+  NODE_ENV: {
+    description: '`production` forbids the development defaults (generated JWT secret and publish key).',
+    parse: optional(text()),
+  },
+  PORT: { default: '8080', description: 'Public port: WebSockets on /ws, HTTP publish API, health probes.', parse: integer(0, 65535) },
+  HOST: { default: '0.0.0.0', description: 'Address to listen on.', parse: text() },
+  NODE_ID: {
+    description: 'Name of this node in logs, welcome frames and metrics. Default: `<hostname>-<pid>`.',
+    parse: optional(matching(/^[A-Za-z0-9_.:-]{1,64}$/, '1-64 characters from A-Z a-z 0-9 _ . : -')),
+  },
+  REDIS_URL: {
+    description: 'redis:// or rediss:// URL shared by every node. Unset: embedded in-memory broker, single node only.',
+    parse: optional(url(['redis:', 'rediss:'])),
+  },
+  CHANNEL_PREFIX: {
+    default: DEFAULT_CHANNEL_PREFIX,
+    description: 'Prefix of every Redis channel and key; must match the publishers\' `channelPrefix`.',
+    parse: channelPrefix,
+  },
+  JWT_SECRET: { description: 'HS256 secret (at least 32 bytes).', parse: optional(secret(32)) },
+  JWT_PUBLIC_KEY: {
+    description: 'PEM public key (RSA ≥ 2048 bits → RS256/384/512, EC P-256/384/521 → ES256/384/512, Ed25519 → EdDSA).',
+    parse: optional(publicKey),
+  },
+  JWT_JWKS_URL: { description: 'JWKS endpoint (https://; http:// only for localhost).', parse: optional(url(['https:', 'http:'])) },
+  JWT_ISSUER: { description: 'Required `iss` claim, when set.', parse: optional(text()) },
+  JWT_AUDIENCE: { description: 'Accepted `aud` values (comma-separated), when set.', parse: optional(list()) },
+  HERALD_PUBLISH_KEY: {
+    description: 'Bearer key for `POST /v1/publish` (at least 16 bytes). Unset: the publish API is off.',
+    parse: optional(secret(16)),
+  },
+  MAX_INBOUND_FRAME_BYTES: {
+    default: '4096',
+    description: 'Largest frame a client may send; larger ones close the socket with 1009.',
+    parse: integer(64, 1024 * 1024),
+  },
+  MAX_PUBLISH_BYTES: {
+    default: String(DEFAULT_MAX_EVENT_BYTES),
+    description: 'Largest `POST /v1/publish` body and encoded event.',
+    parse: integer(1024, 16 * 1024 * 1024),
+  },
+  MAX_BUFFERED_BYTES: {
+    default: String(1024 * 1024),
+    description: 'Bytes a socket may have waiting to be sent; past it the socket is closed, never silently skipped.',
+    parse: integer(64 * 1024, 1024 * 1024 * 1024),
+  },
+  WS_IDLE_TIMEOUT_SECONDS: {
+    default: '120',
+    description: 'Close sockets silent this long; pings are sent automatically before. 0 or 8-960.',
+    parse: idleTimeout,
+  },
+  LOG_LEVEL: { default: 'info', description: `One of ${LOG_LEVELS.join(', ')}.`, parse: oneOf(LOG_LEVELS) },
+} as const satisfies Record<string, Variable<unknown>>;
+
+export type ConfigVariableName = keyof typeof CONFIG_VARIABLES;
+
+type Environment = Readonly<Record<string, string | undefined>>;
+
+function read<N extends ConfigVariableName>(env: Environment, name: N): ReturnType<(typeof CONFIG_VARIABLES)[N]['parse']> {
+  const variable: Variable<unknown> = CONFIG_VARIABLES[name];
+  const raw = env[name];
+  const value = raw === undefined || raw === '' ? variable.default : raw;
+  return variable.parse(value, name) as ReturnType<(typeof CONFIG_VARIABLES)[N]['parse']>;
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '127.0.0.1' || host === '[::1]';
+}
+
+function jwtKeySource(env: Environment, production: boolean): JwtKeySource {
+  const secretValue = read(env, 'JWT_SECRET');
+  const pem = read(env, 'JWT_PUBLIC_KEY');
+  const jwks = read(env, 'JWT_JWKS_URL');
+  const given = [secretValue && 'JWT_SECRET', pem && 'JWT_PUBLIC_KEY', jwks && 'JWT_JWKS_URL'].filter(Boolean);
+  if (given.length > 1) {
+    throw new ConfigError(String(given[1]), `cannot be combined with ${String(given[0])}; set exactly one JWT key source`);
+  }
+  if (secretValue) return { kind: 'secret', secret: secretValue };
+  if (pem) return { kind: 'public-key', publicKey: pem };
+  if (jwks) {
+    if (jwks.protocol === 'http:' && !isLoopback(jwks.hostname)) {
+      throw new ConfigError('JWT_JWKS_URL', 'must use https:// (http:// is accepted only for localhost)');
+    }
+    return { kind: 'jwks', url: jwks };
+  }
+  if (production) {
+    throw new ConfigError('JWT_SECRET', 'is required when NODE_ENV=production (or set JWT_PUBLIC_KEY or JWT_JWKS_URL)');
+  }
+  return { kind: 'development' };
+}
+
+/** Reads and checks the whole configuration. Throws ConfigError naming the first bad variable. */
+export function loadConfig(env: Environment = process.env): GatewayConfig {
+  const production = read(env, 'NODE_ENV') === 'production';
+  const maxPublishBytes = read(env, 'MAX_PUBLISH_BYTES');
+  const maxBufferedBytes = read(env, 'MAX_BUFFERED_BYTES');
+  if (maxBufferedBytes < 2 * maxPublishBytes) {
+    throw new ConfigError(
+      'MAX_BUFFERED_BYTES',
+      `must be at least twice MAX_PUBLISH_BYTES (${2 * maxPublishBytes}) so one large event never overflows a healthy socket`,
+    );
+  }
+  return {
+    production,
+    port: read(env, 'PORT'),
+    host: read(env, 'HOST'),
+    nodeId: read(env, 'NODE_ID') ?? `${hostname().replace(/[^A-Za-z0-9_.:-]/g, '-').slice(0, 50)}-${process.pid}`,
+    redisUrl: read(env, 'REDIS_URL')?.toString(),
+    channelPrefix: read(env, 'CHANNEL_PREFIX'),
+    auth: {
+      key: jwtKeySource(env, production),
+      issuer: read(env, 'JWT_ISSUER'),
+      audience: read(env, 'JWT_AUDIENCE'),
+    },
+    publishKey: read(env, 'HERALD_PUBLISH_KEY'),
+    maxInboundFrameBytes: read(env, 'MAX_INBOUND_FRAME_BYTES'),
+    maxPublishBytes,
+    maxBufferedBytes,
+    idleTimeoutSeconds: read(env, 'WS_IDLE_TIMEOUT_SECONDS'),
+    logLevel: read(env, 'LOG_LEVEL'),
+  };
+}

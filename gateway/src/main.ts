@@ -1,0 +1,99 @@
+#!/usr/bin/env node
+import { resolveCredentials, DEVELOPMENT_USER_ID } from './auth/development.js';
+import { ConfigError } from './config/errors.js';
+import { loadConfig, type GatewayConfig } from './config/schema.js';
+import { startGateway } from './gateway.js';
+import { createLogger } from './logger.js';
+import { NativeTransportUnavailableError } from './transport/uws.js';
+
+const EXIT_CONFIG = 78;
+
+function fail(message: string, code: number): never {
+  process.stderr.write(`herald: ${message}\n`);
+  process.exit(code);
+}
+
+function readConfig(): GatewayConfig {
+  try {
+    return loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) fail(`configuration error: ${error.message}`, EXIT_CONFIG);
+    throw error;
+  }
+}
+
+function developmentBanner(baseHttp: string, baseWs: string, token: string | undefined, publishKey: string | undefined): string {
+  const lines = ['', 'Herald development node (not for production):'];
+  if (token !== undefined) {
+    lines.push(
+      '  No JWT key is configured, so a random secret was generated for this process.',
+      `  Connect as "${DEVELOPMENT_USER_ID}" (token valid 24 h):`,
+      `    ${baseWs}/ws?token=${token}`,
+    );
+  }
+  if (publishKey !== undefined) {
+    lines.push(
+      '  No HERALD_PUBLISH_KEY is set, so one was generated. Publish an event with:',
+      `    curl -X POST ${baseHttp}/v1/publish -H 'authorization: Bearer ${publishKey}' \\`,
+      `      -d '{"user_id":"${DEVELOPMENT_USER_ID}","type":"agent_started","run_id":"run-1","data":{}}'`,
+    );
+  }
+  return `${lines.join('\n')}\n\n`;
+}
+
+async function main(): Promise<void> {
+  const config = readConfig();
+  const logger = createLogger(config.logLevel, config.nodeId);
+  const credentials = await resolveCredentials(config.auth, config.publishKey, config.production);
+  if (config.redisUrl === undefined) {
+    logger.warn('REDIS_URL is not set: using the embedded in-memory broker (one node only, no shared fleet)');
+  }
+  if (credentials.publishKey === undefined) logger.warn('HERALD_PUBLISH_KEY is not set: the publish API is off');
+
+  let gateway;
+  try {
+    gateway = await startGateway({
+      config,
+      verificationKey: credentials.verificationKey,
+      publishKey: credentials.publishKey,
+      logger,
+    });
+  } catch (error) {
+    if (error instanceof NativeTransportUnavailableError) fail(error.message, 1);
+    fail(`cannot start: ${(error as Error).message}`, 1);
+  }
+
+  if (credentials.token !== undefined || credentials.generatedPublishKey) {
+    const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+    process.stdout.write(
+      developmentBanner(
+        `http://${host}:${gateway.port}`,
+        `ws://${host}:${gateway.port}`,
+        credentials.token,
+        credentials.generatedPublishKey ? credentials.publishKey : undefined,
+      ),
+    );
+  }
+
+  const running = gateway;
+  let signalled = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (signalled) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    signalled = true;
+    logger.info({ signal }, 'shutting down');
+    running.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+}
+
+main().catch((error: unknown) => fail(`fatal: ${(error as Error).stack ?? String(error)}`, 1));

@@ -1,0 +1,124 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { HeraldValidationError, parsePublishRequest } from '@herald/protocol';
+import { HeraldPublishError } from '@herald/publisher-sdk';
+import { BrokerUnavailableError, type Broker } from '../broker/broker.js';
+import { errorBody, guardResponse, readBody, respondLater, writeJson, type JsonResponse } from './http.js';
+
+export interface HttpRouteDependencies {
+  readonly nodeId: string;
+  readonly broker: Broker;
+  readonly logger: Logger;
+  /** Undefined: the publish API is off. */
+  readonly publishKey: string | undefined;
+  readonly maxPublishBytes: number;
+  readonly accepting: () => boolean;
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+/** Compares in constant time (hashing first hides the key's length too). */
+function bearerMatches(authorization: string, key: string): boolean {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+  return match?.[1] !== undefined && timingSafeEqual(digest(match[1]), digest(key));
+}
+
+function publishFailure(error: unknown, logger: Logger): JsonResponse {
+  if (error instanceof HeraldValidationError) {
+    return { status: 400, body: errorBody(error.code, error.message, error.field) };
+  }
+  if (error instanceof HeraldPublishError || error instanceof BrokerUnavailableError) {
+    logger.warn({ err: error }, 'publish failed');
+    return {
+      status: 503,
+      body: errorBody('broker_unavailable', 'the event could not be published; nothing was sent; retry'),
+      headers: { 'retry-after': '1' },
+    };
+  }
+  logger.error({ err: error }, 'publish failed unexpectedly');
+  return { status: 500, body: errorBody('internal_error', 'the event could not be published') };
+}
+
+function tooLarge(limit: number): JsonResponse {
+  return {
+    status: 400,
+    body: errorBody('payload_too_large', `request body is larger than the limit of ${limit} bytes`),
+    close: true,
+  };
+}
+
+export function registerHttpRoutes(app: TemplatedApp, deps: HttpRouteDependencies): void {
+  const { broker, logger, publishKey, maxPublishBytes } = deps;
+
+  app.get('/healthz', (res) => {
+    writeJson(res, { status: 200, body: { status: 'ok', node: deps.nodeId } });
+  });
+
+  app.get('/readyz', (res) => {
+    const health = broker.health();
+    const ready = deps.accepting() && health.connected;
+    writeJson(res, {
+      status: ready ? 200 : 503,
+      body: {
+        status: ready ? 'ready' : 'not_ready',
+        node: deps.nodeId,
+        accepting: deps.accepting(),
+        broker: health,
+      },
+    });
+  });
+
+  app.post('/v1/publish', (res: HttpResponse, req: HttpRequest) => {
+    const authorization = req.getHeader('authorization');
+    const contentLength = req.getHeader('content-length');
+    if (publishKey === undefined) {
+      writeJson(res, {
+        status: 404,
+        body: errorBody('publish_api_disabled', 'the publish API is off on this node: set HERALD_PUBLISH_KEY'),
+        close: true,
+      });
+      return;
+    }
+    if (!bearerMatches(authorization, publishKey)) {
+      writeJson(res, {
+        status: 401,
+        body: errorBody('unauthorized', 'send the publish key as "Authorization: Bearer <HERALD_PUBLISH_KEY>"'),
+        headers: { 'www-authenticate': 'Bearer' },
+        close: true,
+      });
+      return;
+    }
+    if (contentLength !== '' && Number(contentLength) > maxPublishBytes) {
+      writeJson(res, tooLarge(maxPublishBytes));
+      return;
+    }
+    const guard = guardResponse(res);
+    void (async () => {
+      const body = await readBody(res, maxPublishBytes);
+      if (!body.ok) {
+        respondLater(res, guard, tooLarge(maxPublishBytes));
+        return;
+      }
+      let response: JsonResponse;
+      try {
+        const request = parsePublishRequest(body.body.toString('utf8'));
+        response = { status: 200, body: await broker.publish(request) };
+      } catch (error) {
+        response = publishFailure(error, logger);
+      }
+      respondLater(res, guard, response);
+    })();
+  });
+
+  app.any('/*', (res, req) => {
+    const url = req.getUrl();
+    const response: JsonResponse =
+      url === '/ws'
+        ? { status: 426, body: errorBody('upgrade_required', 'GET /ws with a WebSocket upgrade'), headers: { upgrade: 'websocket' } }
+        : { status: 404, body: errorBody('not_found', `no route for ${req.getMethod().toUpperCase()} ${url}`) };
+    writeJson(res, response);
+  });
+}

@@ -1,0 +1,217 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { HttpRequest, HttpResponse, WebSocket, WebSocketBehavior, us_socket_context_t } from 'uWebSockets.js';
+import { CloseCodes, encodeControlFrame, parseClientFrame, welcomeFrame, type ClientFrame } from '@herald/protocol';
+import { AuthError, type TokenVerifier } from '../auth/verifier.js';
+import { readUpgradeCredentials } from '../auth/credentials.js';
+import type { Broker } from '../broker/broker.js';
+import type { Hub } from '../hub/hub.js';
+import type { Lease } from '../hub/subscription-tracker.js';
+import { errorBody, guardResponse, respondLater, writeJson, type JsonResponse } from './http.js';
+import type { SocketRegistry } from './socket-registry.js';
+import type { UwsModule } from './uws.js';
+
+/**
+ * One connection's state. uWS copies user data onto the socket object, so state that the upgrade
+ * continuation and the socket handlers both change lives behind this one shared reference.
+ */
+export interface Session {
+  readonly userId: string;
+  readonly connectionId: string;
+  readonly lease: Lease;
+  /** Set by the open handler; cleared by the close handler, after which the socket must not be touched. */
+  socket: HeraldSocket | undefined;
+  /** True while `res.cork(() => res.upgrade())` runs (see welcome()). */
+  upgrading: boolean;
+}
+
+export interface SocketData {
+  readonly session: Session;
+}
+
+export type HeraldSocket = WebSocket<SocketData>;
+
+export interface WebSocketSettings {
+  readonly nodeId: string;
+  readonly maxInboundFrameBytes: number;
+  readonly maxBufferedBytes: number;
+  readonly idleTimeoutSeconds: number;
+}
+
+export interface WebSocketDependencies {
+  readonly uws: UwsModule;
+  readonly verifier: TokenVerifier;
+  readonly hub: Hub;
+  readonly broker: Broker;
+  readonly sockets: SocketRegistry<SocketData>;
+  readonly logger: Logger;
+  /** False once the node stops taking sockets (shutting down). */
+  readonly accepting: () => boolean;
+}
+
+/** Each user's sockets on a node share one uWS topic, named by the user id. */
+export function userTopic(userId: string): string {
+  return userId;
+}
+
+const PONG = encodeControlFrame({ type: 'herald.pong' });
+
+// uWS buffers a frame up to maxPayloadLength before handing it over; frames between the
+// configured limit and this hard cap are refused with 1009, larger ones are cut by uWS itself.
+const HARD_FRAME_CAP_FACTOR = 4;
+
+function unavailable(message: string): JsonResponse {
+  return { status: 503, body: errorBody('unavailable', message), headers: { 'retry-after': '1' } };
+}
+
+function refusal(error: unknown): JsonResponse {
+  if (error instanceof AuthError) {
+    const headers: Record<string, string> = error.status === 401 ? { 'www-authenticate': 'Bearer' } : {};
+    if (error.status === 503) headers['retry-after'] = '5';
+    return { status: error.status, body: errorBody(error.reason, error.message), headers };
+  }
+  return unavailable('this node cannot subscribe to the user right now; retry');
+}
+
+function handleClientFrame(ws: HeraldSocket, frame: ClientFrame): void {
+  switch (frame.type) {
+    case 'herald.ping':
+      ws.send(PONG);
+      return;
+  }
+}
+
+/**
+ * Joins the socket to its user's topic, then sends `herald.welcome`: from here on every event
+ * published for the user reaches it.
+ *
+ * Never inside `res.cork(() => res.upgrade())`: uWebSockets.js 20.30's cork() reads the HTTP
+ * response state from the upgraded socket's memory after an asynchronous upgrade
+ * (uNetworking/uWebSockets#1928); if the open handler has written to the socket, that read can
+ * find a "close" flag and drop the fresh socket (about 1 in 300 upgrades under load). Upgrading
+ * without cork avoids it but prints a warning per upgrade. So when uWS opens the socket inside
+ * the cork, this runs right after the cork returns, in the same task: nothing can be published
+ * in between. When uWS opens it later, it runs in the open handler.
+ */
+function welcome(ws: HeraldSocket, session: Session, nodeId: string): void {
+  ws.subscribe(userTopic(session.userId));
+  ws.send(
+    encodeControlFrame(welcomeFrame({ node: nodeId, user_id: session.userId, connection_id: session.connectionId })),
+  );
+}
+
+export function createWebSocketBehavior(
+  settings: WebSocketSettings,
+  deps: WebSocketDependencies,
+): WebSocketBehavior<SocketData> {
+  const { verifier, hub, broker, sockets, logger } = deps;
+
+  async function authorizeAndUpgrade(
+    res: HttpResponse,
+    context: us_socket_context_t,
+    request: { key: string; extensions: string; token: string; protocol: string },
+  ): Promise<void> {
+    const guard = guardResponse(res);
+    let lease: Lease | undefined;
+    try {
+      const identity = await verifier.verify(request.token);
+      if (guard.aborted) return;
+      lease = await hub.join(identity.userId);
+      if (guard.aborted) {
+        lease.release();
+        return;
+      }
+      const session: Session = {
+        userId: identity.userId,
+        connectionId: randomBytes(9).toString('base64url'),
+        lease,
+        socket: undefined,
+        upgrading: true,
+      };
+      const held = lease;
+      res.cork(() => {
+        try {
+          res.upgrade<SocketData>({ session }, request.key, request.protocol, request.extensions, context);
+        } catch (error) {
+          held.release();
+          throw error;
+        }
+      });
+      session.upgrading = false;
+      // The open handler ran inside the cork and left the welcome to us (see welcome()).
+      if (session.socket) welcome(session.socket, session, settings.nodeId);
+    } catch (error) {
+      if (error instanceof AuthError) {
+        logger.debug({ reason: error.reason }, 'websocket upgrade refused');
+      } else {
+        logger.warn({ err: error }, 'websocket upgrade failed');
+      }
+      respondLater(res, guard, refusal(error));
+    }
+  }
+
+  return {
+    compression: deps.uws.DISABLED,
+    maxPayloadLength: settings.maxInboundFrameBytes * HARD_FRAME_CAP_FACTOR,
+    idleTimeout: settings.idleTimeoutSeconds,
+    sendPingsAutomatically: true,
+    maxBackpressure: settings.maxBufferedBytes,
+    // A socket over its buffer limit is closed, never silently skipped by app.publish.
+    closeOnBackpressureLimit: 1,
+    maxLifetime: 0,
+
+    upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t) {
+      // The request object is only valid synchronously: read everything now.
+      const credentials = readUpgradeCredentials({
+        authorization: req.getHeader('authorization'),
+        secWebSocketProtocol: req.getHeader('sec-websocket-protocol'),
+        queryToken: req.getQuery('token') ?? '',
+      });
+      const request = {
+        key: req.getHeader('sec-websocket-key'),
+        extensions: req.getHeader('sec-websocket-extensions'),
+        token: credentials.token,
+        protocol: credentials.protocol,
+      };
+      if (!deps.accepting()) {
+        writeJson(res, unavailable('this node is shutting down; connect to another node'));
+        return;
+      }
+      if (!broker.health().connected) {
+        writeJson(res, unavailable('this node has lost its broker connection; retry'));
+        return;
+      }
+      void authorizeAndUpgrade(res, context, request);
+    },
+
+    open(ws: HeraldSocket) {
+      const { session } = ws.getUserData();
+      session.socket = ws;
+      sockets.add(ws);
+      logger.debug({ connection_id: session.connectionId }, 'websocket opened');
+      if (!session.upgrading) welcome(ws, session, settings.nodeId);
+    },
+
+    message(ws: HeraldSocket, message: ArrayBuffer, isBinary: boolean) {
+      if (isBinary) {
+        ws.end(CloseCodes.UNSUPPORTED_DATA.code, 'binary frames are not supported');
+        return;
+      }
+      if (message.byteLength > settings.maxInboundFrameBytes) {
+        ws.end(CloseCodes.MESSAGE_TOO_BIG.code, `frames are limited to ${settings.maxInboundFrameBytes} bytes`);
+        return;
+      }
+      const parsed = parseClientFrame(Buffer.from(message).toString('utf8'));
+      if (parsed.ok) handleClientFrame(ws, parsed.frame);
+      else ws.send(encodeControlFrame(parsed.error));
+    },
+
+    close(ws: HeraldSocket, code: number) {
+      const { session } = ws.getUserData();
+      session.socket = undefined;
+      sockets.remove(ws);
+      session.lease.release();
+      logger.debug({ connection_id: session.connectionId, code }, 'websocket closed');
+    },
+  };
+}

@@ -1,0 +1,134 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../src/index.js';
+import { thrownBy } from '../../test/support/errors.js';
+
+const SECRET = 'x'.repeat(32);
+
+function configError(env: Record<string, string>): ConfigError {
+  return thrownBy(ConfigError, () => loadConfig(env));
+}
+
+describe('gateway configuration', () => {
+  it('has working defaults for a development node', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      production: false,
+      port: 8080,
+      host: '0.0.0.0',
+      redisUrl: undefined,
+      channelPrefix: 'herald',
+      auth: { key: { kind: 'development' }, issuer: undefined, audience: undefined },
+      publishKey: undefined,
+      maxInboundFrameBytes: 4096,
+      maxPublishBytes: 65536,
+      maxBufferedBytes: 1048576,
+      idleTimeoutSeconds: 120,
+      logLevel: 'info',
+    });
+    expect(config.nodeId).toMatch(new RegExp(`-${process.pid}$`));
+  });
+
+  it('reads every variable', () => {
+    const config = loadConfig({
+      NODE_ENV: 'production',
+      PORT: '9000',
+      HOST: '127.0.0.1',
+      NODE_ID: 'gw-1',
+      REDIS_URL: 'redis://redis:6379/0',
+      CHANNEL_PREFIX: 'prod',
+      JWT_SECRET: SECRET,
+      JWT_ISSUER: 'https://auth.example.com/',
+      JWT_AUDIENCE: 'herald, herald-staging',
+      HERALD_PUBLISH_KEY: 'p'.repeat(16),
+      MAX_INBOUND_FRAME_BYTES: '8192',
+      MAX_PUBLISH_BYTES: '32768',
+      MAX_BUFFERED_BYTES: '65536',
+      WS_IDLE_TIMEOUT_SECONDS: '0',
+      LOG_LEVEL: 'debug',
+    });
+    expect(config).toEqual({
+      production: true,
+      port: 9000,
+      host: '127.0.0.1',
+      nodeId: 'gw-1',
+      redisUrl: 'redis://redis:6379/0',
+      channelPrefix: 'prod',
+      auth: { key: { kind: 'secret', secret: SECRET }, issuer: 'https://auth.example.com/', audience: ['herald', 'herald-staging'] },
+      publishKey: 'p'.repeat(16),
+      maxInboundFrameBytes: 8192,
+      maxPublishBytes: 32768,
+      maxBufferedBytes: 65536,
+      idleTimeoutSeconds: 0,
+      logLevel: 'debug',
+    });
+  });
+
+  it('treats empty values as unset', () => {
+    expect(loadConfig({ PORT: '', REDIS_URL: '' })).toMatchObject({ port: 8080, redisUrl: undefined });
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, 'PORT', 'PORT must be an integer from 0 to 65535 (got "eighty")'],
+    [{ PORT: '70000' }, 'PORT', 'PORT must be an integer from 0 to 65535'],
+    [{ PORT: '80.5' }, 'PORT', 'must be an integer'],
+    [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL', 'REDIS_URL must use redis:// or rediss://'],
+    [{ REDIS_URL: 'not a url' }, 'REDIS_URL', 'REDIS_URL must be a valid URL'],
+    [{ CHANNEL_PREFIX: 'a{b}' }, 'CHANNEL_PREFIX', 'CHANNEL_PREFIX must be 1-64 characters'],
+    [{ NODE_ID: 'has space' }, 'NODE_ID', 'NODE_ID must be 1-64 characters'],
+    [{ JWT_SECRET: 'short' }, 'JWT_SECRET', 'JWT_SECRET must be at least 32 bytes long (got 5)'],
+    [{ JWT_PUBLIC_KEY: 'nope' }, 'JWT_PUBLIC_KEY', 'JWT_PUBLIC_KEY is not a PEM public key'],
+    [{ JWT_JWKS_URL: 'http://auth.example.com/jwks' }, 'JWT_JWKS_URL', 'must use https://'],
+    [{ JWT_JWKS_URL: 'ftp://x/jwks' }, 'JWT_JWKS_URL', 'JWT_JWKS_URL must use https:// or http://'],
+    [{ JWT_AUDIENCE: 'a,,b' }, 'JWT_AUDIENCE', 'without empty items'],
+    [{ HERALD_PUBLISH_KEY: 'short' }, 'HERALD_PUBLISH_KEY', 'at least 16 bytes'],
+    [{ MAX_INBOUND_FRAME_BYTES: '10' }, 'MAX_INBOUND_FRAME_BYTES', 'from 64 to 1048576'],
+    [{ WS_IDLE_TIMEOUT_SECONDS: '5' }, 'WS_IDLE_TIMEOUT_SECONDS', 'must be 0 (disabled) or from 8 to 960'],
+    [{ WS_IDLE_TIMEOUT_SECONDS: '961' }, 'WS_IDLE_TIMEOUT_SECONDS', 'from 0 to 960'],
+    [{ MAX_BUFFERED_BYTES: '100000' }, 'MAX_BUFFERED_BYTES', 'at least twice MAX_PUBLISH_BYTES (131072)'],
+    [{ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL', 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent'],
+    [{ NODE_ENV: 'production' }, 'JWT_SECRET', 'JWT_SECRET is required when NODE_ENV=production'],
+    [{ JWT_SECRET: SECRET, JWT_JWKS_URL: 'https://a/jwks' }, 'JWT_JWKS_URL', 'cannot be combined with JWT_SECRET'],
+  ])('rejects %p naming %s', (env, variable, message) => {
+    const error = configError(env);
+    expect(error.variable).toBe(variable);
+    expect(error.message).toContain(message);
+    expect(error.message.startsWith(variable)).toBe(true);
+    expect(error.message).not.toContain('\n');
+  });
+
+  it('never echoes a Redis URL, which may hold a password', () => {
+    expect(configError({ REDIS_URL: 'redis://:hunter2@' + 'x'.repeat(3) + ':notaport' }).message).not.toContain('hunter2');
+  });
+
+  it('accepts a PEM public key, also with escaped newlines, and picks its algorithms', () => {
+    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    for (const value of [pem, pem.replace(/\n/g, '\\n')]) {
+      const config = loadConfig({ JWT_PUBLIC_KEY: value });
+      expect(config.auth.key).toMatchObject({ kind: 'public-key', publicKey: { algorithms: ['ES256'] } });
+    }
+  });
+
+  it('refuses a private key given as JWT_PUBLIC_KEY', () => {
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    expect(configError({ JWT_PUBLIC_KEY: pem }).message).toContain('holds a private key');
+  });
+
+  it('refuses RSA keys under 2048 bits', () => {
+    const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    expect(configError({ JWT_PUBLIC_KEY: pem }).message).toContain('at least 2048 are required');
+  });
+
+  it('allows a plain-http JWKS only on localhost', () => {
+    expect(loadConfig({ JWT_JWKS_URL: 'http://localhost:9999/jwks' }).auth.key.kind).toBe('jwks');
+  });
+
+  it('documents every variable it reads', () => {
+    for (const [name, variable] of Object.entries(CONFIG_VARIABLES)) {
+      expect(variable.description.length).toBeGreaterThan(10);
+      expect(name).toMatch(/^[A-Z][A-Z0-9_]+$/);
+    }
+  });
+});

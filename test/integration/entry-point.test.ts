@@ -1,0 +1,68 @@
+import { TestClient } from '../support/clients.js';
+import { runGatewayToExit, startGatewayProcess } from '../support/gateway-process.js';
+import { freePort } from '../support/ports.js';
+import { postPublish } from '../support/publish.js';
+import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { TEST_JWT_SECRET } from '../support/tokens.js';
+import { waitUntil } from '../support/wait.js';
+
+describe('gateway entry point', () => {
+  it('refuses a bad setting with exit code 78 and one line naming the variable', async () => {
+    const result = await runGatewayToExit({ PORT: 'eighty' });
+    expect(result.code).toBe(78);
+    expect(result.output).toBe('herald: configuration error: PORT must be an integer from 0 to 65535 (got "eighty")\n');
+  });
+
+  it('refuses to start in production without a JWT key', async () => {
+    const result = await runGatewayToExit({ NODE_ENV: 'production' });
+    expect(result.code).toBe(78);
+    expect(result.output).toContain('JWT_SECRET is required when NODE_ENV=production');
+  });
+
+  it("refuses to run on uWebSockets.js's JavaScript fallback", async () => {
+    const result = await runGatewayToExit({ UWS_USE_FALLBACK: '1', JWT_SECRET: TEST_JWT_SECRET, PORT: '0' });
+    expect(result.code).toBe(1);
+    expect(result.output).toContain('Herald runs only on the native uWebSockets.js binding');
+  });
+
+  it('starts a development node that prints a working token and publish command', async () => {
+    const node = await startGatewayProcess({ LOG_LEVEL: 'info' });
+    try {
+      const output = node.output();
+      const token = /\/ws\?token=(\S+)/.exec(output)?.[1];
+      const publishKey = /authorization: Bearer (\S+)'/.exec(output)?.[1];
+      expect(token).toBeDefined();
+      expect(publishKey).toBeDefined();
+      expect(output).toContain('embedded in-memory broker');
+      const client = await TestClient.connect(node.wsUrl, { token: token ?? '', via: 'query' });
+      expect(client.welcome.user_id).toBe('dev-user');
+      const published = await postPublish(node.httpUrl, { user_id: 'dev-user', type: 'agent_started', run_id: 'run-1' }, publishKey ?? '');
+      expect(published.status).toBe(200);
+      await client.waitForEvents(1);
+      expect(await node.stop('SIGTERM')).toBe(0);
+      expect((await client.waitForClose()).code).toBe(1001);
+    } finally {
+      await node.stop('SIGKILL');
+    }
+  });
+
+  it('starts unready when Redis is unreachable and becomes ready once Redis is up', async () => {
+    const redisPort = await freePort();
+    const node = await startGatewayProcess(
+      { REDIS_URL: `redis://127.0.0.1:${redisPort}`, JWT_SECRET: TEST_JWT_SECRET },
+      { waitFor: 'healthz' },
+    );
+    let redis: RedisServer | undefined;
+    try {
+      const notReady = await fetch(`${node.httpUrl}/readyz`);
+      expect(notReady.status).toBe(503);
+      expect(await notReady.json()).toMatchObject({ status: 'not_ready', broker: { connected: false } });
+      redis = await startRedisServer({ port: redisPort });
+      await waitUntil('the node to become ready', async () => (await fetch(`${node.httpUrl}/readyz`)).status === 200, 15_000);
+      expect(await node.stop('SIGTERM')).toBe(0);
+    } finally {
+      await node.stop('SIGKILL');
+      await redis?.stop();
+    }
+  });
+});

@@ -1,0 +1,90 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { GATEWAY_ENTRY } from './paths.js';
+import { freePort } from './ports.js';
+import { waitUntil } from './wait.js';
+
+export interface GatewayProcess {
+  readonly nodeId: string;
+  readonly port: number;
+  readonly httpUrl: string;
+  readonly wsUrl: string;
+  readonly process: ChildProcess;
+  /** Everything the process wrote so far (stdout and stderr). */
+  output(): string;
+  /** Sends `signal` and resolves with the exit code (null if killed by a signal). */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export interface ProcessResult {
+  readonly code: number | null;
+  readonly output: string;
+}
+
+function assertBuilt(): void {
+  if (!existsSync(GATEWAY_ENTRY)) {
+    throw new Error(`${GATEWAY_ENTRY} is missing: run "npm run build" first (npm test does).`);
+  }
+}
+
+function baseEnvironment(env: Record<string, string>): NodeJS.ProcessEnv {
+  return { PATH: process.env['PATH'], HOME: process.env['HOME'], LOG_LEVEL: 'warn', HOST: '127.0.0.1', ...env };
+}
+
+export interface StartOptions {
+  /** Wait for /readyz (default: the node serves sockets) or only /healthz (the process is up). */
+  readonly waitFor?: 'readyz' | 'healthz';
+}
+
+/** Runs the built gateway entry point and waits until it answers 200 on /readyz (or /healthz). */
+export async function startGatewayProcess(env: Record<string, string>, options: StartOptions = {}): Promise<GatewayProcess> {
+  assertBuilt();
+  const port = env['PORT'] ? Number(env['PORT']) : await freePort();
+  const nodeId = env['NODE_ID'] ?? `node-${port}`;
+  const child = spawn(process.execPath, [GATEWAY_ENTRY], {
+    env: baseEnvironment({ ...env, PORT: String(port), NODE_ID: nodeId }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const httpUrl = `http://127.0.0.1:${port}`;
+  const probe = options.waitFor ?? 'readyz';
+  await waitUntil(`gateway ${nodeId} to answer /${probe}`, async () => {
+    if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}:\n${output}`);
+    const response = await fetch(`${httpUrl}/${probe}`).catch(() => undefined);
+    return response?.status === 200;
+  }, 15_000);
+  return {
+    nodeId,
+    port,
+    httpUrl,
+    wsUrl: `ws://127.0.0.1:${port}/ws`,
+    process: child,
+    output: () => output,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Runs the gateway entry point to completion (for start-up failures). */
+export function runGatewayToExit(env: Record<string, string>, timeoutMs = 10_000): Promise<ProcessResult> {
+  assertBuilt();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [GATEWAY_ENTRY], { env: baseEnvironment(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`gateway did not exit within ${timeoutMs} ms:\n${output}`));
+    }, timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
