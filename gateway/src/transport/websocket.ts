@@ -112,11 +112,10 @@ export function createWebSocketBehavior(
     request: { key: string; extensions: string; token: string; protocol: string },
   ): Promise<void> {
     const guard = guardResponse(res);
-    let lease: Lease | undefined;
     try {
       const identity = await verifier.verify(request.token);
       if (guard.aborted) return;
-      lease = await hub.join(identity.userId);
+      const lease = await hub.join(identity.userId);
       if (guard.aborted) {
         lease.release();
         return;
@@ -128,12 +127,11 @@ export function createWebSocketBehavior(
         socket: undefined,
         upgrading: true,
       };
-      const held = lease;
       res.cork(() => {
         try {
           res.upgrade<SocketData>({ session }, request.key, request.protocol, request.extensions, context);
         } catch (error) {
-          held.release();
+          lease.release();
           throw error;
         }
       });
