@@ -1,4 +1,4 @@
-import { validateUserId } from './identifiers.js';
+import { validateIdempotencyKey, validateUserId } from './identifiers.js';
 
 export const DEFAULT_CHANNEL_PREFIX = 'herald';
 
@@ -26,6 +26,10 @@ export interface ChannelNames {
   userEvents(userId: string): string;
   /** Stream holding U's recent events (history for resume): `<prefix>:{u:<U>}:history`. */
   userHistory(userId: string): string;
+  /** Remembers which event an idempotency key produced: `<prefix>:{u:<U>}:idem:<key>`. */
+  userIdempotency(userId: string, key: string): string;
+  /** Where gateway nodes answer a publisher's receipt requests: `<prefix>:{r:<publisherId>}:receipts`. */
+  receipts(publisherId: string): string;
   /** The user id of a channel made by `userEvents`, or undefined for any other string. */
   userFromEventsChannel(channel: string): string | undefined;
 }
@@ -39,6 +43,11 @@ export function channelNames(prefix: string = DEFAULT_CHANNEL_PREFIX): ChannelNa
     prefix,
     userEvents: (userId) => head + validateUserId(userId) + eventsTail,
     userHistory: (userId) => head + validateUserId(userId) + historyTail,
+    userIdempotency: (userId, key) => `${head}${validateUserId(userId)}}:idem:${validateIdempotencyKey(key)}`,
+    receipts: (publisherId) => {
+      if (!/^[A-Za-z0-9_-]{1,64}$/.test(publisherId)) throw new Error(`invalid publisher id ${JSON.stringify(publisherId)}`);
+      return `${prefix}:{r:${publisherId}}:receipts`;
+    },
     userFromEventsChannel(channel) {
       if (
         channel.length <= head.length + eventsTail.length ||

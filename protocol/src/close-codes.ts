@@ -31,6 +31,18 @@ export const CloseCodes = {
     reconnect: false,
     description: 'The client sent a binary frame; Herald clients only send JSON text frames.',
   },
+  RESYNC: {
+    code: 4000,
+    name: 'resync',
+    reconnect: true,
+    description: 'The node could not keep this socket\'s stream continuous (for example a broker outage outlasted its buffers); reconnect and resume.',
+  },
+  TOKEN_EXPIRED: {
+    code: 4001,
+    name: 'token_expired',
+    reconnect: true,
+    description: 'The token expired; reconnect with a fresh token and resume.',
+  },
   MESSAGE_TOO_BIG: {
     code: 1009,
     name: 'message_too_big',

@@ -1,4 +1,5 @@
 import { HeraldValidationError } from './errors.js';
+import { parseEventIdBytes, type EventIdParts } from './event-id.js';
 import { utf8ByteLength } from './utf8.js';
 
 /** An event as every client receives it. */
@@ -69,4 +70,17 @@ export function eventIdOfPayload(payload: string): string | undefined {
   if (!payload.startsWith(EVENT_PAYLOAD_ID_PREFIX)) return undefined;
   const end = payload.indexOf('"', EVENT_PAYLOAD_ID_PREFIX.length);
   return end < 0 ? undefined : payload.slice(EVENT_PAYLOAD_ID_PREFIX.length, end);
+}
+
+const ID_PREFIX_BYTES: readonly number[] = [...EVENT_PAYLOAD_ID_PREFIX].map((char) => char.charCodeAt(0));
+
+/**
+ * The id of an event payload read straight from its bytes, without decoding or parsing the
+ * event; undefined when the bytes are not an event payload.
+ */
+export function eventIdPartsOfPayload(payload: Uint8Array): EventIdParts | undefined {
+  for (let i = 0; i < ID_PREFIX_BYTES.length; i++) {
+    if (payload[i] !== ID_PREFIX_BYTES[i]) return undefined;
+  }
+  return parseEventIdBytes(payload, ID_PREFIX_BYTES.length);
 }

@@ -6,6 +6,7 @@ export type ValidationCode =
   | 'missing_field'
   | 'invalid_user_id'
   | 'invalid_run_id'
+  | 'invalid_idempotency_key'
   | 'invalid_type'
   | 'invalid_data'
   | 'payload_too_large'

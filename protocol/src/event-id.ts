@@ -33,3 +33,38 @@ export function compareEventIds(a: string, b: string): number {
 export function formatEventId(parts: EventIdParts): string {
   return `${parts.ms}-${parts.seq}`;
 }
+
+const QUOTE = 0x22;
+const DASH = 0x2d;
+const ZERO = 0x30;
+const NINE = 0x39;
+
+/** Reads `<ms>-<seq>"` from `bytes` at `start` (an id closed by a quote), or undefined. */
+export function parseEventIdBytes(bytes: Uint8Array, start: number): EventIdParts | undefined {
+  const payload = bytes;
+  let ms = 0;
+  let seq = 0;
+  let i = start;
+  let digits = 0;
+  for (; i < payload.length; i++) {
+    const byte = payload[i] as number;
+    if (byte === DASH) break;
+    if (byte < ZERO || byte > NINE || ++digits > 15) return undefined;
+    ms = ms * 10 + (byte - ZERO);
+  }
+  if (digits === 0 || payload[i] !== DASH) return undefined;
+  digits = 0;
+  for (i += 1; i < payload.length; i++) {
+    const byte = payload[i] as number;
+    if (byte === QUOTE) break;
+    if (byte < ZERO || byte > NINE || ++digits > 15) return undefined;
+    seq = seq * 10 + (byte - ZERO);
+  }
+  if (digits === 0 || payload[i] !== QUOTE) return undefined;
+  return { ms, seq };
+}
+
+/** Negative when `a` comes before `b`, 0 when equal, positive after. */
+export function compareEventIdParts(a: EventIdParts, b: EventIdParts): number {
+  return a.ms - b.ms || a.seq - b.seq;
+}

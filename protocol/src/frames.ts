@@ -1,4 +1,5 @@
 import type { EventEnvelope } from './envelope.js';
+import { isEventId } from './event-id.js';
 import { PROTOCOL_VERSION } from './version.js';
 
 /** Every control frame's `type` starts with this; event types never do. */
@@ -17,8 +18,26 @@ export interface PongFrame {
   readonly type: 'herald.pong';
 }
 
+/**
+ * Events after `since` may be missing: history no longer holds them (trimmed, expired, or lost
+ * with Redis). Sent before whatever history still has; `oldest` is the oldest event still held
+ * (null when none). The application should reload its state.
+ */
+export interface GapFrame {
+  readonly type: 'herald.gap';
+  readonly since: string;
+  readonly oldest: string | null;
+}
+
+/** A resume finished: `replayed` events after `since` came from history; live events follow. */
+export interface ResumedFrame {
+  readonly type: 'herald.resumed';
+  readonly since: string;
+  readonly replayed: number;
+}
+
 /** Why the gateway answered a client frame with `herald.error`. */
-export type ControlErrorCode = 'invalid_frame' | 'unknown_type';
+export type ControlErrorCode = 'invalid_frame' | 'unknown_type' | 'invalid_since' | 'resume_too_late';
 
 export interface ErrorFrame {
   readonly type: 'herald.error';
@@ -26,7 +45,7 @@ export interface ErrorFrame {
   readonly message: string;
 }
 
-export type ServerControlFrame = WelcomeFrame | PongFrame | ErrorFrame;
+export type ServerControlFrame = WelcomeFrame | PongFrame | GapFrame | ResumedFrame | ErrorFrame;
 
 /** Anything a client can receive: an event, or a control frame. */
 export type ServerFrame = EventEnvelope | ServerControlFrame;
@@ -35,8 +54,17 @@ export interface PingFrame {
   readonly type: 'herald.ping';
 }
 
+/**
+ * Resume after `since` (the last event id the client saw). Only as the first frame, before any
+ * event arrived on this socket; `?since=<id>` on the URL is equivalent and never too late.
+ */
+export interface ResumeFrame {
+  readonly type: 'herald.resume';
+  readonly since: string;
+}
+
 /** Every frame a client may send. */
-export type ClientFrame = PingFrame;
+export type ClientFrame = PingFrame | ResumeFrame;
 
 export const MAX_CLIENT_FRAME_TYPE_LENGTH = 64;
 
@@ -48,6 +76,14 @@ export function welcomeFrame(fields: Omit<WelcomeFrame, 'type' | 'protocol'>): W
     user_id: fields.user_id,
     connection_id: fields.connection_id,
   };
+}
+
+export function gapFrame(since: string, oldest: string | null): GapFrame {
+  return { type: 'herald.gap', since, oldest };
+}
+
+export function resumedFrame(since: string, replayed: number): ResumedFrame {
+  return { type: 'herald.resumed', since, replayed };
 }
 
 export function errorFrame(code: ControlErrorCode, message: string): ErrorFrame {
@@ -82,10 +118,20 @@ export function parseClientFrame(text: string): ClientFrameParse {
     return { ok: false, error: errorFrame('invalid_frame', 'frame must have a string "type"') };
   }
   if (type === 'herald.ping') return { ok: true, frame: { type } };
+  if (type === 'herald.resume') {
+    const since = (decoded as { since?: unknown }).since;
+    if (!isEventId(since)) {
+      return { ok: false, error: errorFrame('invalid_since', 'herald.resume needs "since": an event id like "1700000000000-0"') };
+    }
+    return { ok: true, frame: { type, since } };
+  }
   const shown = type.length > MAX_CLIENT_FRAME_TYPE_LENGTH ? `${type.slice(0, MAX_CLIENT_FRAME_TYPE_LENGTH)}…` : type;
   return {
     ok: false,
-    error: errorFrame('unknown_type', `unsupported frame type ${JSON.stringify(shown)} (supported: herald.ping)`),
+    error: errorFrame(
+      'unknown_type',
+      `unsupported frame type ${JSON.stringify(shown)} (supported: herald.ping, herald.resume)`,
+    ),
   };
 }
 

@@ -10,3 +10,6 @@ export const DEFAULT_HISTORY_MAX_EVENTS = 1000;
 
 /** Seconds a user's history lives after their last event. */
 export const DEFAULT_HISTORY_TTL_SECONDS = 600;
+
+/** Seconds an idempotency key is remembered: a retry within it returns the original event. */
+export const DEFAULT_IDEMPOTENCY_WINDOW_SECONDS = 300;

@@ -3,6 +3,7 @@ import { utf8ByteLength } from './utf8.js';
 
 export const MAX_USER_ID_BYTES = 128;
 export const MAX_RUN_ID_BYTES = 128;
+export const MAX_IDEMPOTENCY_KEY_BYTES = 128;
 
 // C0 controls, DEL and C1 controls: never allowed in ids that become Redis keys, channels or log fields.
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
@@ -31,6 +32,11 @@ export function validateUserId(value: unknown, field = 'user_id'): string {
 /** Returns the run id unchanged, or throws HeraldValidationError(`invalid_run_id`). */
 export function validateRunId(value: unknown, field = 'run_id'): string {
   return checkIdentifier(value, field, 'invalid_run_id', MAX_RUN_ID_BYTES);
+}
+
+/** Returns the idempotency key unchanged, or throws HeraldValidationError(`invalid_idempotency_key`). */
+export function validateIdempotencyKey(value: unknown, field = 'idempotency_key'): string {
+  return checkIdentifier(value, field, 'invalid_idempotency_key', MAX_IDEMPOTENCY_KEY_BYTES);
 }
 
 /** True when `value` is acceptable as a user id. */

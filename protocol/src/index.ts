@@ -4,8 +4,10 @@ export { utf8ByteLength } from './utf8.js';
 export {
   MAX_USER_ID_BYTES,
   MAX_RUN_ID_BYTES,
+  MAX_IDEMPOTENCY_KEY_BYTES,
   validateUserId,
   validateRunId,
+  validateIdempotencyKey,
   isValidUserId,
 } from './identifiers.js';
 export {
@@ -21,17 +23,29 @@ export {
   validateEventType,
   type GoldenPathEventType,
 } from './event-types.js';
-export { parseEventId, isEventId, compareEventIds, formatEventId, type EventIdParts } from './event-id.js';
+export {
+  parseEventId,
+  parseEventIdBytes,
+  isEventId,
+  compareEventIds,
+  compareEventIdParts,
+  formatEventId,
+  type EventIdParts,
+} from './event-id.js';
 export {
   DEFAULT_MAX_EVENT_BYTES,
   EVENT_PAYLOAD_ID_PREFIX,
   encodeEventBody,
   joinEventPayload,
   eventIdOfPayload,
+  eventIdPartsOfPayload,
   type EventEnvelope,
   type EventFields,
 } from './envelope.js';
 export {
+  MAX_CONFIRM_TIMEOUT_MS,
+  DEFAULT_CONFIRM_TIMEOUT_MS,
+  validateConfirmTimeout,
   validatePublishRequest,
   parsePublishRequest,
   type PublishRequest,
@@ -42,6 +56,8 @@ export {
   CONTROL_FRAME_PREFIX,
   MAX_CLIENT_FRAME_TYPE_LENGTH,
   welcomeFrame,
+  gapFrame,
+  resumedFrame,
   errorFrame,
   encodeControlFrame,
   isControlFrame,
@@ -49,6 +65,9 @@ export {
   parseServerFrame,
   type WelcomeFrame,
   type PongFrame,
+  type GapFrame,
+  type ResumedFrame,
+  type ResumeFrame,
   type ErrorFrame,
   type ControlErrorCode,
   type ServerControlFrame,
@@ -70,4 +89,14 @@ export {
   HISTORY_BODY_FIELD,
   DEFAULT_HISTORY_MAX_EVENTS,
   DEFAULT_HISTORY_TTL_SECONDS,
+  DEFAULT_IDEMPOTENCY_WINDOW_SECONDS,
 } from './history.js';
+export {
+  RECEIPT_REQUEST_PREFIX,
+  isReceiptRequest,
+  parseReceiptRequest,
+  encodeReceipt,
+  parseReceipt,
+  type ReceiptRequest,
+  type Receipt,
+} from './receipts.js';

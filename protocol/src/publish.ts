@@ -1,6 +1,6 @@
 import { HeraldValidationError } from './errors.js';
 import { validateEventType } from './event-types.js';
-import { validateRunId, validateUserId } from './identifiers.js';
+import { validateIdempotencyKey, validateRunId, validateUserId } from './identifiers.js';
 
 /** Body of `POST /v1/publish`. */
 export interface PublishRequest {
@@ -9,9 +9,34 @@ export interface PublishRequest {
   /** Any JSON value; omitted means null. */
   readonly data: unknown;
   readonly run_id?: string;
+  /** A retry with the same key (within the idempotency window) publishes nothing new. */
+  readonly idempotency_key?: string;
+  /** Wait for delivery receipts from the gateway nodes. */
+  readonly confirm?: boolean;
+  /** How long to wait for receipts, in milliseconds. */
+  readonly confirm_timeout_ms?: number;
 }
 
-const PUBLISH_REQUEST_FIELDS: ReadonlySet<string> = new Set(['user_id', 'type', 'data', 'run_id']);
+export const MAX_CONFIRM_TIMEOUT_MS = 30_000;
+export const DEFAULT_CONFIRM_TIMEOUT_MS = 2_000;
+
+const PUBLISH_REQUEST_FIELDS: ReadonlySet<string> = new Set([
+  'user_id',
+  'type',
+  'data',
+  'run_id',
+  'idempotency_key',
+  'confirm',
+  'confirm_timeout_ms',
+]);
+
+/** Returns the timeout unchanged, or throws HeraldValidationError(`invalid_option`). */
+export function validateConfirmTimeout(value: unknown, field = 'confirm_timeout_ms'): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_CONFIRM_TIMEOUT_MS) {
+    throw new HeraldValidationError('invalid_option', `${field} must be an integer from 1 to ${MAX_CONFIRM_TIMEOUT_MS}`, field);
+  }
+  return value;
+}
 
 /** Checks a decoded publish body strictly: known fields only, each valid. Throws HeraldValidationError. */
 export function validatePublishRequest(input: unknown): PublishRequest {
@@ -33,12 +58,24 @@ export function validatePublishRequest(input: unknown): PublishRequest {
       throw new HeraldValidationError('missing_field', `${field} is required`, field);
     }
   }
-  const request: { user_id: string; type: string; data: unknown; run_id?: string } = {
+  const request: {
+    -readonly [K in keyof PublishRequest]: PublishRequest[K];
+  } = {
     user_id: validateUserId(body['user_id']),
     type: validateEventType(body['type']),
     data: body['data'] === undefined ? null : body['data'],
   };
   if (body['run_id'] !== undefined) request.run_id = validateRunId(body['run_id']);
+  if (body['idempotency_key'] !== undefined) request.idempotency_key = validateIdempotencyKey(body['idempotency_key']);
+  if (body['confirm'] !== undefined) {
+    if (typeof body['confirm'] !== 'boolean') {
+      throw new HeraldValidationError('invalid_option', 'confirm must be true or false', 'confirm');
+    }
+    request.confirm = body['confirm'];
+  }
+  if (body['confirm_timeout_ms'] !== undefined) {
+    request.confirm_timeout_ms = validateConfirmTimeout(body['confirm_timeout_ms']);
+  }
   return request;
 }
 
@@ -69,11 +106,13 @@ export interface BroadcastResult {
   readonly event_id: string;
   /** Publish time as ISO 8601 (the event's `ts`). */
   readonly timestamp: string;
-  /** Gateway nodes subscribed to the user when the event was published (0: the user has no open socket). */
+  /** True when the idempotency key had already published this event: nothing was sent now. */
+  readonly duplicate: boolean;
+  /** Gateway nodes subscribed to the user when the event was published (0: no open socket, or a duplicate). */
   readonly nodes_reached: number;
-  /** Sockets the gateways tried to send to; null unless delivery receipts were requested. */
+  /** Sockets the gateways tried to send to, summed over the nodes that answered; null without `confirm`. */
   readonly connections_attempted: number | null;
-  /** Sockets whose send was accepted; null unless delivery receipts were requested. */
+  /** Sockets whose send was accepted (not dropped for backpressure), summed likewise; null without `confirm`. */
   readonly successful_sends: number | null;
   readonly errors: readonly BroadcastError[];
 }

@@ -9,6 +9,13 @@ describe('channel names', () => {
     expect(DEFAULT_CHANNEL_PREFIX).toBe('herald');
   });
 
+  it('keeps idempotency keys under the user hash tag and names receipt channels', () => {
+    expect(names.userIdempotency('alice', 'req-7')).toBe('herald:{u:alice}:idem:req-7');
+    expect(names.receipts('p1')).toBe('herald:{r:p1}:receipts');
+    expect(() => names.userIdempotency('alice', '')).toThrow(HeraldValidationError);
+    expect(() => names.receipts('bad id')).toThrow(/invalid publisher id/);
+  });
+
   it('uses the configured prefix', () => {
     expect(channelNames('staging').userEvents('bob')).toBe('staging:{u:bob}:events');
   });

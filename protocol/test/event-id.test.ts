@@ -1,4 +1,12 @@
-import { compareEventIds, formatEventId, isEventId, parseEventId } from '../src/index.js';
+import {
+  compareEventIdParts,
+  compareEventIds,
+  eventIdPartsOfPayload,
+  formatEventId,
+  isEventId,
+  parseEventId,
+  parseEventIdBytes,
+} from '../src/index.js';
 
 describe('event ids', () => {
   it('parses and formats Redis stream ids', () => {
@@ -20,5 +28,26 @@ describe('event ids', () => {
 
   it('refuses to compare something that is not an id', () => {
     expect(() => compareEventIds('1-0', 'nope')).toThrow(/not an event id: "nope"/);
+  });
+});
+
+describe('event ids in payload bytes', () => {
+  const bytes = (text: string) => new TextEncoder().encode(text);
+
+  it('reads the id of an event payload without decoding it', () => {
+    expect(eventIdPartsOfPayload(bytes('{"id":"1700000000123-42","type":"x"}'))).toEqual({ ms: 1700000000123, seq: 42 });
+    expect(parseEventIdBytes(bytes('xx12-3"'), 2)).toEqual({ ms: 12, seq: 3 });
+  });
+
+  it.each(['{"receipt":"c","id":"1-0"}', '{"id":"1-"}', '{"id":"-1"}', '{"id":"1-2', '{"id":"a-1"}', '{"id":"1234567890123456-0"}', ''])(
+    'returns undefined for %p',
+    (text) => {
+      expect(eventIdPartsOfPayload(bytes(text))).toBeUndefined();
+    },
+  );
+
+  it('orders parts like ids', () => {
+    expect(compareEventIdParts({ ms: 1, seq: 9 }, { ms: 2, seq: 0 })).toBeLessThan(0);
+    expect(compareEventIdParts({ ms: 2, seq: 1 }, { ms: 2, seq: 0 })).toBeGreaterThan(0);
   });
 });

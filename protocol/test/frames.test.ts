@@ -27,6 +27,8 @@ describe('control frames', () => {
     ['JSON null', 'null', 'invalid_frame'],
     ['no type', '{"kind":"herald.ping"}', 'invalid_frame'],
     ['an unknown type', '{"type":"herald.subscribe"}', 'unknown_type'],
+    ['a resume without since', '{"type":"herald.resume"}', 'invalid_since'],
+    ['a resume with a malformed since', '{"type":"herald.resume","since":"yesterday"}', 'invalid_since'],
   ])('answers %s with a herald.error (%s)', (_label, text, code) => {
     const result = parseClientFrame(text);
     expect(result.ok).toBe(false);
@@ -34,6 +36,13 @@ describe('control frames', () => {
       expect(result.error.type).toBe('herald.error');
       expect(result.error.code).toBe(code);
     }
+  });
+
+  it('parses herald.resume with its since', () => {
+    expect(parseClientFrame('{"type":"herald.resume","since":"17-2"}')).toEqual({
+      ok: true,
+      frame: { type: 'herald.resume', since: '17-2' },
+    });
   });
 
   it('does not echo an enormous unknown type back in full', () => {

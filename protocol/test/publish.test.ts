@@ -31,6 +31,10 @@ describe('publish requests', () => {
     ['a bad type', '{"user_id":"u","type":"Not A Type"}', 'invalid_type', 'type'],
     ['a control type', '{"user_id":"u","type":"herald.ping"}', 'invalid_type', 'type'],
     ['an empty run_id', '{"user_id":"u","type":"agent_started","run_id":""}', 'invalid_run_id', 'run_id'],
+    ['a numeric idempotency_key', '{"user_id":"u","type":"t","idempotency_key":7}', 'invalid_idempotency_key', 'idempotency_key'],
+    ['a string confirm', '{"user_id":"u","type":"t","confirm":"yes"}', 'invalid_option', 'confirm'],
+    ['a zero confirm_timeout_ms', '{"user_id":"u","type":"t","confirm_timeout_ms":0}', 'invalid_option', 'confirm_timeout_ms'],
+    ['a huge confirm_timeout_ms', '{"user_id":"u","type":"t","confirm_timeout_ms":60000}', 'invalid_option', 'confirm_timeout_ms'],
   ])('rejects %s with %s', (_label, body, code, field) => {
     const error = rejection(() => parsePublishRequest(body));
     expect(error.code).toBe(code);
@@ -38,9 +42,15 @@ describe('publish requests', () => {
     expect(error.message.length).toBeGreaterThan(10);
   });
 
+  it('accepts an idempotency key and delivery confirmation', () => {
+    expect(
+      validatePublishRequest({ user_id: 'u', type: 't', idempotency_key: 'k-1', confirm: true, confirm_timeout_ms: 500 }),
+    ).toEqual({ user_id: 'u', type: 't', data: null, idempotency_key: 'k-1', confirm: true, confirm_timeout_ms: 500 });
+  });
+
   it('names the allowed fields when one is unknown', () => {
     expect(() => validatePublishRequest({ user_id: 'u', type: 't', userId: 'x' })).toThrow(
-      'unknown field "userId" (allowed: user_id, type, data, run_id)',
+      'unknown field "userId" (allowed: user_id, type, data, run_id, idempotency_key, confirm, confirm_timeout_ms)',
     );
   });
 });
