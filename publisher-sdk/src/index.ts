@@ -7,6 +7,8 @@ export {
 } from './publisher.js';
 export { HeraldPublishError, HeraldValidationError, type PublishErrorCode, type ValidationCode } from './errors.js';
 export { PUBLISH_SCRIPT } from './publish-script.js';
+export { ReceiptInbox, type PendingReceipts, type ReceiptSummary } from './receipt-inbox.js';
+export { isTransientRedisError, type RetryOptions } from './retry.js';
 export {
   GOLDEN_PATH_EVENT_TYPES,
   type GoldenPathEventType,

@@ -1,34 +1,52 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { EVENT_PAYLOAD_ID_PREFIX, HISTORY_BODY_FIELD } from '@herald/protocol';
+import { EVENT_PAYLOAD_ID_PREFIX, HISTORY_BODY_FIELD, RECEIPT_REQUEST_PREFIX } from '@herald/protocol';
 
 /**
- * Appends an event to its user's history and publishes it, atomically, so history order and
- * delivery order are the same for any number of concurrent publishers.
- *   KEYS[1] history stream   ARGV[1] events channel   ARGV[2] event body (encodeEventBody)
- *   ARGV[3] max events kept  ARGV[4] history ttl (s)
- * Returns { event id, number of subscribed gateway nodes }.
+ * Publishes one event, atomically:
+ *  - if the idempotency key already produced an event, returns that event's id and does nothing;
+ *  - appends the event to the user's history stream (a new stream records that nothing before
+ *    its first event is known, so a client resuming from older ids is told about the gap);
+ *  - remembers the idempotency key, publishes the event with its stream id as event id, and,
+ *    when receipts are wanted and a node listens, a receipt request right behind it.
+ *   KEYS[1] history stream   KEYS[2] idempotency key
+ *   ARGV[1] events channel   ARGV[2] event body (encodeEventBody)   ARGV[3] max events kept
+ *   ARGV[4] history ttl (s)  ARGV[5] idempotency window (s)        ARGV[6] receipt channel or ''
+ * Returns { event id, number of subscribed gateway nodes, 1 if duplicate else 0 }.
  */
 export const PUBLISH_SCRIPT = `
+local previous = redis.call('GET', KEYS[2])
+if previous then return {previous, 0, 1} end
+local fresh = redis.call('EXISTS', KEYS[1]) == 0
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', '${HISTORY_BODY_FIELD}', ARGV[2])
+if fresh then redis.call('XSETID', KEYS[1], id, 'MAXDELETEDID', id) end
 redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('SET', KEYS[2], id, 'EX', ARGV[5])
 local receivers = redis.call('PUBLISH', ARGV[1], '${EVENT_PAYLOAD_ID_PREFIX}' .. id .. '",' .. ARGV[2])
-return {id, receivers}
+if ARGV[6] ~= '' and receivers > 0 then
+  redis.call('PUBLISH', ARGV[1], '${RECEIPT_REQUEST_PREFIX}' .. ARGV[6] .. '","id":"' .. id .. '"}')
+end
+return {id, receivers, 0}
 `;
 
 const PUBLISH_SCRIPT_SHA = createHash('sha1').update(PUBLISH_SCRIPT).digest('hex');
 
 export interface ScriptPublish {
   readonly historyKey: string;
+  readonly idempotencyKey: string;
   readonly channel: string;
   readonly body: string;
   readonly maxEvents: number;
   readonly ttlSeconds: number;
+  readonly idempotencyWindowSeconds: number;
+  /** Channel for receipts, or undefined for none. */
+  readonly receiptChannel: string | undefined;
 }
 
 export interface ScriptPublishReply {
   readonly id: string;
   readonly receivers: number;
+  readonly duplicate: boolean;
 }
 
 function isNoScript(error: unknown): boolean {
@@ -36,16 +54,30 @@ function isNoScript(error: unknown): boolean {
 }
 
 export async function runPublishScript(redis: Redis, input: ScriptPublish): Promise<ScriptPublishReply> {
-  const args = [input.historyKey, input.channel, input.body, input.maxEvents, input.ttlSeconds] as const;
+  const args = [
+    input.historyKey,
+    input.idempotencyKey,
+    input.channel,
+    input.body,
+    input.maxEvents,
+    input.ttlSeconds,
+    input.idempotencyWindowSeconds,
+    input.receiptChannel ?? '',
+  ] as const;
   let reply: unknown;
   try {
-    reply = await redis.evalsha(PUBLISH_SCRIPT_SHA, 1, ...args);
+    reply = await redis.evalsha(PUBLISH_SCRIPT_SHA, 2, ...args);
   } catch (error) {
     if (!isNoScript(error)) throw error;
-    reply = await redis.eval(PUBLISH_SCRIPT, 1, ...args);
+    reply = await redis.eval(PUBLISH_SCRIPT, 2, ...args);
   }
-  if (!Array.isArray(reply) || typeof reply[0] !== 'string' || typeof reply[1] !== 'number') {
+  if (
+    !Array.isArray(reply) ||
+    typeof reply[0] !== 'string' ||
+    typeof reply[1] !== 'number' ||
+    typeof reply[2] !== 'number'
+  ) {
     throw new Error(`unexpected reply from the publish script: ${JSON.stringify(reply)}`);
   }
-  return { id: reply[0], receivers: reply[1] };
+  return { id: reply[0], receivers: reply[1], duplicate: reply[2] === 1 };
 }

@@ -1,13 +1,20 @@
+import { randomBytes, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import {
   DEFAULT_CHANNEL_PREFIX,
+  DEFAULT_CONFIRM_TIMEOUT_MS,
   DEFAULT_HISTORY_MAX_EVENTS,
   DEFAULT_HISTORY_TTL_SECONDS,
+  DEFAULT_IDEMPOTENCY_WINDOW_SECONDS,
   DEFAULT_MAX_EVENT_BYTES,
   HeraldValidationError,
   channelNames,
   encodeEventBody,
+  parseEventId,
+  parseReceipt,
+  validateConfirmTimeout,
   validateEventType,
+  validateIdempotencyKey,
   validateRunId,
   validateUserId,
   type BroadcastResult,
@@ -15,6 +22,8 @@ import {
 } from '@herald/protocol';
 import { HeraldPublishError } from './errors.js';
 import { runPublishScript } from './publish-script.js';
+import { ReceiptInbox, type PendingReceipts, type ReceiptSummary } from './receipt-inbox.js';
+import { withRetries, type RetryOptions } from './retry.js';
 
 export interface HistoryOptions {
   /** Events kept per user for clients that resume (approximate, at least this many). Default 1000. */
@@ -33,25 +42,39 @@ export interface PublisherOptions {
   /** Largest encoded event accepted. Default 64 KiB. */
   readonly maxEventBytes?: number;
   readonly history?: HistoryOptions;
+  /** Seconds an idempotency key is remembered. Default 300. */
+  readonly idempotencyWindowSeconds?: number;
+  /** Retries of transient Redis failures (always idempotent). */
+  readonly retry?: RetryOptions;
 }
 
 export interface PublishOptions {
   /** The agent run this event belongs to. */
   readonly runId?: string;
+  /**
+   * Publishing again with the same key (within the idempotency window) returns the original
+   * event, marked `duplicate`, and sends nothing. Without one, a key is generated per call.
+   */
+  readonly idempotencyKey?: string;
+  /** Wait for every gateway node holding the user's sockets to report its sends. */
+  readonly confirm?: boolean;
+  /** How long to wait for those reports. Default 2000 ms. */
+  readonly timeoutMs?: number;
 }
 
 export interface Publisher {
   /**
    * Publishes an event to every open socket of `userId`, on every gateway node. Rejects with
-   * HeraldValidationError (nothing sent) for bad input, HeraldPublishError when Redis fails.
+   * HeraldValidationError (nothing sent) for bad input, HeraldPublishError when Redis fails
+   * after the retries (the event was then not published, or is found by retrying with the key).
    */
   publish(userId: string, type: string, data?: unknown, options?: PublishOptions): Promise<BroadcastResult>;
-  agentStarted(userId: string, runId: string, data?: unknown): Promise<BroadcastResult>;
-  agentThinking(userId: string, runId: string, data?: unknown): Promise<BroadcastResult>;
-  toolExecuting(userId: string, runId: string, data?: unknown): Promise<BroadcastResult>;
-  toolCompleted(userId: string, runId: string, data?: unknown): Promise<BroadcastResult>;
-  agentCompleted(userId: string, runId: string, data?: unknown): Promise<BroadcastResult>;
-  /** Stops publishing; closes the Redis connection if the publisher opened it. */
+  agentStarted(userId: string, runId: string, data?: unknown, options?: PublishOptions): Promise<BroadcastResult>;
+  agentThinking(userId: string, runId: string, data?: unknown, options?: PublishOptions): Promise<BroadcastResult>;
+  toolExecuting(userId: string, runId: string, data?: unknown, options?: PublishOptions): Promise<BroadcastResult>;
+  toolCompleted(userId: string, runId: string, data?: unknown, options?: PublishOptions): Promise<BroadcastResult>;
+  agentCompleted(userId: string, runId: string, data?: unknown, options?: PublishOptions): Promise<BroadcastResult>;
+  /** Stops publishing; closes the Redis connections the publisher opened. */
   close(): Promise<void>;
 }
 
@@ -61,6 +84,10 @@ function positiveInteger(value: number | undefined, fallback: number, field: str
     throw new HeraldValidationError('invalid_option', `${field} must be a positive integer (got ${value})`, field);
   }
   return value;
+}
+
+function nonNegativeInteger(value: number | undefined, fallback: number, field: string): number {
+  return value === 0 ? 0 : positiveInteger(value, fallback, field);
 }
 
 function connect(options: PublisherOptions): { redis: Redis; owned: boolean } {
@@ -75,7 +102,41 @@ function connect(options: PublisherOptions): { redis: Redis; owned: boolean } {
       'redisUrl',
     );
   }
-  return { redis: new Redis(options.redisUrl, { maxRetriesPerRequest: 3 }), owned: true };
+  // Commands fail rather than hang; the publisher's own retries (idempotent) take over.
+  return { redis: new Redis(options.redisUrl, { maxRetriesPerRequest: 1, commandTimeout: 5000 }), owned: true };
+}
+
+/** Listens for gateway receipts on this publisher's own channel, from the first confirmed publish on. */
+class ReceiptListener {
+  readonly inbox = new ReceiptInbox();
+  private subscriber: Redis | undefined;
+  private ready: Promise<void> | undefined;
+
+  constructor(
+    private readonly redis: Redis,
+    readonly channel: string,
+  ) {}
+
+  start(): Promise<void> {
+    this.ready ??= (async () => {
+      const subscriber = this.redis.duplicate({ lazyConnect: true, enableOfflineQueue: true, maxRetriesPerRequest: null });
+      this.subscriber = subscriber;
+      subscriber.on('message', (_channel: string, message: string) => {
+        const receipt = parseReceipt(message);
+        if (receipt) this.inbox.deliver(receipt);
+      });
+      subscriber.on('error', () => {
+        // Reconnects by itself; a receipt lost meanwhile shows up as receipt_timeout.
+      });
+      await subscriber.connect();
+      await subscriber.subscribe(this.channel);
+    })();
+    return this.ready;
+  }
+
+  close(): void {
+    this.subscriber?.disconnect();
+  }
 }
 
 export function createPublisher(options: PublisherOptions): Publisher {
@@ -83,7 +144,18 @@ export function createPublisher(options: PublisherOptions): Publisher {
   const maxEventBytes = positiveInteger(options.maxEventBytes, DEFAULT_MAX_EVENT_BYTES, 'maxEventBytes');
   const maxEvents = positiveInteger(options.history?.maxEvents, DEFAULT_HISTORY_MAX_EVENTS, 'history.maxEvents');
   const ttlSeconds = positiveInteger(options.history?.ttlSeconds, DEFAULT_HISTORY_TTL_SECONDS, 'history.ttlSeconds');
+  const idempotencyWindowSeconds = positiveInteger(
+    options.idempotencyWindowSeconds,
+    DEFAULT_IDEMPOTENCY_WINDOW_SECONDS,
+    'idempotencyWindowSeconds',
+  );
+  const retry = {
+    retries: nonNegativeInteger(options.retry?.retries, 3, 'retry.retries'),
+    baseDelayMs: positiveInteger(options.retry?.baseDelayMs, 50, 'retry.baseDelayMs'),
+    maxDelayMs: positiveInteger(options.retry?.maxDelayMs, 1000, 'retry.maxDelayMs'),
+  };
   const { redis, owned } = connect(options);
+  const receipts = new ReceiptListener(redis, names.receipts(randomBytes(12).toString('base64url')));
   let closed = false;
 
   async function publish(
@@ -104,35 +176,63 @@ export function createPublisher(options: PublisherOptions): Publisher {
       },
       maxEventBytes,
     );
+    const idempotencyKey =
+      publishOptions.idempotencyKey === undefined
+        ? `auto:${randomUUID()}`
+        : validateIdempotencyKey(publishOptions.idempotencyKey, 'idempotencyKey');
+    const confirm = publishOptions.confirm === true;
+    const timeoutMs =
+      publishOptions.timeoutMs === undefined
+        ? DEFAULT_CONFIRM_TIMEOUT_MS
+        : validateConfirmTimeout(publishOptions.timeoutMs, 'timeoutMs');
+
+    let pending: PendingReceipts | undefined;
     let reply;
     try {
-      reply = await runPublishScript(redis, {
-        historyKey: names.userHistory(userId),
-        channel: names.userEvents(userId),
-        body,
-        maxEvents,
-        ttlSeconds,
-      });
+      if (confirm) {
+        await receipts.start();
+        pending = receipts.inbox.expect();
+      }
+      reply = await withRetries(
+        () =>
+          runPublishScript(redis, {
+            historyKey: names.userHistory(userId),
+            idempotencyKey: names.userIdempotency(userId, idempotencyKey),
+            channel: names.userEvents(userId),
+            body,
+            maxEvents,
+            ttlSeconds,
+            idempotencyWindowSeconds,
+            receiptChannel: confirm ? receipts.channel : undefined,
+          }),
+        retry,
+      );
     } catch (error) {
+      pending?.cancel();
       const reason = error instanceof Error ? error.message : String(error);
       throw new HeraldPublishError('redis_error', `publishing to Redis failed: ${reason}`, { cause: error });
     }
+    let delivery: ReceiptSummary | undefined;
+    if (pending && reply.duplicate) pending.cancel();
+    else if (pending) delivery = await pending.collect(reply.id, reply.receivers, timeoutMs);
     return {
       user_id: userId,
       event_type: type,
       event_id: reply.id,
-      timestamp: new Date(ts).toISOString(),
+      // A duplicate reports when Redis recorded the original event.
+      timestamp: new Date(reply.duplicate ? (parseEventId(reply.id)?.ms ?? ts) : ts).toISOString(),
+      duplicate: reply.duplicate,
       nodes_reached: reply.receivers,
-      connections_attempted: null,
-      successful_sends: null,
-      errors: [],
+      connections_attempted: delivery?.connections_attempted ?? null,
+      successful_sends: delivery?.successful_sends ?? null,
+      errors: delivery?.errors ?? [],
     };
   }
 
   const goldenPath =
     (type: GoldenPathEventType) =>
-    (userId: string, runId: string, data?: unknown): Promise<BroadcastResult> =>
-      publish(userId, type, data, { runId });
+    (userId: string, runId: string, data?: unknown, publishOptions: PublishOptions = {}): Promise<BroadcastResult> =>
+      publish(userId, type, data, { ...publishOptions, runId });
 
   return {
     publish,
@@ -144,6 +244,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
     async close() {
       if (closed) return;
       closed = true;
+      receipts.close();
       if (owned) await redis.quit();
     },
   };

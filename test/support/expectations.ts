@@ -8,6 +8,7 @@ export function broadcastResultLike(
     ...fields,
     event_id: expect.stringMatching(/^\d+-\d+$/),
     timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+    duplicate: false,
     connections_attempted: null,
     successful_sends: null,
     errors: [],

@@ -1,0 +1,105 @@
+import type { BroadcastError, Receipt } from '@herald/protocol';
+
+export interface ReceiptSummary {
+  readonly connections_attempted: number;
+  readonly successful_sends: number;
+  readonly errors: readonly BroadcastError[];
+}
+
+export interface PendingReceipts {
+  /** Waits for one receipt from each of `receivers` nodes, at most `timeoutMs`. */
+  collect(eventId: string, receivers: number, timeoutMs: number): Promise<ReceiptSummary>;
+  /** The publish failed: nothing to collect. */
+  cancel(): void;
+}
+
+interface Collector {
+  readonly receipts: Map<string, Receipt>;
+  readonly receivers: number;
+  done(): void;
+}
+
+// Receipts can overtake the publish reply (they come on another connection); keep them this long.
+const EARLY_RECEIPT_TTL_MS = 30_000;
+
+function summarize(receipts: Iterable<Receipt>, errors: BroadcastError[]): ReceiptSummary {
+  let attempted = 0;
+  let successful = 0;
+  for (const receipt of receipts) {
+    attempted += receipt.attempted;
+    successful += receipt.successful;
+  }
+  return { connections_attempted: attempted, successful_sends: successful, errors };
+}
+
+/** Matches gateway nodes' receipts to the publishes waiting for them. */
+export class ReceiptInbox {
+  private readonly collectors = new Map<string, Collector>();
+  private readonly early = new Map<string, { readonly receipts: Receipt[]; readonly at: number }>();
+  private unresolvedPublishes = 0;
+
+  /** Call before publishing with receipts, so receipts that arrive first are kept. */
+  expect(): PendingReceipts {
+    this.unresolvedPublishes += 1;
+    let settled = false;
+    const settle = () => {
+      if (!settled) {
+        settled = true;
+        this.unresolvedPublishes -= 1;
+      }
+    };
+    return {
+      collect: (eventId, receivers, timeoutMs) => {
+        settle();
+        return this.collect(eventId, receivers, timeoutMs);
+      },
+      cancel: settle,
+    };
+  }
+
+  deliver(receipt: Receipt): void {
+    const collector = this.collectors.get(receipt.id);
+    if (collector) {
+      collector.receipts.set(receipt.node, receipt);
+      if (collector.receipts.size >= collector.receivers) collector.done();
+      return;
+    }
+    this.purgeEarly();
+    if (this.unresolvedPublishes === 0) return;
+    const early = this.early.get(receipt.id) ?? { receipts: [], at: Date.now() };
+    early.receipts.push(receipt);
+    this.early.set(receipt.id, early);
+  }
+
+  private collect(eventId: string, receivers: number, timeoutMs: number): Promise<ReceiptSummary> {
+    if (receivers === 0) return Promise.resolve(summarize([], []));
+    return new Promise((resolve) => {
+      const receipts = new Map<string, Receipt>();
+      const timer = setTimeout(() => {
+        const missing = receivers - receipts.size;
+        finish([
+          {
+            code: 'receipt_timeout',
+            message: `${missing} of ${receivers} gateway node(s) did not confirm delivery within ${timeoutMs} ms`,
+          },
+        ]);
+      }, timeoutMs);
+      const finish = (errors: BroadcastError[]) => {
+        clearTimeout(timer);
+        this.collectors.delete(eventId);
+        resolve(summarize(receipts.values(), errors));
+      };
+      const collector: Collector = { receipts, receivers, done: () => finish([]) };
+      this.collectors.set(eventId, collector);
+      for (const receipt of this.early.get(eventId)?.receipts ?? []) this.deliver(receipt);
+      this.early.delete(eventId);
+    });
+  }
+
+  private purgeEarly(): void {
+    const cutoff = Date.now() - EARLY_RECEIPT_TTL_MS;
+    for (const [id, entry] of this.early) {
+      if (entry.at < cutoff) this.early.delete(id);
+    }
+  }
+}
