@@ -9,7 +9,7 @@ import { Hub } from './hub/hub.js';
 import { registerHttpRoutes } from './transport/routes.js';
 import { SocketRegistry } from './transport/socket-registry.js';
 import { loadNativeUws } from './transport/uws.js';
-import { createWebSocketBehavior, userTopic, type SocketData } from './transport/websocket.js';
+import { createWebSocketBehavior, type SocketData } from './transport/websocket.js';
 
 export interface GatewayOptions {
   readonly config: GatewayConfig;
@@ -48,11 +48,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const app = uws.App();
   const sockets = new SocketRegistry<SocketData>();
   let accepting = true;
-  const hub = new Hub(
-    broker,
-    { deliver: (userId, payload) => app.publish(userTopic(userId), payload, false) },
-    (operation, _userId, error) => logger.warn({ err: error, operation }, 'broker subscription call failed'),
-  );
+  const hub = new Hub(broker, { nodeId: config.nodeId, logger });
 
   app.ws<SocketData>(
     '/ws',
@@ -77,6 +73,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   registerHttpRoutes(app, {
     nodeId: config.nodeId,
     broker,
+    ready: () => hub.ready,
     logger,
     publishKey: options.publishKey,
     maxPublishBytes: config.maxPublishBytes,

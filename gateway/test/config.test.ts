@@ -23,6 +23,9 @@ describe('gateway configuration', () => {
       maxPublishBytes: 65536,
       maxBufferedBytes: 1048576,
       idleTimeoutSeconds: 120,
+      historyMaxEvents: 1000,
+      historyTtlSeconds: 600,
+      idempotencyWindowSeconds: 300,
       logLevel: 'info',
     });
     expect(config.nodeId).toMatch(new RegExp(`-${process.pid}$`));
@@ -44,6 +47,9 @@ describe('gateway configuration', () => {
       MAX_PUBLISH_BYTES: '32768',
       MAX_BUFFERED_BYTES: '65536',
       WS_IDLE_TIMEOUT_SECONDS: '0',
+      HISTORY_MAX_EVENTS: '50',
+      HISTORY_TTL_SECONDS: '60',
+      IDEMPOTENCY_WINDOW_SECONDS: '30',
       LOG_LEVEL: 'debug',
     });
     expect(config).toEqual({
@@ -59,6 +65,9 @@ describe('gateway configuration', () => {
       maxPublishBytes: 32768,
       maxBufferedBytes: 65536,
       idleTimeoutSeconds: 0,
+      historyMaxEvents: 50,
+      historyTtlSeconds: 60,
+      idempotencyWindowSeconds: 30,
       logLevel: 'debug',
     });
   });
@@ -85,6 +94,7 @@ describe('gateway configuration', () => {
     [{ WS_IDLE_TIMEOUT_SECONDS: '5' }, 'WS_IDLE_TIMEOUT_SECONDS', 'must be 0 (disabled) or from 8 to 960'],
     [{ WS_IDLE_TIMEOUT_SECONDS: '961' }, 'WS_IDLE_TIMEOUT_SECONDS', 'from 0 to 960'],
     [{ MAX_BUFFERED_BYTES: '100000' }, 'MAX_BUFFERED_BYTES', 'at least twice MAX_PUBLISH_BYTES (131072)'],
+    [{ HISTORY_MAX_EVENTS: '0' }, 'HISTORY_MAX_EVENTS', 'from 1 to 1000000'],
     [{ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL', 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent'],
     [{ NODE_ENV: 'production' }, 'JWT_SECRET', 'JWT_SECRET is required when NODE_ENV=production'],
     [{ JWT_SECRET: SECRET, JWT_JWKS_URL: 'https://a/jwks' }, 'JWT_JWKS_URL', 'cannot be combined with JWT_SECRET'],

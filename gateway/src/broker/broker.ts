@@ -1,12 +1,38 @@
-import type { BroadcastResult, PublishRequest } from '@herald/protocol';
+import type { BroadcastResult, PublishRequest, Receipt } from '@herald/protocol';
 
-/** Receives each event published for a subscribed user, as the exact bytes that were published. */
+/**
+ * Receives each message published on a subscribed user's channel, as the exact bytes that were
+ * published: an event payload, or a receipt request that follows an event.
+ */
 export type BrokerMessageHandler = (userId: string, payload: Buffer) => void;
+
+/** false: subscriptions were lost (messages may be missed from now on); true: restored. */
+export type ConnectionHandler = (connected: boolean) => void;
 
 export interface BrokerHealth {
   /** True when subscriptions and publishes work; the node is not ready without it. */
   readonly connected: boolean;
   readonly detail: string;
+}
+
+export interface HistoryEvent {
+  readonly id: string;
+  /** The payload exactly as it was published. */
+  readonly payload: Buffer;
+}
+
+/** What a user's history holds after some event id. */
+export interface HistoryPage {
+  /** False when the user has no history at all: never published to, expired, or lost with Redis. */
+  readonly exists: boolean;
+  /** The newest event id ever appended, when the history exists. */
+  readonly latest: string | undefined;
+  /** Events at or before this id may be missing (trimmed, or older than the history itself). */
+  readonly incompleteUpTo: string | undefined;
+  /** The oldest event still held. */
+  readonly oldest: string | undefined;
+  /** Events after the requested id, oldest first, at most the requested number. */
+  readonly events: readonly HistoryEvent[];
 }
 
 /**
@@ -17,13 +43,19 @@ export interface Broker {
   readonly kind: 'memory' | 'redis';
   /** Connects. Resolves once connected, or rejects; a broker that lost its connection keeps retrying. */
   start(): Promise<void>;
-  /** Delivers the user's events to the message handler from when this resolves until unsubscribe. */
+  /** Delivers the user's messages to the message handler from when this resolves until unsubscribe. */
   subscribe(userId: string): Promise<void>;
   unsubscribe(userId: string): Promise<void>;
   /** Appends the event to the user's history and delivers it to every node subscribed to the user. */
   publish(request: PublishRequest): Promise<BroadcastResult>;
-  /** Sets the single handler for incoming events. */
+  /** The user's history after `after` (exclusive; undefined: no events, only the rest), up to `limit` events. */
+  readHistory(userId: string, after: string | undefined, limit: number): Promise<HistoryPage>;
+  /** Answers a receipt request. */
+  sendReceipt(channel: string, receipt: Receipt): Promise<void>;
+  /** Sets the single handler for incoming messages. */
   onMessage(handler: BrokerMessageHandler): void;
+  /** Sets the single handler told when subscriptions are lost and when they are restored. */
+  onConnectionChange(handler: ConnectionHandler): void;
   health(): BrokerHealth;
   close(): Promise<void>;
 }

@@ -1,17 +1,26 @@
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Broker } from './broker.js';
-import { MemoryBroker } from './memory.js';
+import { MemoryBroker, MemoryBus } from './memory.js';
 import { RedisBroker } from './redis.js';
 
 /** Redis when REDIS_URL is set, otherwise the embedded single-node broker. */
 export function createBroker(config: GatewayConfig, logger: Logger): Broker {
-  if (config.redisUrl === undefined) return new MemoryBroker({ maxEventBytes: config.maxPublishBytes });
+  if (config.redisUrl === undefined) {
+    const bus = new MemoryBus({
+      historyMaxEvents: config.historyMaxEvents,
+      historyTtlSeconds: config.historyTtlSeconds,
+      idempotencyWindowSeconds: config.idempotencyWindowSeconds,
+    });
+    return new MemoryBroker({ bus, maxEventBytes: config.maxPublishBytes });
+  }
   return new RedisBroker({
     url: config.redisUrl,
     channelPrefix: config.channelPrefix,
     nodeId: config.nodeId,
     maxEventBytes: config.maxPublishBytes,
+    history: { maxEvents: config.historyMaxEvents, ttlSeconds: config.historyTtlSeconds },
+    idempotencyWindowSeconds: config.idempotencyWindowSeconds,
     logger,
   });
 }

@@ -1,5 +1,14 @@
+import { randomBytes } from 'node:crypto';
 import {
+  DEFAULT_CHANNEL_PREFIX,
+  DEFAULT_CONFIRM_TIMEOUT_MS,
+  DEFAULT_HISTORY_MAX_EVENTS,
+  DEFAULT_HISTORY_TTL_SECONDS,
+  DEFAULT_IDEMPOTENCY_WINDOW_SECONDS,
   DEFAULT_MAX_EVENT_BYTES,
+  RECEIPT_REQUEST_PREFIX,
+  channelNames,
+  compareEventIds,
   encodeEventBody,
   formatEventId,
   joinEventPayload,
@@ -7,17 +16,56 @@ import {
   validateUserId,
   type BroadcastResult,
   type PublishRequest,
+  type Receipt,
 } from '@herald/protocol';
-import { BrokerUnavailableError, type Broker, type BrokerHealth, type BrokerMessageHandler } from './broker.js';
+import { ReceiptInbox } from '@herald/publisher-sdk';
+import {
+  BrokerUnavailableError,
+  type Broker,
+  type BrokerHealth,
+  type BrokerMessageHandler,
+  type ConnectionHandler,
+  type HistoryPage,
+} from './broker.js';
+
+export interface MemoryBusOptions {
+  readonly historyMaxEvents?: number;
+  readonly historyTtlSeconds?: number;
+  readonly idempotencyWindowSeconds?: number;
+  /** Clock in milliseconds (tests move it to expire history). */
+  readonly now?: () => number;
+}
+
+interface History {
+  readonly entries: { readonly id: string; readonly body: string }[];
+  latest: string;
+  incompleteUpTo: string;
+  expiresAt: number;
+}
 
 /**
- * The in-process stand-in for Redis: several MemoryBrokers sharing one bus behave like gateway
- * nodes sharing one Redis. Ids follow Redis stream rules: `<ms>-<seq>`, strictly increasing.
+ * The in-process stand-in for Redis and the publish script: several MemoryBrokers sharing one
+ * bus behave like gateway nodes sharing one Redis. History, ids, trimming, expiry, idempotency
+ * and receipts follow the same rules.
  */
 export class MemoryBus {
   private readonly subscribers = new Map<string, Set<MemoryBroker>>();
+  private readonly histories = new Map<string, History>();
+  private readonly idempotency = new Map<string, { readonly id: string; readonly expiresAt: number }>();
+  private readonly inboxes = new Map<string, ReceiptInbox>();
   private lastMs = 0;
   private lastSeq = 0;
+  readonly now: () => number;
+  private readonly maxEvents: number;
+  private readonly ttlMs: number;
+  private readonly idempotencyMs: number;
+
+  constructor(options: MemoryBusOptions = {}) {
+    this.now = options.now ?? Date.now;
+    this.maxEvents = options.historyMaxEvents ?? DEFAULT_HISTORY_MAX_EVENTS;
+    this.ttlMs = (options.historyTtlSeconds ?? DEFAULT_HISTORY_TTL_SECONDS) * 1000;
+    this.idempotencyMs = (options.idempotencyWindowSeconds ?? DEFAULT_IDEMPOTENCY_WINDOW_SECONDS) * 1000;
+  }
 
   nextEventId(now: number): string {
     if (now > this.lastMs) {
@@ -45,8 +93,87 @@ export class MemoryBus {
     if (brokers.size === 0) this.subscribers.delete(userId);
   }
 
-  /** Hands the payload to every subscribed broker; returns how many there were. */
-  deliver(userId: string, payload: Buffer): number {
+  /** The event id an idempotency key already produced, if it is still remembered. */
+  recall(userId: string, key: string): string | undefined {
+    const entry = this.idempotency.get(`${userId}\u0000${key}`);
+    return entry && entry.expiresAt > this.now() ? entry.id : undefined;
+  }
+
+  /** Appends to the user's history and delivers the payload (then the receipt request, if any). */
+  append(userId: string, body: string, idempotencyKey: string | undefined, receiptChannel: string | undefined) {
+    const now = this.now();
+    const id = this.nextEventId(now);
+    let history = this.liveHistory(userId);
+    if (!history) {
+      // Nothing before this first event is known.
+      history = { entries: [], latest: id, incompleteUpTo: id, expiresAt: 0 };
+      this.histories.set(userId, history);
+    }
+    history.entries.push({ id, body });
+    history.latest = id;
+    history.expiresAt = now + this.ttlMs;
+    while (history.entries.length > this.maxEvents) {
+      const trimmed = history.entries.shift();
+      if (trimmed) history.incompleteUpTo = trimmed.id;
+    }
+    if (idempotencyKey !== undefined) {
+      this.idempotency.set(`${userId}\u0000${idempotencyKey}`, { id, expiresAt: now + this.idempotencyMs });
+    }
+    const receivers = this.deliver(userId, Buffer.from(joinEventPayload(id, body)));
+    if (receiptChannel !== undefined && receivers > 0) {
+      this.deliver(userId, Buffer.from(`${RECEIPT_REQUEST_PREFIX}${receiptChannel}","id":"${id}"}`));
+    }
+    return { id, receivers };
+  }
+
+  read(userId: string, after: string | undefined, limit: number): HistoryPage {
+    const history = this.liveHistory(userId);
+    if (!history) return { exists: false, latest: undefined, incompleteUpTo: undefined, oldest: undefined, events: [] };
+    const events =
+      after === undefined
+        ? []
+        : history.entries
+            .filter((entry) => compareEventIds(entry.id, after) > 0)
+            .slice(0, limit)
+            .map((entry) => ({ id: entry.id, payload: Buffer.from(joinEventPayload(entry.id, entry.body)) }));
+    return {
+      exists: true,
+      latest: history.latest,
+      incompleteUpTo: history.incompleteUpTo,
+      oldest: history.entries[0]?.id,
+      events,
+    };
+  }
+
+  /** Loses every history and idempotency key, as a Redis restart without persistence does. */
+  forget(): void {
+    this.histories.clear();
+    this.idempotency.clear();
+  }
+
+  inbox(channel: string): ReceiptInbox {
+    let inbox = this.inboxes.get(channel);
+    if (!inbox) {
+      inbox = new ReceiptInbox();
+      this.inboxes.set(channel, inbox);
+    }
+    return inbox;
+  }
+
+  routeReceipt(channel: string, receipt: Receipt): void {
+    this.inboxes.get(channel)?.deliver(receipt);
+  }
+
+  private liveHistory(userId: string): History | undefined {
+    const history = this.histories.get(userId);
+    if (history && history.expiresAt <= this.now()) {
+      this.histories.delete(userId);
+      return undefined;
+    }
+    return history;
+  }
+
+  private deliver(userId: string, payload: Buffer): number {
     const brokers = this.subscribers.get(userId);
     if (!brokers) return 0;
     for (const broker of brokers) broker.receive(userId, payload);
@@ -64,6 +191,7 @@ export class MemoryBroker implements Broker {
   readonly kind = 'memory';
   private readonly bus: MemoryBus;
   private readonly maxEventBytes: number;
+  private readonly receiptChannel = channelNames(DEFAULT_CHANNEL_PREFIX).receipts(randomBytes(9).toString('base64url'));
   private handler: BrokerMessageHandler | undefined;
   private readonly subscribed = new Set<string>();
   private state: 'new' | 'started' | 'closed' = 'new';
@@ -93,7 +221,22 @@ export class MemoryBroker implements Broker {
   async publish(input: PublishRequest): Promise<BroadcastResult> {
     this.assertStarted();
     const request = validatePublishRequest(input);
-    const ts = Date.now();
+    const ts = this.bus.now();
+    const base = { user_id: request.user_id, event_type: request.type };
+    const previous =
+      request.idempotency_key === undefined ? undefined : this.bus.recall(request.user_id, request.idempotency_key);
+    if (previous !== undefined) {
+      return {
+        ...base,
+        event_id: previous,
+        timestamp: new Date(Number(previous.split('-')[0])).toISOString(),
+        duplicate: true,
+        nodes_reached: 0,
+        connections_attempted: null,
+        successful_sends: null,
+        errors: [],
+      };
+    }
     const body = encodeEventBody(
       {
         type: request.type,
@@ -104,22 +247,44 @@ export class MemoryBroker implements Broker {
       },
       this.maxEventBytes,
     );
-    const id = this.bus.nextEventId(ts);
-    const nodesReached = this.bus.deliver(request.user_id, Buffer.from(joinEventPayload(id, body)));
+    const pending = request.confirm ? this.bus.inbox(this.receiptChannel).expect() : undefined;
+    const { id, receivers } = this.bus.append(
+      request.user_id,
+      body,
+      request.idempotency_key,
+      pending ? this.receiptChannel : undefined,
+    );
+    const delivery = pending
+      ? await pending.collect(id, receivers, request.confirm_timeout_ms ?? DEFAULT_CONFIRM_TIMEOUT_MS)
+      : undefined;
     return {
-      user_id: request.user_id,
-      event_type: request.type,
+      ...base,
       event_id: id,
       timestamp: new Date(ts).toISOString(),
-      nodes_reached: nodesReached,
-      connections_attempted: null,
-      successful_sends: null,
-      errors: [],
+      duplicate: false,
+      nodes_reached: receivers,
+      connections_attempted: delivery?.connections_attempted ?? null,
+      successful_sends: delivery?.successful_sends ?? null,
+      errors: delivery?.errors ?? [],
     };
+  }
+
+  async readHistory(userId: string, after: string | undefined, limit: number): Promise<HistoryPage> {
+    this.assertStarted();
+    return this.bus.read(validateUserId(userId), after, limit);
+  }
+
+  async sendReceipt(channel: string, receipt: Receipt): Promise<void> {
+    this.assertStarted();
+    this.bus.routeReceipt(channel, receipt);
   }
 
   onMessage(handler: BrokerMessageHandler): void {
     this.handler = handler;
+  }
+
+  onConnectionChange(_handler: ConnectionHandler): void {
+    // An in-process bus never disconnects.
   }
 
   /** Called by the bus. Delivery is asynchronous, in publish order, as with Redis. */

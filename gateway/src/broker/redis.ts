@@ -1,14 +1,31 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
-import { channelNames, type BroadcastResult, type ChannelNames, type PublishRequest } from '@herald/protocol';
-import { createPublisher, type Publisher } from '@herald/publisher-sdk';
-import { BrokerUnavailableError, type Broker, type BrokerHealth, type BrokerMessageHandler } from './broker.js';
+import {
+  channelNames,
+  encodeReceipt,
+  type BroadcastResult,
+  type ChannelNames,
+  type PublishRequest,
+  type Receipt,
+} from '@herald/protocol';
+import { createPublisher, type HistoryOptions, type Publisher } from '@herald/publisher-sdk';
+import {
+  BrokerUnavailableError,
+  type Broker,
+  type BrokerHealth,
+  type BrokerMessageHandler,
+  type ConnectionHandler,
+  type HistoryPage,
+} from './broker.js';
+import { readHistory } from './redis-history.js';
 
 export interface RedisBrokerOptions {
   readonly url: string;
   readonly channelPrefix: string;
   readonly nodeId: string;
   readonly maxEventBytes: number;
+  readonly history?: HistoryOptions;
+  readonly idempotencyWindowSeconds?: number;
   readonly logger: Logger;
 }
 
@@ -29,6 +46,9 @@ export class RedisBroker implements Broker {
   /** Channels this node wants; restored on every reconnect. */
   private readonly channels = new Set<string>();
   private handler: BrokerMessageHandler | undefined;
+  private connectionHandler: ConnectionHandler | undefined;
+  /** Subscriptions were lost and are not restored yet. */
+  private lost = false;
   private restoring = false;
   private hasBeenReady = false;
   private closed = false;
@@ -53,9 +73,12 @@ export class RedisBroker implements Broker {
       redis: this.commands,
       channelPrefix: options.channelPrefix,
       maxEventBytes: options.maxEventBytes,
+      ...(options.history ? { history: options.history } : {}),
+      ...(options.idempotencyWindowSeconds ? { idempotencyWindowSeconds: options.idempotencyWindowSeconds } : {}),
     });
     this.subscriber.on('messageBuffer', (channel: Buffer, payload: Buffer) => this.dispatch(channel, payload));
     this.subscriber.on('ready', () => this.onSubscriberReady());
+    this.subscriber.on('close', () => this.onSubscriberLost());
     for (const [role, connection] of [['subscriber', this.subscriber], ['commands', this.commands]] as const) {
       connection.on('error', (error: Error) => this.logger.error({ err: error, connection: role }, 'redis connection error'));
       connection.on('end', () => {
@@ -93,16 +116,29 @@ export class RedisBroker implements Broker {
 
   async publish(request: PublishRequest): Promise<BroadcastResult> {
     if (this.closed) throw new BrokerUnavailableError('broker is closed');
-    return this.publisher.publish(
-      request.user_id,
-      request.type,
-      request.data,
-      request.run_id === undefined ? {} : { runId: request.run_id },
-    );
+    return this.publisher.publish(request.user_id, request.type, request.data, {
+      ...(request.run_id === undefined ? {} : { runId: request.run_id }),
+      ...(request.idempotency_key === undefined ? {} : { idempotencyKey: request.idempotency_key }),
+      ...(request.confirm === undefined ? {} : { confirm: request.confirm }),
+      ...(request.confirm_timeout_ms === undefined ? {} : { timeoutMs: request.confirm_timeout_ms }),
+    });
+  }
+
+  async readHistory(userId: string, after: string | undefined, limit: number): Promise<HistoryPage> {
+    if (this.closed) throw new BrokerUnavailableError('broker is closed');
+    return readHistory(this.commands, this.names.userHistory(userId), after, limit);
+  }
+
+  async sendReceipt(channel: string, receipt: Receipt): Promise<void> {
+    await this.commands.publish(channel, encodeReceipt(receipt));
   }
 
   onMessage(handler: BrokerMessageHandler): void {
     this.handler = handler;
+  }
+
+  onConnectionChange(handler: ConnectionHandler): void {
+    this.connectionHandler = handler;
   }
 
   health(): BrokerHealth {
@@ -137,6 +173,12 @@ export class RedisBroker implements Broker {
     void this.restoreSubscriptions();
   }
 
+  private onSubscriberLost(): void {
+    if (this.closed || !this.hasBeenReady || this.lost) return;
+    this.lost = true;
+    this.connectionHandler?.(false);
+  }
+
   private async restoreSubscriptions(): Promise<void> {
     const channels = [...this.channels];
     this.logger.warn({ channels: channels.length }, 'redis subscriber reconnected; restoring subscriptions');
@@ -149,6 +191,8 @@ export class RedisBroker implements Broker {
       const stale = channels.filter((channel) => !this.channels.has(channel));
       if (stale.length > 0) await this.subscriber.unsubscribe(...stale);
       this.logger.info({ channels: channels.length }, 'redis subscriptions restored');
+      this.lost = false;
+      this.connectionHandler?.(true);
     } catch (error) {
       // Start over on a fresh connection rather than run with a partial set.
       this.logger.error({ err: error }, 'restoring redis subscriptions failed; reconnecting');

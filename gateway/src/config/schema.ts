@@ -1,5 +1,12 @@
 import { hostname } from 'node:os';
-import { DEFAULT_CHANNEL_PREFIX, DEFAULT_MAX_EVENT_BYTES, validateChannelPrefix } from '@herald/protocol';
+import {
+  DEFAULT_CHANNEL_PREFIX,
+  DEFAULT_HISTORY_MAX_EVENTS,
+  DEFAULT_HISTORY_TTL_SECONDS,
+  DEFAULT_IDEMPOTENCY_WINDOW_SECONDS,
+  DEFAULT_MAX_EVENT_BYTES,
+  validateChannelPrefix,
+} from '@herald/protocol';
 import { publicKeyFromPem, type PublicVerificationKey } from '../auth/keys.js';
 import { ConfigError } from './errors.js';
 import {
@@ -45,6 +52,10 @@ export interface GatewayConfig {
   readonly maxPublishBytes: number;
   readonly maxBufferedBytes: number;
   readonly idleTimeoutSeconds: number;
+  /** Events kept per user for resume (for events published through this node, and the embedded broker). */
+  readonly historyMaxEvents: number;
+  readonly historyTtlSeconds: number;
+  readonly idempotencyWindowSeconds: number;
   readonly logLevel: LogLevel;
 }
 
@@ -134,6 +145,21 @@ export const CONFIG_VARIABLES = {
     description: 'Close sockets silent this long; pings are sent automatically before. 0 or 8-960.',
     parse: idleTimeout,
   },
+  HISTORY_MAX_EVENTS: {
+    default: String(DEFAULT_HISTORY_MAX_EVENTS),
+    description: 'Events kept per user for clients that resume (approximate; applies to events published through this node).',
+    parse: integer(1, 1_000_000),
+  },
+  HISTORY_TTL_SECONDS: {
+    default: String(DEFAULT_HISTORY_TTL_SECONDS),
+    description: "Seconds a user's history is kept after their last event.",
+    parse: integer(1, 30 * 24 * 3600),
+  },
+  IDEMPOTENCY_WINDOW_SECONDS: {
+    default: String(DEFAULT_IDEMPOTENCY_WINDOW_SECONDS),
+    description: 'Seconds an idempotency key is remembered by POST /v1/publish.',
+    parse: integer(1, 7 * 24 * 3600),
+  },
   LOG_LEVEL: { default: 'info', description: `One of ${LOG_LEVELS.join(', ')}.`, parse: oneOf(LOG_LEVELS) },
 } as const satisfies Record<string, Variable<unknown>>;
 
@@ -202,6 +228,9 @@ export function loadConfig(env: Environment = process.env): GatewayConfig {
     maxPublishBytes,
     maxBufferedBytes,
     idleTimeoutSeconds: read(env, 'WS_IDLE_TIMEOUT_SECONDS'),
+    historyMaxEvents: read(env, 'HISTORY_MAX_EVENTS'),
+    historyTtlSeconds: read(env, 'HISTORY_TTL_SECONDS'),
+    idempotencyWindowSeconds: read(env, 'IDEMPOTENCY_WINDOW_SECONDS'),
     logLevel: read(env, 'LOG_LEVEL'),
   };
 }

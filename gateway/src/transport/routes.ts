@@ -14,6 +14,8 @@ export interface HttpRouteDependencies {
   readonly publishKey: string | undefined;
   readonly maxPublishBytes: number;
   readonly accepting: () => boolean;
+  /** False while the node catches up after a broker outage. */
+  readonly ready: () => boolean;
 }
 
 function digest(value: string): Buffer {
@@ -59,13 +61,14 @@ export function registerHttpRoutes(app: TemplatedApp, deps: HttpRouteDependencie
 
   app.get('/readyz', (res) => {
     const health = broker.health();
-    const ready = deps.accepting() && health.connected;
+    const ready = deps.accepting() && health.connected && deps.ready();
     writeJson(res, {
       status: ready ? 200 : 503,
       body: {
         status: ready ? 'ready' : 'not_ready',
         node: deps.nodeId,
         accepting: deps.accepting(),
+        recovering: !deps.ready(),
         broker: health,
       },
     });

@@ -1,11 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { HttpRequest, HttpResponse, WebSocket, WebSocketBehavior, us_socket_context_t } from 'uWebSockets.js';
-import { CloseCodes, encodeControlFrame, parseClientFrame, welcomeFrame, type ClientFrame } from '@herald/protocol';
+import {
+  CloseCodes,
+  encodeControlFrame,
+  errorFrame,
+  isEventId,
+  parseClientFrame,
+  welcomeFrame,
+  type ServerControlFrame,
+} from '@herald/protocol';
 import { AuthError, type TokenVerifier } from '../auth/verifier.js';
 import { readUpgradeCredentials } from '../auth/credentials.js';
 import type { Broker } from '../broker/broker.js';
 import type { Hub } from '../hub/hub.js';
+import type { Member, Outlet } from '../hub/member.js';
 import type { Lease } from '../hub/subscription-tracker.js';
 import { errorBody, guardResponse, respondLater, writeJson, type JsonResponse } from './http.js';
 import type { SocketRegistry } from './socket-registry.js';
@@ -19,10 +28,21 @@ export interface Session {
   readonly userId: string;
   readonly connectionId: string;
   readonly lease: Lease;
+  /** `?since=` from the URL, if any (checked after the welcome). */
+  readonly since: string | undefined;
   /** Set by the open handler; cleared by the close handler, after which the socket must not be touched. */
   socket: HeraldSocket | undefined;
   /** True while `res.cork(() => res.upgrade())` runs (see welcome()). */
   upgrading: boolean;
+  /** The socket's place in its user's stream, from the welcome on. */
+  member: Member | undefined;
+  /** Frames received from the client. */
+  framesReceived: number;
+  /** A resume was asked for (by URL or frame); only one per connection. */
+  resumeAsked: boolean;
+  /** When the token expires (ms since the epoch); the socket is closed with 4001 then. */
+  readonly expiresAt: number;
+  expiryTimer: ReturnType<typeof setTimeout> | undefined;
 }
 
 export interface SocketData {
@@ -49,11 +69,6 @@ export interface WebSocketDependencies {
   readonly accepting: () => boolean;
 }
 
-/** Each user's sockets on a node share one uWS topic, named by the user id. */
-export function userTopic(userId: string): string {
-  return userId;
-}
-
 const PONG = encodeControlFrame({ type: 'herald.pong' });
 
 // uWS buffers a frame up to maxPayloadLength before handing it over; frames between the
@@ -73,17 +88,23 @@ function refusal(error: unknown): JsonResponse {
   return unavailable('this node cannot subscribe to the user right now; retry');
 }
 
-function handleClientFrame(ws: HeraldSocket, frame: ClientFrame): void {
-  switch (frame.type) {
-    case 'herald.ping':
-      ws.send(PONG);
-      return;
-  }
+// uWS's send status for a message refused because the socket is over its buffer limit.
+const SEND_DROPPED = 2;
+
+function outletFor(ws: HeraldSocket): Outlet {
+  return {
+    send: (frame) => ws.send(frame, false) !== SEND_DROPPED,
+    close: (code, reason) => ws.end(code, reason),
+  };
+}
+
+function sendControl(ws: HeraldSocket, frame: ServerControlFrame): void {
+  ws.send(encodeControlFrame(frame));
 }
 
 /**
- * Joins the socket to its user's topic, then sends `herald.welcome`: from here on every event
- * published for the user reaches it.
+ * Joins the socket to its user's stream, then sends `herald.welcome`: from here on every event
+ * published for the user reaches it. A `?since=` resume starts right after.
  *
  * Never inside `res.cork(() => res.upgrade())`: uWebSockets.js 20.30's cork() reads the HTTP
  * response state from the upgraded socket's memory after an asynchronous upgrade
@@ -93,11 +114,44 @@ function handleClientFrame(ws: HeraldSocket, frame: ClientFrame): void {
  * the cork, this runs right after the cork returns, in the same task: nothing can be published
  * in between. When uWS opens it later, it runs in the open handler.
  */
-function welcome(ws: HeraldSocket, session: Session, nodeId: string): void {
-  ws.subscribe(userTopic(session.userId));
-  ws.send(
-    encodeControlFrame(welcomeFrame({ node: nodeId, user_id: session.userId, connection_id: session.connectionId })),
+// setTimeout fires at once for delays over 2^31-1 ms; longer waits are taken in steps.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function closeAtExpiry(ws: HeraldSocket, session: Session): void {
+  const remaining = session.expiresAt - Date.now();
+  session.expiryTimer = setTimeout(
+    () => {
+      if (!session.socket) return;
+      if (session.expiresAt > Date.now()) closeAtExpiry(ws, session);
+      else ws.end(CloseCodes.TOKEN_EXPIRED.code, 'token expired');
+    },
+    Math.max(0, Math.min(remaining, MAX_TIMER_MS)),
   );
+}
+
+function welcome(ws: HeraldSocket, session: Session, nodeId: string, hub: Hub): void {
+  closeAtExpiry(ws, session);
+  const member = hub.attach(session.userId, outletFor(ws));
+  session.member = member;
+  sendControl(ws, welcomeFrame({ node: nodeId, user_id: session.userId, connection_id: session.connectionId }));
+  if (session.since === undefined) return;
+  session.resumeAsked = true;
+  if (isEventId(session.since)) void hub.resume(member, session.since);
+  else sendControl(ws, errorFrame('invalid_since', 'since must be an event id like "1700000000000-0"; not resuming'));
+}
+
+function resume(ws: HeraldSocket, session: Session, since: string, hub: Hub): void {
+  const member = session.member;
+  if (!member) return;
+  if (session.resumeAsked || session.framesReceived > 1 || member.sent > 0) {
+    sendControl(
+      ws,
+      errorFrame('resume_too_late', 'herald.resume must be the first frame, before any event; reconnect with ?since= instead'),
+    );
+    return;
+  }
+  session.resumeAsked = true;
+  void hub.resume(member, since);
 }
 
 export function createWebSocketBehavior(
@@ -109,7 +163,7 @@ export function createWebSocketBehavior(
   async function authorizeAndUpgrade(
     res: HttpResponse,
     context: us_socket_context_t,
-    request: { key: string; extensions: string; token: string; protocol: string },
+    request: { key: string; extensions: string; token: string; protocol: string; since: string | undefined },
   ): Promise<void> {
     const guard = guardResponse(res);
     try {
@@ -124,8 +178,14 @@ export function createWebSocketBehavior(
         userId: identity.userId,
         connectionId: randomBytes(9).toString('base64url'),
         lease,
+        since: request.since,
         socket: undefined,
         upgrading: true,
+        member: undefined,
+        framesReceived: 0,
+        resumeAsked: false,
+        expiresAt: identity.expiresAt,
+        expiryTimer: undefined,
       };
       res.cork(() => {
         try {
@@ -137,7 +197,7 @@ export function createWebSocketBehavior(
       });
       session.upgrading = false;
       // The open handler ran inside the cork and left the welcome to us (see welcome()).
-      if (session.socket) welcome(session.socket, session, settings.nodeId);
+      if (session.socket) welcome(session.socket, session, settings.nodeId, hub);
     } catch (error) {
       if (error instanceof AuthError) {
         logger.debug({ reason: error.reason }, 'websocket upgrade refused');
@@ -154,7 +214,7 @@ export function createWebSocketBehavior(
     idleTimeout: settings.idleTimeoutSeconds,
     sendPingsAutomatically: true,
     maxBackpressure: settings.maxBufferedBytes,
-    // A socket over its buffer limit is closed, never silently skipped by app.publish.
+    // A socket over its buffer limit is closed, never silently skipped.
     closeOnBackpressureLimit: 1,
     maxLifetime: 0,
 
@@ -165,18 +225,20 @@ export function createWebSocketBehavior(
         secWebSocketProtocol: req.getHeader('sec-websocket-protocol'),
         queryToken: req.getQuery('token') ?? '',
       });
+      const since = req.getQuery('since');
       const request = {
         key: req.getHeader('sec-websocket-key'),
         extensions: req.getHeader('sec-websocket-extensions'),
         token: credentials.token,
         protocol: credentials.protocol,
+        since: since ? since : undefined,
       };
       if (!deps.accepting()) {
         writeJson(res, unavailable('this node is shutting down; connect to another node'));
         return;
       }
-      if (!broker.health().connected) {
-        writeJson(res, unavailable('this node has lost its broker connection; retry'));
+      if (!broker.health().connected || !hub.ready) {
+        writeJson(res, unavailable('this node has lost its broker connection or is catching up; retry'));
         return;
       }
       void authorizeAndUpgrade(res, context, request);
@@ -187,7 +249,7 @@ export function createWebSocketBehavior(
       session.socket = ws;
       sockets.add(ws);
       logger.debug({ connection_id: session.connectionId }, 'websocket opened');
-      if (!session.upgrading) welcome(ws, session, settings.nodeId);
+      if (!session.upgrading) welcome(ws, session, settings.nodeId, hub);
     },
 
     message(ws: HeraldSocket, message: ArrayBuffer, isBinary: boolean) {
@@ -199,15 +261,29 @@ export function createWebSocketBehavior(
         ws.end(CloseCodes.MESSAGE_TOO_BIG.code, `frames are limited to ${settings.maxInboundFrameBytes} bytes`);
         return;
       }
+      const { session } = ws.getUserData();
+      session.framesReceived += 1;
       const parsed = parseClientFrame(Buffer.from(message).toString('utf8'));
-      if (parsed.ok) handleClientFrame(ws, parsed.frame);
-      else ws.send(encodeControlFrame(parsed.error));
+      if (!parsed.ok) {
+        sendControl(ws, parsed.error);
+        return;
+      }
+      switch (parsed.frame.type) {
+        case 'herald.ping':
+          ws.send(PONG);
+          return;
+        case 'herald.resume':
+          resume(ws, session, parsed.frame.since, hub);
+          return;
+      }
     },
 
     close(ws: HeraldSocket, code: number) {
       const { session } = ws.getUserData();
       session.socket = undefined;
+      clearTimeout(session.expiryTimer);
       sockets.remove(ws);
+      if (session.member) hub.detach(session.member);
       session.lease.release();
       logger.debug({ connection_id: session.connectionId, code }, 'websocket closed');
     },

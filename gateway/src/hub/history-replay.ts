@@ -1,0 +1,49 @@
+import { compareEventIds, parseEventId, type EventIdParts } from '@herald/protocol';
+import type { Broker, HistoryPage } from '../broker/broker.js';
+
+export interface ReplayHandlers {
+  /** Events after `since` may be missing; `oldest` is the oldest still held. Called at most once, first. */
+  gap(oldest: string | null): void;
+  event(payload: Buffer, id: EventIdParts): void;
+  /** Whether to carry on after each page (false: the socket went away, an outage began…). */
+  proceed(): boolean;
+}
+
+export type ReplayOutcome = { readonly kind: 'done'; readonly replayed: number } | { readonly kind: 'future' } | { readonly kind: 'stopped' };
+
+/** True when history cannot vouch for every event after `since`. */
+export function historyHasGap(page: HistoryPage, since: string): boolean {
+  return !page.exists || (page.incompleteUpTo !== undefined && compareEventIds(since, page.incompleteUpTo) < 0);
+}
+
+/**
+ * Feeds a user's history after `since` to the handlers, page by page, oldest first. A `since`
+ * newer than any event the history ever held is refused ('future') before anything is sent.
+ */
+export async function replayHistory(
+  broker: Broker,
+  userId: string,
+  since: string,
+  pageSize: number,
+  handlers: ReplayHandlers,
+): Promise<ReplayOutcome> {
+  let after = since;
+  let replayed = 0;
+  for (let first = true; ; first = false) {
+    const page = await broker.readHistory(userId, after, pageSize);
+    if (!handlers.proceed()) return { kind: 'stopped' };
+    if (first) {
+      if (page.latest !== undefined && compareEventIds(since, page.latest) > 0) return { kind: 'future' };
+      if (historyHasGap(page, since)) handlers.gap(page.oldest ?? null);
+    }
+    for (const event of page.events) {
+      const id = parseEventId(event.id);
+      if (!id) continue;
+      handlers.event(event.payload, id);
+      replayed += 1;
+    }
+    const last = page.events.at(-1);
+    if (page.events.length < pageSize || !last) return { kind: 'done', replayed };
+    after = last.id;
+  }
+}

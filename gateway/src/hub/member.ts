@@ -1,0 +1,88 @@
+import { eventIdPartsOfPayload, type EventIdParts } from '@herald/protocol';
+
+/** One socket as the hub sees it. */
+export interface Outlet {
+  /** Sends one text frame; false when the socket refused it (over its buffer limit). */
+  send(frame: Buffer | string): boolean;
+  /** Closes the socket with a code from the protocol's close-code table. */
+  close(code: number, reason: string): void;
+}
+
+/**
+ * One socket's place in its user's event stream. It remembers the last event id the socket
+ * has, so no event is sent to it twice or out of order, whatever path the event takes (live,
+ * replayed from history on resume, or backfilled after a broker outage).
+ */
+export class Member {
+  // Position: the newest event the socket has; -1 while it has none. Numbers, not an object,
+  // so the live path allocates nothing per socket per event.
+  private ms = -1;
+  private seq = -1;
+  private held: Buffer[] | undefined;
+  private beforeResume: EventIdParts | undefined;
+  /** Events sent since the member joined. */
+  sent = 0;
+  /** Set when the socket closes; the member must not be used after. */
+  detached = false;
+
+  constructor(
+    readonly userId: string,
+    readonly outlet: Outlet,
+    start: EventIdParts | undefined,
+  ) {
+    if (start) this.moveTo(start);
+  }
+
+  get resuming(): boolean {
+    return this.held !== undefined;
+  }
+
+  /**
+   * A live event. While resuming it is held back (history comes first); otherwise it is sent
+   * unless the socket already has it. False when the socket refused it.
+   */
+  offer(payload: Buffer, id: EventIdParts): boolean {
+    if (this.held) {
+      this.held.push(payload);
+      return true;
+    }
+    return this.sendIfNew(payload, id);
+  }
+
+  /** Sends an event the socket does not have yet (ids at or before its position are skipped). */
+  sendIfNew(payload: Buffer, id: EventIdParts): boolean {
+    if (id.ms < this.ms || (id.ms === this.ms && id.seq <= this.seq)) return true;
+    this.moveTo(id);
+    this.sent += 1;
+    return this.outlet.send(payload);
+  }
+
+  /** From now on live events wait until `finishResume`; the position becomes `since`. */
+  beginResume(since: EventIdParts): void {
+    this.beforeResume = this.ms < 0 ? undefined : { ms: this.ms, seq: this.seq };
+    this.held = [];
+    this.moveTo(since);
+  }
+
+  /** Sends the live events held back during the resume (minus those history already gave), then goes live. */
+  finishResume(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const payload of held) {
+      const id = eventIdPartsOfPayload(payload);
+      if (id) this.sendIfNew(payload, id);
+    }
+  }
+
+  /** Abandons a resume: back to where the member was, then the held events as in `finishResume`. */
+  cancelResume(): void {
+    this.ms = this.beforeResume?.ms ?? -1;
+    this.seq = this.beforeResume?.seq ?? -1;
+    this.finishResume();
+  }
+
+  private moveTo(id: EventIdParts): void {
+    this.ms = id.ms;
+    this.seq = id.seq;
+  }
+}
