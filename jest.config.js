@@ -13,6 +13,7 @@ export default {
     '^@herald/protocol$': '<rootDir>/protocol/src/index.ts',
     '^@herald/publisher-sdk$': '<rootDir>/publisher-sdk/src/index.ts',
     '^@herald/gateway$': '<rootDir>/gateway/src/index.ts',
+    '^@herald/client$': '<rootDir>/client/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   testMatch: ['<rootDir>/**/test/**/*.test.ts'],

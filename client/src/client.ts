@@ -1,0 +1,281 @@
+import {
+  CloseCodes,
+  compareEventIds,
+  isControlFrame,
+  isEventId,
+  parseServerFrame,
+  shouldReconnect,
+  type ErrorFrame,
+  type EventEnvelope,
+  type GapFrame,
+  type ResumedFrame,
+  type WelcomeFrame,
+} from '@herald/protocol';
+import { reconnectDelay, type BackoffOptions } from './backoff.js';
+import { Emitter } from './emitter.js';
+import { EventQueue } from './event-queue.js';
+
+/** The part of the WebSocket API the client uses: the browser's, or `ws` in Node. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+}
+
+export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
+
+export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+export interface ConnectOptions {
+  /** The gateway's WebSocket URL (`wss://…/ws`), or a function choosing one per attempt. */
+  readonly url: string | (() => string);
+  /** A JWT; or give `getToken`, asked before every connection attempt (so expired tokens are renewed). */
+  readonly token?: string;
+  readonly getToken?: () => string | Promise<string>;
+  /** Resume after this event id on the first connection (later ones resume after the last event seen). */
+  readonly since?: string;
+  /** Defaults to the global WebSocket (browsers, Node 22+); in Node 20 pass `WebSocket` from `ws`. */
+  readonly WebSocket?: WebSocketConstructor;
+  readonly reconnect?: BackoffOptions;
+  /** Send `herald.ping` this often and reconnect when nothing arrives for twice as long. 0: off. Default 20 000 ms. */
+  readonly pingIntervalMs?: number;
+}
+
+export interface CloseInfo {
+  readonly code: number;
+  readonly reason: string;
+}
+
+export interface ClientEvents extends Record<string, unknown> {
+  /** An event, exactly once and in order. */
+  event: EventEnvelope;
+  /** Events after `since` may be missing (outside the gateway's history): reload your state. */
+  gap: GapFrame;
+  /** A resume finished. */
+  resumed: ResumedFrame;
+  welcome: WelcomeFrame;
+  state: ConnectionState;
+  /** A socket closed (the client may reconnect). */
+  close: CloseInfo;
+  /** A `herald.error` from the gateway, or a problem getting a token. */
+  error: ErrorFrame | Error;
+}
+
+export interface ClientStats {
+  readonly connections: number;
+  /** Events dropped because they were not newer than the last one seen; a healthy gateway never causes any. */
+  readonly duplicatesDropped: number;
+}
+
+export interface HeraldClient {
+  readonly state: ConnectionState;
+  /** The newest event received; the next connection resumes after it. */
+  readonly lastEventId: string | undefined;
+  readonly stats: ClientStats;
+  on<K extends keyof ClientEvents>(event: K, listener: (value: ClientEvents[K]) => void): () => void;
+  /** Every event from now on, as an async iterator (ends when the client closes). */
+  events(): AsyncIterableIterator<EventEnvelope>;
+  /** Closes for good: no more reconnects. */
+  close(): void;
+}
+
+const OPEN = 1;
+const PING = JSON.stringify({ type: 'herald.ping' });
+
+function messageText(data: unknown): string {
+  if (typeof data === 'string') return data;
+  if (data instanceof ArrayBuffer) return new TextDecoder().decode(data);
+  if (ArrayBuffer.isView(data)) return new TextDecoder().decode(data);
+  return String(data);
+}
+
+function withSince(url: string, since: string | undefined): string {
+  if (since === undefined) return url;
+  const separator = url.includes('?') ? '&' : '?';
+  return `${url}${separator}since=${encodeURIComponent(since)}`;
+}
+
+/**
+ * Connects to Herald and stays connected: reconnects with exponential backoff and full jitter,
+ * resumes after the last event it saw, renews the token through `getToken`, and surfaces
+ * `herald.gap` when history could not cover an interruption.
+ */
+export function connect(options: ConnectOptions): HeraldClient {
+  const available = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+  if (!available) throw new Error('no WebSocket implementation: pass options.WebSocket (e.g. from the "ws" package)');
+  const Socket: WebSocketConstructor = available;
+  if (options.token === undefined && options.getToken === undefined) throw new Error('give token or getToken');
+  if (options.since !== undefined && !isEventId(options.since)) {
+    throw new Error(`since must be an event id like "1700000000000-0" (got ${JSON.stringify(options.since)})`);
+  }
+  const pingIntervalMs = options.pingIntervalMs ?? 20_000;
+
+  const emitter = new Emitter<ClientEvents>();
+  const queues = new Set<EventQueue<EventEnvelope>>();
+  let state: ConnectionState = 'connecting';
+  let lastEventId = options.since;
+  let socket: WebSocketLike | undefined;
+  let attempt = 0;
+  let closed = false;
+  let reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  let pingTimer: ReturnType<typeof setInterval> | undefined;
+  let lastHeard = 0;
+  let connections = 0;
+  let duplicatesDropped = 0;
+
+  const setState = (next: ConnectionState) => {
+    if (state === next) return;
+    state = next;
+    emitter.emit('state', next);
+  };
+
+  const finish = () => {
+    setState('closed');
+    clearInterval(pingTimer);
+    for (const queue of queues) queue.end();
+  };
+
+  const scheduleReconnect = () => {
+    if (closed) return finish();
+    setState('reconnecting');
+    reconnectTimer = setTimeout(() => void open(), reconnectDelay(attempt, options.reconnect));
+    attempt += 1;
+  };
+
+  const onEvent = (event: EventEnvelope) => {
+    if (lastEventId !== undefined && compareEventIds(event.id, lastEventId) <= 0) {
+      duplicatesDropped += 1;
+      return;
+    }
+    lastEventId = event.id;
+    emitter.emit('event', event);
+    for (const queue of queues) queue.push(event);
+  };
+
+  const onFrame = (text: string) => {
+    lastHeard = Date.now();
+    let frame;
+    try {
+      frame = parseServerFrame(text);
+    } catch (error) {
+      emitter.emit('error', error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
+    if (!isControlFrame(frame)) {
+      onEvent(frame);
+      return;
+    }
+    switch (frame.type) {
+      case 'herald.welcome':
+        attempt = 0;
+        setState('open');
+        emitter.emit('welcome', frame);
+        return;
+      case 'herald.gap':
+        emitter.emit('gap', frame);
+        return;
+      case 'herald.resumed':
+        emitter.emit('resumed', frame);
+        return;
+      case 'herald.error':
+        emitter.emit('error', frame);
+        return;
+      case 'herald.pong':
+        return;
+    }
+  };
+
+  const abandon = (ws: WebSocketLike) => {
+    ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+    try {
+      ws.close();
+    } catch {
+      // already closing
+    }
+  };
+
+  const checkAlive = () => {
+    const ws = socket;
+    if (!ws || ws.readyState !== OPEN) return;
+    if (Date.now() - lastHeard > 2 * pingIntervalMs) {
+      // Nothing heard for two intervals: the connection is dead even if the socket does not know it.
+      socket = undefined;
+      abandon(ws);
+      emitter.emit('close', { code: 1006, reason: 'no answer to ping' });
+      scheduleReconnect();
+      return;
+    }
+    ws.send(PING);
+  };
+
+  async function open(): Promise<void> {
+    if (closed) return;
+    let token: string;
+    try {
+      token = options.getToken ? await options.getToken() : (options.token as string);
+    } catch (error) {
+      emitter.emit('error', error instanceof Error ? error : new Error(String(error)));
+      scheduleReconnect();
+      return;
+    }
+    if (closed) return finish();
+    const url = withSince(typeof options.url === 'function' ? options.url() : options.url, lastEventId);
+    const ws = new Socket(url, [`bearer.${token}`]);
+    socket = ws;
+    connections += 1;
+    lastHeard = Date.now();
+    ws.onmessage = (message) => onFrame(messageText(message.data));
+    ws.onerror = () => {
+      // A close event follows.
+    };
+    ws.onclose = (event) => {
+      if (ws !== socket) return;
+      socket = undefined;
+      emitter.emit('close', { code: event.code, reason: event.reason });
+      if (closed || !shouldReconnect(event.code)) return finish();
+      if (event.code === CloseCodes.TOKEN_EXPIRED.code && !options.getToken) {
+        emitter.emit('error', new Error('the token expired and there is no getToken to renew it'));
+        return finish();
+      }
+      scheduleReconnect();
+    };
+  }
+
+  if (pingIntervalMs > 0) pingTimer = setInterval(checkAlive, pingIntervalMs);
+  void open();
+
+  return {
+    get state() {
+      return state;
+    },
+    get lastEventId() {
+      return lastEventId;
+    },
+    get stats() {
+      return { connections, duplicatesDropped };
+    },
+    on: (event, listener) => emitter.on(event, listener),
+    events() {
+      const queue = new EventQueue<EventEnvelope>();
+      if (state === 'closed') queue.end();
+      else queues.add(queue);
+      return queue;
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      clearTimeout(reconnectTimer);
+      const ws = socket;
+      socket = undefined;
+      if (ws) {
+        abandon(ws);
+        emitter.emit('close', { code: CloseCodes.NORMAL.code, reason: 'closed by the client' });
+      }
+      finish();
+    },
+  };
+}

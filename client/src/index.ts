@@ -1,0 +1,22 @@
+export {
+  connect,
+  type HeraldClient,
+  type ConnectOptions,
+  type ConnectionState,
+  type ClientEvents,
+  type ClientStats,
+  type CloseInfo,
+  type WebSocketLike,
+  type WebSocketConstructor,
+} from './client.js';
+export { reconnectDelay, type BackoffOptions } from './backoff.js';
+export {
+  CloseCodes,
+  GOLDEN_PATH_EVENT_TYPES,
+  shouldReconnect,
+  type EventEnvelope,
+  type GapFrame,
+  type ResumedFrame,
+  type WelcomeFrame,
+  type ErrorFrame,
+} from '@herald/protocol';

@@ -1,0 +1,217 @@
+import WebSocket, { WebSocketServer } from 'ws';
+import { MemoryBroker, MemoryBus } from '@herald/gateway';
+import { connect, reconnectDelay, type HeraldClient, type WebSocketConstructor } from '../src/index.js';
+import { startTestGateway, type TestGateway } from '../../test/support/in-process-gateway.js';
+import { freePort } from '../../test/support/ports.js';
+import { postPublish } from '../../test/support/publish.js';
+import { signTestToken } from '../../test/support/tokens.js';
+import { waitUntil } from '../../test/support/wait.js';
+import type { EventEnvelope, GapFrame } from '@herald/protocol';
+
+const NodeWebSocket = WebSocket as unknown as WebSocketConstructor;
+
+/** A gateway node on a fixed port over a bus that outlives it, so it can be stopped and started again. */
+class RestartableNode {
+  node: TestGateway | undefined;
+  constructor(
+    readonly bus: MemoryBus,
+    readonly port: number,
+  ) {}
+
+  get url(): string {
+    return `ws://127.0.0.1:${this.port}/ws`;
+  }
+
+  async start(): Promise<void> {
+    this.node = await startTestGateway({ PORT: String(this.port) }, { broker: new MemoryBroker({ bus: this.bus }) });
+  }
+
+  async stop(): Promise<void> {
+    await this.node?.stop();
+    this.node = undefined;
+  }
+}
+
+async function publisherOn(bus: MemoryBus): Promise<MemoryBroker> {
+  const broker = new MemoryBroker({ bus });
+  await broker.start();
+  return broker;
+}
+
+function record(client: HeraldClient): { events: EventEnvelope[]; gaps: GapFrame[] } {
+  const seen = { events: [] as EventEnvelope[], gaps: [] as GapFrame[] };
+  client.on('event', (event) => seen.events.push(event));
+  client.on('gap', (gap) => seen.gaps.push(gap));
+  return seen;
+}
+
+describe('client', () => {
+  const clients: HeraldClient[] = [];
+  const nodes: RestartableNode[] = [];
+
+  async function node(bus = new MemoryBus()): Promise<RestartableNode> {
+    const restartable = new RestartableNode(bus, await freePort());
+    await restartable.start();
+    nodes.push(restartable);
+    return restartable;
+  }
+
+  function open(options: Parameters<typeof connect>[0]): HeraldClient {
+    const client = connect({ WebSocket: NodeWebSocket, reconnect: { initialDelayMs: 20, maxDelayMs: 100 }, ...options });
+    clients.push(client);
+    return client;
+  }
+
+  afterEach(async () => {
+    for (const client of clients.splice(0)) client.close();
+    await Promise.all(nodes.splice(0).map((restartable) => restartable.stop()));
+  });
+
+  it('delivers events in order through the iterator and tracks the last id', async () => {
+    const gateway = await node();
+    const client = open({ url: gateway.url, token: await signTestToken({ sub: 'ada' }) });
+    const iterator = client.events();
+    await waitUntil('the client to be open', () => client.state === 'open');
+    const ids: string[] = [];
+    for (let n = 0; n < 5; n++) {
+      const answer = await postPublish(gateway.node?.httpUrl ?? '', { user_id: 'ada', type: 'agent_thinking', data: { n } });
+      ids.push(answer.body.event_id);
+    }
+    const received: string[] = [];
+    for await (const event of iterator) {
+      received.push(event.id);
+      if (received.length === 5) break;
+    }
+    expect(received).toEqual(ids);
+    expect(client.lastEventId).toBe(ids[4]);
+  });
+
+  it('reconnects when its node goes away and resumes without loss or duplicates', async () => {
+    const gateway = await node();
+    const publisher = await publisherOn(gateway.bus);
+    const client = open({ url: gateway.url, getToken: () => signTestToken({ sub: 'bo' }) });
+    const seen = record(client);
+    const resumed: unknown[] = [];
+    client.on('resumed', (frame) => resumed.push(frame));
+    await waitUntil('open', () => client.state === 'open');
+
+    const ids: string[] = [];
+    const publish = async (n: number) => ids.push((await publisher.publish({ user_id: 'bo', type: 'agent_thinking', data: { n } })).event_id);
+    for (let n = 0; n < 3; n++) await publish(n);
+    await waitUntil('three events', () => seen.events.length === 3);
+
+    await gateway.stop();
+    await waitUntil('the client to notice', () => client.state === 'reconnecting');
+    for (let n = 3; n < 6; n++) await publish(n);
+    await gateway.start();
+    await waitUntil('the missed events', () => seen.events.length === 6);
+    for (let n = 6; n < 9; n++) await publish(n);
+    await waitUntil('live events after the resume', () => seen.events.length === 9);
+
+    expect(seen.events.map((event) => event.id)).toEqual(ids);
+    expect(resumed).toEqual([{ type: 'herald.resumed', since: ids[2], replayed: 3 }]);
+    expect(seen.gaps).toEqual([]);
+    expect(client.stats).toEqual({ connections: expect.any(Number), duplicatesDropped: 0 });
+    await publisher.close();
+  });
+
+  it('surfaces herald.gap when history no longer covers the interruption', async () => {
+    const gateway = await node(new MemoryBus({ historyMaxEvents: 2 }));
+    const publisher = await publisherOn(gateway.bus);
+    const client = open({ url: gateway.url, token: await signTestToken({ sub: 'cy' }) });
+    const seen = record(client);
+    await waitUntil('open', () => client.state === 'open');
+    const first = (await publisher.publish({ user_id: 'cy', type: 'agent_started', data: null })).event_id;
+    await waitUntil('the first event', () => seen.events.length === 1);
+
+    await gateway.stop();
+    const missed: string[] = [];
+    for (let n = 0; n < 5; n++) missed.push((await publisher.publish({ user_id: 'cy', type: 'agent_thinking', data: { n } })).event_id);
+    await gateway.start();
+    await waitUntil('the gap and what history still holds', () => seen.events.length === 3);
+
+    expect(seen.gaps).toEqual([{ type: 'herald.gap', since: first, oldest: missed[3] }]);
+    expect(seen.events.map((event) => event.id)).toEqual([first, missed[3], missed[4]]);
+    await publisher.close();
+  });
+
+  it('asks getToken before every connection', async () => {
+    const gateway = await node();
+    let calls = 0;
+    const client = open({
+      url: gateway.url,
+      getToken: () => {
+        calls += 1;
+        return signTestToken({ sub: 'di' });
+      },
+    });
+    await waitUntil('open', () => client.state === 'open');
+    await gateway.stop();
+    await gateway.start();
+    await waitUntil('open again', () => client.state === 'open' && calls === 2);
+  });
+
+  it('renews its token when the gateway closes the socket at expiry', async () => {
+    const gateway = await node();
+    let calls = 0;
+    const closes: number[] = [];
+    const client = open({
+      url: gateway.url,
+      getToken: () => signTestToken({ sub: 'ed', expiresIn: ++calls === 1 ? 1 : 600 }),
+    });
+    client.on('close', (info) => closes.push(info.code));
+    await waitUntil('a renewed connection', () => calls === 2 && client.state === 'open', 5000);
+    expect(closes).toEqual([4001]);
+  });
+
+  it('gives up when the token expires and it cannot renew it', async () => {
+    const gateway = await node();
+    const client = open({ url: gateway.url, token: await signTestToken({ sub: 'fe', expiresIn: 1 }) });
+    const errors: unknown[] = [];
+    client.on('error', (error) => errors.push(error));
+    await waitUntil('the client to stop', () => client.state === 'closed', 5000);
+    expect(String(errors[0])).toContain('the token expired');
+  });
+
+  it('reconnects when a silent connection stops answering pings', async () => {
+    const server = new WebSocketServer({ port: 0, handleProtocols: (protocols) => [...protocols][0] ?? false });
+    let connections = 0;
+    server.on('connection', (socket) => {
+      connections += 1;
+      socket.send(JSON.stringify({ type: 'herald.welcome', protocol: 1, node: 'mute', user_id: 'u', connection_id: 'c' }));
+    });
+    try {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      const client = open({ url: `ws://127.0.0.1:${port}`, token: 't', pingIntervalMs: 50 });
+      await waitUntil('a second connection', () => connections >= 2, 5000);
+      expect(client.stats.connections).toBeGreaterThanOrEqual(2);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('ends its iterators and stops reconnecting once closed', async () => {
+    const gateway = await node();
+    const client = open({ url: gateway.url, token: await signTestToken({ sub: 'gu' }) });
+    const iterator = client.events();
+    await waitUntil('open', () => client.state === 'open');
+    client.close();
+    expect(client.state).toBe('closed');
+    await expect(iterator.next()).resolves.toEqual({ value: undefined, done: true });
+  });
+
+  it('refuses bad options', () => {
+    expect(() => connect({ url: 'ws://x', WebSocket: NodeWebSocket })).toThrow('give token or getToken');
+    expect(() => connect({ url: 'ws://x', token: 't', since: 'nope', WebSocket: NodeWebSocket })).toThrow(/since must be an event id/);
+  });
+});
+
+describe('reconnect backoff', () => {
+  it('draws a delay between 0 and an exponentially growing, capped ceiling', () => {
+    expect(reconnectDelay(0, {}, () => 0.999)).toBe(249);
+    expect(reconnectDelay(3, {}, () => 0.5)).toBe(1000);
+    expect(reconnectDelay(20, { maxDelayMs: 5000 }, () => 0.999)).toBe(4995);
+    expect(reconnectDelay(5, {}, () => 0)).toBe(0);
+  });
+});
