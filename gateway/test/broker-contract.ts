@@ -1,4 +1,4 @@
-import { HeraldValidationError, joinEventPayload, type PublishRequest } from '@herald/protocol';
+import { HeraldValidationError, joinEventPayload, parseReceiptRequest, type PublishRequest } from '@herald/protocol';
 import type { Broker } from '../src/index.js';
 import { broadcastResultLike } from '../../test/support/expectations.js';
 import { waitUntil } from '../../test/support/wait.js';
@@ -8,6 +8,11 @@ export interface BrokerFixture {
   /** A new, started broker: one more node. */
   node(): Promise<Broker>;
   close(): Promise<void>;
+}
+
+export interface FixtureOptions {
+  /** History kept per user (default: the protocol's default). */
+  readonly historyMaxEvents?: number;
 }
 
 interface Received {
@@ -31,7 +36,7 @@ async function settle(): Promise<void> {
 }
 
 /** The behaviour every broker implementation must have. */
-export function describeBrokerContract(name: string, setup: () => Promise<BrokerFixture>): void {
+export function describeBrokerContract(name: string, setup: (options: FixtureOptions) => Promise<BrokerFixture>): void {
   describe(`${name} broker contract`, () => {
     let fixture: BrokerFixture;
     const opened: Broker[] = [];
@@ -43,7 +48,7 @@ export function describeBrokerContract(name: string, setup: () => Promise<Broker
     }
 
     beforeEach(async () => {
-      fixture = await setup();
+      fixture = await setup({});
     });
     afterEach(async () => {
       await Promise.all(opened.splice(0).map((broker) => broker.close()));
@@ -165,6 +170,109 @@ export function describeBrokerContract(name: string, setup: () => Promise<Broker
       expect(broker.health().connected).toBe(false);
       await expect(broker.subscribe('jack')).rejects.toThrow();
       await expect(broker.publish(event('jack'))).rejects.toThrow();
+    });
+
+    it('keeps each event in the user history, readable after any id', async () => {
+      const broker = await node();
+      const ids: string[] = [];
+      for (let n = 0; n < 4; n++) ids.push((await broker.publish(event('kim', n))).event_id);
+      const page = await broker.readHistory('kim', ids[0], 10);
+      expect(page).toMatchObject({ exists: true, latest: ids[3], oldest: ids[0] });
+      expect(page.events.map((entry) => entry.id)).toEqual(ids.slice(1));
+      const payload = JSON.parse(page.events[0]?.payload.toString() ?? '') as { id: string; data: unknown };
+      expect(payload).toMatchObject({ id: ids[1], data: { n: 1 } });
+      const limited = await broker.readHistory('kim', ids[0], 2);
+      expect(limited.events.map((entry) => entry.id)).toEqual(ids.slice(1, 3));
+      const metadata = await broker.readHistory('kim', undefined, 10);
+      expect(metadata.events).toEqual([]);
+      expect(metadata.latest).toBe(ids[3]);
+    });
+
+    it('reports no history for a user never published to', async () => {
+      const broker = await node();
+      expect(await broker.readHistory('nobody-here', '1-0', 10)).toEqual({
+        exists: false,
+        latest: undefined,
+        oldest: undefined,
+        events: [],
+      });
+    });
+
+    it("numbers a user's events 1, 2, 3… within one history", async () => {
+      const broker = await node();
+      const ids: string[] = [];
+      for (let n = 0; n < 3; n++) ids.push((await broker.publish(event('lee', n))).event_id);
+      const [epoch] = (ids[0] ?? '').split('-');
+      expect(ids).toEqual([`${epoch}-1`, `${epoch}-2`, `${epoch}-3`]);
+      expect(Number(epoch)).toBeGreaterThan(Date.now() - 60_000);
+      const other = (await broker.publish(event('lee-other'))).event_id;
+      expect(other.endsWith('-1')).toBe(true);
+    });
+
+    it('trims old events beyond the configured number, keeping the newest', async () => {
+      const trimmed = await setup({ historyMaxEvents: 10 });
+      const broker = await trimmed.node();
+      try {
+        const ids: string[] = [];
+        for (let n = 0; n < 300; n++) ids.push((await broker.publish(event('max', n))).event_id);
+        const page = await broker.readHistory('max', ids[0], 1000);
+        expect(page.oldest).not.toBe(ids[0]);
+        expect(page.latest).toBe(ids[299]);
+        expect(page.events.length).toBeGreaterThanOrEqual(10);
+        expect(page.events.at(-1)?.id).toBe(ids[299]);
+        expect(page.events[0]?.id).toBe(page.oldest);
+      } finally {
+        await broker.close();
+        await trimmed.close();
+      }
+    });
+
+    it('publishes once per idempotency key and returns the original event for a retry', async () => {
+      const broker = await node();
+      const received = collect(broker);
+      await broker.subscribe('ned');
+      const request = { ...event('ned'), idempotency_key: 'order-42' };
+      const first = await broker.publish(request);
+      const retry = await broker.publish(request);
+      expect(first.duplicate).toBe(false);
+      expect(retry).toMatchObject({ event_id: first.event_id, duplicate: true, nodes_reached: 0 });
+      const other = await broker.publish({ ...request, idempotency_key: 'order-43' });
+      expect(other.event_id).not.toBe(first.event_id);
+      await waitUntil('two events', () => received.length === 2);
+      await settle();
+      expect(received).toHaveLength(2);
+      expect((await broker.readHistory('ned', '0-1', 10)).events).toHaveLength(2);
+    });
+
+    it('sums the receipts of every subscribed node when asked to confirm', async () => {
+      const [a, b, publisher] = [await node(), await node(), await node()];
+      for (const [broker, attempted] of [[a, 2], [b, 1]] as const) {
+        broker.onMessage((_userId, payload) => {
+          const request = parseReceiptRequest(payload.toString());
+          if (request) void broker.sendReceipt(request.receipt, { id: request.id, node: `n${attempted}`, attempted, successful: attempted - 1 });
+        });
+        await broker.subscribe('ola');
+      }
+      const result = await publisher.publish({ ...event('ola'), confirm: true, confirm_timeout_ms: 5000 });
+      expect(result).toMatchObject({ nodes_reached: 2, connections_attempted: 3, successful_sends: 1, errors: [] });
+    });
+
+    it('reports the nodes that did not confirm in time', async () => {
+      const [silent, publisher] = [await node(), await node()];
+      await silent.subscribe('pat');
+      const result = await publisher.publish({ ...event('pat'), confirm: true, confirm_timeout_ms: 200 });
+      expect(result).toMatchObject({
+        nodes_reached: 1,
+        connections_attempted: 0,
+        successful_sends: 0,
+        errors: [{ code: 'receipt_timeout', message: '1 of 1 gateway node(s) did not confirm delivery within 200 ms' }],
+      });
+    });
+
+    it('confirms at once when no node holds the user', async () => {
+      const publisher = await node();
+      const result = await publisher.publish({ ...event('quinn'), confirm: true });
+      expect(result).toMatchObject({ nodes_reached: 0, connections_attempted: 0, successful_sends: 0, errors: [] });
     });
   });
 }

@@ -1,8 +1,8 @@
 import { MemoryBroker, MemoryBus } from '../src/index.js';
 import { describeBrokerContract } from './broker-contract.js';
 
-describeBrokerContract('memory', async () => {
-  const bus = new MemoryBus();
+describeBrokerContract('memory', async (options) => {
+  const bus = new MemoryBus(options);
   return {
     async node() {
       const broker = new MemoryBroker({ bus });
@@ -13,14 +13,28 @@ describeBrokerContract('memory', async () => {
   };
 });
 
-describe('memory broker ids', () => {
-  it('stays strictly increasing when the clock stands still or goes back', () => {
-    const bus = new MemoryBus();
-    expect([bus.nextEventId(100), bus.nextEventId(100), bus.nextEventId(90), bus.nextEventId(101)]).toEqual([
-      '100-0',
-      '100-1',
-      '100-2',
-      '101-0',
-    ]);
+describe('memory broker history', () => {
+  it('expires a user history after its TTL, as Redis does', async () => {
+    let now = 1_000_000;
+    const bus = new MemoryBus({ historyTtlSeconds: 10, now: () => now });
+    const broker = new MemoryBroker({ bus });
+    await broker.start();
+    await broker.publish({ user_id: 'u', type: 'agent_started', data: null });
+    now += 9_000;
+    expect((await broker.readHistory('u', undefined, 0)).exists).toBe(true);
+    now += 2_000;
+    expect((await broker.readHistory('u', undefined, 0)).exists).toBe(false);
+  });
+
+  it('starts a new epoch after a history expires, so new ids sort after the old ones', async () => {
+    let now = 1_000_000;
+    const bus = new MemoryBus({ historyTtlSeconds: 10, now: () => now });
+    const broker = new MemoryBroker({ bus });
+    await broker.start();
+    const before = (await broker.publish({ user_id: 'u', type: 'agent_started', data: null })).event_id;
+    now += 20_000;
+    const after = (await broker.publish({ user_id: 'u', type: 'agent_started', data: null })).event_id;
+    expect(before).toBe('1000000-1');
+    expect(after).toBe('1020000-1');
   });
 });

@@ -1,16 +1,16 @@
 import { pino } from 'pino';
-import { channelNames, HISTORY_BODY_FIELD, DEFAULT_HISTORY_TTL_SECONDS } from '@herald/protocol';
+import { channelNames, compareEventIds, HISTORY_BODY_FIELD, DEFAULT_HISTORY_TTL_SECONDS } from '@herald/protocol';
 import { BrokerUnavailableError } from '../src/broker/broker.js';
 import { RedisBroker } from '../src/index.js';
 import { useRedisServer } from '../../test/support/redis-server.js';
 import { waitUntil } from '../../test/support/wait.js';
-import { describeBrokerContract, type BrokerFixture } from './broker-contract.js';
+import { describeBrokerContract, type BrokerFixture, type FixtureOptions } from './broker-contract.js';
 
 const redis = useRedisServer();
 let prefixes = 0;
 
 /** Each test gets its own channel prefix, so tests never see each other's traffic. */
-function fixture(): BrokerFixture {
+function fixture(options: FixtureOptions): BrokerFixture {
   const prefix = `contract${++prefixes}`;
   return {
     async node() {
@@ -19,6 +19,7 @@ function fixture(): BrokerFixture {
         channelPrefix: prefix,
         nodeId: `node-${prefixes}`,
         maxEventBytes: 64 * 1024,
+        ...(options.historyMaxEvents === undefined ? {} : { history: { maxEvents: options.historyMaxEvents } }),
         logger: pino({ level: 'silent' }),
       });
       await broker.start();
@@ -28,7 +29,7 @@ function fixture(): BrokerFixture {
   };
 }
 
-describeBrokerContract('redis', async () => fixture());
+describeBrokerContract('redis', async (options) => fixture(options));
 
 describe('redis broker', () => {
   const opened: RedisBroker[] = [];
@@ -69,6 +70,23 @@ describe('redis broker', () => {
     } finally {
       client.disconnect();
     }
+  });
+
+  it('starts a new epoch when a history is lost, so new ids sort after the old ones', async () => {
+    const node = broker('lost');
+    await node.start();
+    const before = (await node.publish({ user_id: 'u1', type: 'agent_started', data: null })).event_id;
+    const client = redis().client();
+    try {
+      const names = channelNames('lost');
+      await client.del(names.userHistory('u1'), names.userSequence('u1'));
+    } finally {
+      client.disconnect();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const after = (await node.publish({ user_id: 'u1', type: 'agent_started', data: null })).event_id;
+    expect(after.endsWith('-1')).toBe(true);
+    expect(compareEventIds(after, before)).toBeGreaterThan(0);
   });
 
   it('restores its subscriptions after Redis kills its subscriber connection', async () => {

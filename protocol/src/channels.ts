@@ -26,6 +26,8 @@ export interface ChannelNames {
   userEvents(userId: string): string;
   /** Stream holding U's recent events (history for resume): `<prefix>:{u:<U>}:history`. */
   userHistory(userId: string): string;
+  /** U's stream incarnation and event counter (hash: epoch, n): `<prefix>:{u:<U>}:seq`. */
+  userSequence(userId: string): string;
   /** Remembers which event an idempotency key produced: `<prefix>:{u:<U>}:idem:<key>`. */
   userIdempotency(userId: string, key: string): string;
   /** Where gateway nodes answer a publisher's receipt requests: `<prefix>:{r:<publisherId>}:receipts`. */
@@ -43,6 +45,7 @@ export function channelNames(prefix: string = DEFAULT_CHANNEL_PREFIX): ChannelNa
     prefix,
     userEvents: (userId) => head + validateUserId(userId) + eventsTail,
     userHistory: (userId) => head + validateUserId(userId) + historyTail,
+    userSequence: (userId) => `${head}${validateUserId(userId)}}:seq`,
     userIdempotency: (userId, key) => `${head}${validateUserId(userId)}}:idem:${validateIdempotencyKey(key)}`,
     receipts: (publisherId) => {
       if (!/^[A-Za-z0-9_-]{1,64}$/.test(publisherId)) throw new Error(`invalid publisher id ${JSON.stringify(publisherId)}`);

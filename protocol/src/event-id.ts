@@ -1,6 +1,9 @@
 /**
- * Event ids are Redis stream ids, `<milliseconds>-<sequence>`, assigned when the event is
- * appended to its user's history. They are unique per user and increase in publish order.
+ * Event ids are Redis stream ids, `<epoch>-<n>`, assigned when the event is appended to its
+ * user's history: `epoch` is when the user's current history began (milliseconds since the Unix
+ * epoch) and `n` counts the user's events in it, 1, 2, 3… They are unique per user and increase
+ * in publish order; two consecutive events of a history differ by one in `n`, which is what lets
+ * a gap be detected exactly.
  */
 export interface EventIdParts {
   readonly ms: number;
@@ -67,4 +70,14 @@ export function parseEventIdBytes(bytes: Uint8Array, start: number): EventIdPart
 /** Negative when `a` comes before `b`, 0 when equal, positive after. */
 export function compareEventIdParts(a: EventIdParts, b: EventIdParts): number {
   return a.ms - b.ms || a.seq - b.seq;
+}
+
+/**
+ * Whether a history holding `oldest`…`latest` vouches for every event after `since`: `since`
+ * belongs to the current history (same epoch as `latest`), and nothing of that history between
+ * `since` and `oldest` was trimmed.
+ */
+export function historyCoversSince(since: EventIdParts, oldest: EventIdParts, latest: EventIdParts): boolean {
+  if (since.ms !== latest.ms) return false;
+  return oldest.ms < latest.ms || since.seq + 1 >= oldest.seq;
 }

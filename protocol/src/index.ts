@@ -29,6 +29,7 @@ export {
   isEventId,
   compareEventIds,
   compareEventIdParts,
+  historyCoversSince,
   formatEventId,
   type EventIdParts,
 } from './event-id.js';

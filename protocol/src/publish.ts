@@ -104,9 +104,12 @@ export interface BroadcastResult {
   readonly user_id: string;
   readonly event_type: string;
   readonly event_id: string;
-  /** Publish time as ISO 8601 (the event's `ts`). */
+  /** Publish time as ISO 8601 (the event's `ts`; for a duplicate, the retry's). */
   readonly timestamp: string;
-  /** True when the idempotency key had already published this event: nothing was sent now. */
+  /**
+   * True when the idempotency key had already published this event (a caller's retry, or the
+   * SDK's own retry after a lost reply): nothing was sent now.
+   */
   readonly duplicate: boolean;
   /** Gateway nodes subscribed to the user when the event was published (0: no open socket, or a duplicate). */
   readonly nodes_reached: number;

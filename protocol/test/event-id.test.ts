@@ -3,6 +3,7 @@ import {
   compareEventIds,
   eventIdPartsOfPayload,
   formatEventId,
+  historyCoversSince,
   isEventId,
   parseEventId,
   parseEventIdBytes,
@@ -49,5 +50,27 @@ describe('event ids in payload bytes', () => {
   it('orders parts like ids', () => {
     expect(compareEventIdParts({ ms: 1, seq: 9 }, { ms: 2, seq: 0 })).toBeLessThan(0);
     expect(compareEventIdParts({ ms: 2, seq: 1 }, { ms: 2, seq: 0 })).toBeGreaterThan(0);
+  });
+});
+
+describe('history coverage', () => {
+  const id = (text: string) => parseEventId(text) as NonNullable<ReturnType<typeof parseEventId>>;
+
+  it('covers a since whose successor is still held, in the same history', () => {
+    expect(historyCoversSince(id('100-5'), id('100-6'), id('100-9'))).toBe(true);
+    expect(historyCoversSince(id('100-7'), id('100-6'), id('100-9'))).toBe(true);
+  });
+
+  it('does not cover a since whose successors were trimmed', () => {
+    expect(historyCoversSince(id('100-4'), id('100-6'), id('100-9'))).toBe(false);
+  });
+
+  it('does not cover a since from an earlier history (expired or lost)', () => {
+    expect(historyCoversSince(id('90-50'), id('100-1'), id('100-9'))).toBe(false);
+    expect(historyCoversSince(id('90-0'), id('100-1'), id('100-9'))).toBe(false);
+  });
+
+  it('covers a since of the current history while older histories are still being trimmed away', () => {
+    expect(historyCoversSince(id('100-2'), id('90-40'), id('100-9'))).toBe(true);
   });
 });

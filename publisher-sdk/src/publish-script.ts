@@ -5,23 +5,30 @@ import { EVENT_PAYLOAD_ID_PREFIX, HISTORY_BODY_FIELD, RECEIPT_REQUEST_PREFIX } f
 /**
  * Publishes one event, atomically:
  *  - if the idempotency key already produced an event, returns that event's id and does nothing;
- *  - appends the event to the user's history stream (a new stream records that nothing before
- *    its first event is known, so a client resuming from older ids is told about the gap);
- *  - remembers the idempotency key, publishes the event with its stream id as event id, and,
- *    when receipts are wanted and a node listens, a receipt request right behind it.
- *   KEYS[1] history stream   KEYS[2] idempotency key
+ *  - numbers the event in the user's history: id `<epoch>-<n>`, where epoch is when this history
+ *    began and n counts its events (so a missing event is visible as a jump in n, and a history
+ *    that expired or was lost starts a new epoch);
+ *  - appends it to the user's history stream, remembers the idempotency key, publishes the event
+ *    and, when receipts are wanted and a node listens, a receipt request right behind it.
+ *   KEYS[1] history stream   KEYS[2] sequence hash (epoch, n)   KEYS[3] idempotency key
  *   ARGV[1] events channel   ARGV[2] event body (encodeEventBody)   ARGV[3] max events kept
  *   ARGV[4] history ttl (s)  ARGV[5] idempotency window (s)        ARGV[6] receipt channel or ''
  * Returns { event id, number of subscribed gateway nodes, 1 if duplicate else 0 }.
  */
 export const PUBLISH_SCRIPT = `
-local previous = redis.call('GET', KEYS[2])
+local previous = redis.call('GET', KEYS[3])
 if previous then return {previous, 0, 1} end
-local fresh = redis.call('EXISTS', KEYS[1]) == 0
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', '${HISTORY_BODY_FIELD}', ARGV[2])
-if fresh then redis.call('XSETID', KEYS[1], id, 'MAXDELETEDID', id) end
+local n = redis.call('HINCRBY', KEYS[2], 'n', 1)
+local epoch = redis.call('HGET', KEYS[2], 'epoch')
+if not epoch then
+  local now = redis.call('TIME')
+  epoch = now[1] .. string.format('%03d', math.floor(tonumber(now[2]) / 1000))
+  redis.call('HSET', KEYS[2], 'epoch', epoch)
+end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], epoch .. '-' .. n, '${HISTORY_BODY_FIELD}', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
-redis.call('SET', KEYS[2], id, 'EX', ARGV[5])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+redis.call('SET', KEYS[3], id, 'EX', ARGV[5])
 local receivers = redis.call('PUBLISH', ARGV[1], '${EVENT_PAYLOAD_ID_PREFIX}' .. id .. '",' .. ARGV[2])
 if ARGV[6] ~= '' and receivers > 0 then
   redis.call('PUBLISH', ARGV[1], '${RECEIPT_REQUEST_PREFIX}' .. ARGV[6] .. '","id":"' .. id .. '"}')
@@ -33,6 +40,7 @@ const PUBLISH_SCRIPT_SHA = createHash('sha1').update(PUBLISH_SCRIPT).digest('hex
 
 export interface ScriptPublish {
   readonly historyKey: string;
+  readonly sequenceKey: string;
   readonly idempotencyKey: string;
   readonly channel: string;
   readonly body: string;
@@ -56,6 +64,7 @@ function isNoScript(error: unknown): boolean {
 export async function runPublishScript(redis: Redis, input: ScriptPublish): Promise<ScriptPublishReply> {
   const args = [
     input.historyKey,
+    input.sequenceKey,
     input.idempotencyKey,
     input.channel,
     input.body,
@@ -66,10 +75,10 @@ export async function runPublishScript(redis: Redis, input: ScriptPublish): Prom
   ] as const;
   let reply: unknown;
   try {
-    reply = await redis.evalsha(PUBLISH_SCRIPT_SHA, 2, ...args);
+    reply = await redis.evalsha(PUBLISH_SCRIPT_SHA, 3, ...args);
   } catch (error) {
     if (!isNoScript(error)) throw error;
-    reply = await redis.eval(PUBLISH_SCRIPT, 2, ...args);
+    reply = await redis.eval(PUBLISH_SCRIPT, 3, ...args);
   }
   if (
     !Array.isArray(reply) ||

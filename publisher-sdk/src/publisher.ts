@@ -10,7 +10,6 @@ import {
   HeraldValidationError,
   channelNames,
   encodeEventBody,
-  parseEventId,
   parseReceipt,
   validateConfirmTimeout,
   validateEventType,
@@ -87,7 +86,11 @@ function positiveInteger(value: number | undefined, fallback: number, field: str
 }
 
 function nonNegativeInteger(value: number | undefined, fallback: number, field: string): number {
-  return value === 0 ? 0 : positiveInteger(value, fallback, field);
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new HeraldValidationError('invalid_option', `${field} must be a non-negative integer (got ${value})`, field);
+  }
+  return value;
 }
 
 function connect(options: PublisherOptions): { redis: Redis; owned: boolean } {
@@ -197,6 +200,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
         () =>
           runPublishScript(redis, {
             historyKey: names.userHistory(userId),
+            sequenceKey: names.userSequence(userId),
             idempotencyKey: names.userIdempotency(userId, idempotencyKey),
             channel: names.userEvents(userId),
             body,
@@ -219,8 +223,8 @@ export function createPublisher(options: PublisherOptions): Publisher {
       user_id: userId,
       event_type: type,
       event_id: reply.id,
-      // A duplicate reports when Redis recorded the original event.
-      timestamp: new Date(reply.duplicate ? (parseEventId(reply.id)?.ms ?? ts) : ts).toISOString(),
+      // A duplicate's own publish time is not kept; it reports this attempt's.
+      timestamp: new Date(ts).toISOString(),
       duplicate: reply.duplicate,
       nodes_reached: reply.receivers,
       connections_attempted: delivery?.connections_attempted ?? null,

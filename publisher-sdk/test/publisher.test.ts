@@ -94,6 +94,8 @@ describe('publisher', () => {
         [() => publisher.publish('dave', 'agent_started', { big: 'x'.repeat(70_000) }), 'payload_too_large', 'data'],
         [() => publisher.publish('dave', 'agent_started', circular), 'invalid_data', 'data'],
         [() => publisher.agentStarted('dave', ''), 'invalid_run_id', 'runId'],
+        [() => publisher.publish('dave', 'agent_started', null, { idempotencyKey: '' }), 'invalid_idempotency_key', 'idempotencyKey'],
+        [() => publisher.publish('dave', 'agent_started', null, { confirm: true, timeoutMs: 0 }), 'invalid_option', 'timeoutMs'],
       ];
       for (const [attempt, code, field] of attempts) {
         const error = await attempt().then(
@@ -110,6 +112,77 @@ describe('publisher', () => {
       client.disconnect();
     } finally {
       node.stop();
+    }
+  });
+
+  it('publishes once per idempotency key; a retry returns the original event marked duplicate', async () => {
+    const node = await listen(prefix, 'hana');
+    try {
+      const first = await publisher.agentCompleted('hana', 'r1', { ok: true }, { idempotencyKey: 'r1-done' });
+      const retry = await publisher.agentCompleted('hana', 'r1', { ok: true }, { idempotencyKey: 'r1-done' });
+      expect(first.duplicate).toBe(false);
+      expect(retry).toMatchObject({ event_id: first.event_id, duplicate: true, nodes_reached: 0 });
+      await waitUntil('the event', () => node.messages.length === 1);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(node.messages).toHaveLength(1);
+    } finally {
+      node.stop();
+    }
+  });
+
+  it('retries a publish whose reply was lost without publishing twice', async () => {
+    const client = redis().client();
+    let attempts = 0;
+    const flaky = new Proxy(client, {
+      get(target, property, receiver) {
+        if (property === 'evalsha') {
+          return async (...args: Parameters<Redis['evalsha']>) => {
+            attempts += 1;
+            const reply = await target.evalsha(...args);
+            if (attempts === 1) throw new Error('Connection is closed.');
+            return reply;
+          };
+        }
+        const value: unknown = Reflect.get(target, property, receiver);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const retrying = createPublisher({ redis: flaky, channelPrefix: prefix, retry: { baseDelayMs: 1 } });
+    try {
+      const result = await retrying.publish('ivan', 'agent_started');
+      expect(attempts).toBe(2);
+      // The first attempt went through; the retry found it by its key.
+      expect(result.duplicate).toBe(true);
+      const history = await client.xrange(channelNames(prefix).userHistory('ivan'), '-', '+');
+      expect(history.map(([id]) => id)).toEqual([result.event_id]);
+    } finally {
+      await retrying.close();
+      client.disconnect();
+    }
+  });
+
+  it('does not retry an error that is not transient', async () => {
+    const client = redis().client();
+    let attempts = 0;
+    const broken = new Proxy(client, {
+      get(target, property, receiver) {
+        if (property === 'evalsha') {
+          return async () => {
+            attempts += 1;
+            throw new Error('ERR something is wrong');
+          };
+        }
+        const value: unknown = Reflect.get(target, property, receiver);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const publisherOnBroken = createPublisher({ redis: broken, channelPrefix: prefix });
+    try {
+      await expect(publisherOnBroken.publish('jan', 'agent_started')).rejects.toBeInstanceOf(HeraldPublishError);
+      expect(attempts).toBe(1);
+    } finally {
+      await publisherOnBroken.close();
+      client.disconnect();
     }
   });
 
@@ -152,6 +225,7 @@ describe('publisher', () => {
     [{ redisUrl: 'redis://x', maxEventBytes: 0 }, /maxEventBytes must be a positive integer/],
     [{ redisUrl: 'redis://x', history: { maxEvents: 1.5 } }, /history.maxEvents must be a positive integer/],
     [{ redisUrl: 'redis://x', channelPrefix: 'a b' }, /channel prefix must be/],
+    [{ redisUrl: 'redis://x', retry: { retries: -1 } }, /retry.retries must be a non-negative integer/],
   ])('refuses the options %p', (options, message) => {
     expect(() => createPublisher(options)).toThrow(message);
   });

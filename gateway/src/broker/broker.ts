@@ -25,11 +25,9 @@ export interface HistoryEvent {
 export interface HistoryPage {
   /** False when the user has no history at all: never published to, expired, or lost with Redis. */
   readonly exists: boolean;
-  /** The newest event id ever appended, when the history exists. */
+  /** The newest event held, when the history exists. */
   readonly latest: string | undefined;
-  /** Events at or before this id may be missing (trimmed, or older than the history itself). */
-  readonly incompleteUpTo: string | undefined;
-  /** The oldest event still held. */
+  /** The oldest event still held (older ones were trimmed). */
   readonly oldest: string | undefined;
   /** Events after the requested id, oldest first, at most the requested number. */
   readonly events: readonly HistoryEvent[];

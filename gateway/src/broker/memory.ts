@@ -37,9 +37,11 @@ export interface MemoryBusOptions {
 }
 
 interface History {
+  /** When this history began: the first part of its event ids. */
+  readonly epoch: number;
+  /** Events appended so far: the second part of the last event id. */
+  count: number;
   readonly entries: { readonly id: string; readonly body: string }[];
-  latest: string;
-  incompleteUpTo: string;
   expiresAt: number;
 }
 
@@ -53,8 +55,8 @@ export class MemoryBus {
   private readonly histories = new Map<string, History>();
   private readonly idempotency = new Map<string, { readonly id: string; readonly expiresAt: number }>();
   private readonly inboxes = new Map<string, ReceiptInbox>();
-  private lastMs = 0;
-  private lastSeq = 0;
+  /** Epochs handed out, kept increasing so a new history always sorts after an old one. */
+  private lastEpoch = 0;
   readonly now: () => number;
   private readonly maxEvents: number;
   private readonly ttlMs: number;
@@ -65,16 +67,6 @@ export class MemoryBus {
     this.maxEvents = options.historyMaxEvents ?? DEFAULT_HISTORY_MAX_EVENTS;
     this.ttlMs = (options.historyTtlSeconds ?? DEFAULT_HISTORY_TTL_SECONDS) * 1000;
     this.idempotencyMs = (options.idempotencyWindowSeconds ?? DEFAULT_IDEMPOTENCY_WINDOW_SECONDS) * 1000;
-  }
-
-  nextEventId(now: number): string {
-    if (now > this.lastMs) {
-      this.lastMs = now;
-      this.lastSeq = 0;
-    } else {
-      this.lastSeq += 1;
-    }
-    return formatEventId({ ms: this.lastMs, seq: this.lastSeq });
   }
 
   add(userId: string, broker: MemoryBroker): void {
@@ -102,20 +94,17 @@ export class MemoryBus {
   /** Appends to the user's history and delivers the payload (then the receipt request, if any). */
   append(userId: string, body: string, idempotencyKey: string | undefined, receiptChannel: string | undefined) {
     const now = this.now();
-    const id = this.nextEventId(now);
     let history = this.liveHistory(userId);
     if (!history) {
-      // Nothing before this first event is known.
-      history = { entries: [], latest: id, incompleteUpTo: id, expiresAt: 0 };
+      this.lastEpoch = Math.max(now, this.lastEpoch + 1);
+      history = { epoch: this.lastEpoch, count: 0, entries: [], expiresAt: 0 };
       this.histories.set(userId, history);
     }
+    history.count += 1;
+    const id = formatEventId({ ms: history.epoch, seq: history.count });
     history.entries.push({ id, body });
-    history.latest = id;
     history.expiresAt = now + this.ttlMs;
-    while (history.entries.length > this.maxEvents) {
-      const trimmed = history.entries.shift();
-      if (trimmed) history.incompleteUpTo = trimmed.id;
-    }
+    if (history.entries.length > this.maxEvents) history.entries.splice(0, history.entries.length - this.maxEvents);
     if (idempotencyKey !== undefined) {
       this.idempotency.set(`${userId}\u0000${idempotencyKey}`, { id, expiresAt: now + this.idempotencyMs });
     }
@@ -128,7 +117,7 @@ export class MemoryBus {
 
   read(userId: string, after: string | undefined, limit: number): HistoryPage {
     const history = this.liveHistory(userId);
-    if (!history) return { exists: false, latest: undefined, incompleteUpTo: undefined, oldest: undefined, events: [] };
+    if (!history) return { exists: false, latest: undefined, oldest: undefined, events: [] };
     const events =
       after === undefined
         ? []
@@ -136,13 +125,7 @@ export class MemoryBus {
             .filter((entry) => compareEventIds(entry.id, after) > 0)
             .slice(0, limit)
             .map((entry) => ({ id: entry.id, payload: Buffer.from(joinEventPayload(entry.id, entry.body)) }));
-    return {
-      exists: true,
-      latest: history.latest,
-      incompleteUpTo: history.incompleteUpTo,
-      oldest: history.entries[0]?.id,
-      events,
-    };
+    return { exists: true, latest: history.entries.at(-1)?.id, oldest: history.entries[0]?.id, events };
   }
 
   /** Loses every history and idempotency key, as a Redis restart without persistence does. */

@@ -1,4 +1,4 @@
-import { compareEventIds, parseEventId, type EventIdParts } from '@herald/protocol';
+import { compareEventIds, historyCoversSince, parseEventId, type EventIdParts } from '@herald/protocol';
 import type { Broker, HistoryPage } from '../broker/broker.js';
 
 export interface ReplayHandlers {
@@ -12,8 +12,10 @@ export interface ReplayHandlers {
 export type ReplayOutcome = { readonly kind: 'done'; readonly replayed: number } | { readonly kind: 'future' } | { readonly kind: 'stopped' };
 
 /** True when history cannot vouch for every event after `since`. */
-export function historyHasGap(page: HistoryPage, since: string): boolean {
-  return !page.exists || (page.incompleteUpTo !== undefined && compareEventIds(since, page.incompleteUpTo) < 0);
+export function historyHasGap(page: HistoryPage, since: EventIdParts): boolean {
+  const oldest = page.oldest === undefined ? undefined : parseEventId(page.oldest);
+  const latest = page.latest === undefined ? undefined : parseEventId(page.latest);
+  return !page.exists || !oldest || !latest || !historyCoversSince(since, oldest, latest);
 }
 
 /**
@@ -27,6 +29,8 @@ export async function replayHistory(
   pageSize: number,
   handlers: ReplayHandlers,
 ): Promise<ReplayOutcome> {
+  const start = parseEventId(since);
+  if (!start) throw new Error(`not an event id: ${JSON.stringify(since)}`);
   let after = since;
   let replayed = 0;
   for (let first = true; ; first = false) {
@@ -34,7 +38,7 @@ export async function replayHistory(
     if (!handlers.proceed()) return { kind: 'stopped' };
     if (first) {
       if (page.latest !== undefined && compareEventIds(since, page.latest) > 0) return { kind: 'future' };
-      if (historyHasGap(page, since)) handlers.gap(page.oldest ?? null);
+      if (historyHasGap(page, start)) handlers.gap(page.oldest ?? null);
     }
     for (const event of page.events) {
       const id = parseEventId(event.id);

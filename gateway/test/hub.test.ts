@@ -1,0 +1,196 @@
+import { pino } from 'pino';
+import {
+  isControlFrame,
+  parseServerFrame,
+  type EventEnvelope,
+  type ServerFrame,
+} from '@herald/protocol';
+import { MemoryBus } from '../src/broker/memory.js';
+import { Hub } from '../src/hub/hub.js';
+import type { Member, Outlet } from '../src/hub/member.js';
+import { waitUntil } from '../../test/support/wait.js';
+import { OutageBroker } from './support/outage-broker.js';
+
+/** Records what the hub sends to one socket. */
+class RecordingOutlet implements Outlet {
+  readonly frames: ServerFrame[] = [];
+  closed: { code: number; reason: string } | undefined;
+  refuse = false;
+
+  send(frame: Buffer | string): boolean {
+    if (this.refuse) return false;
+    this.frames.push(parseServerFrame(frame.toString()));
+    return true;
+  }
+
+  close(code: number, reason: string): void {
+    this.closed = { code, reason };
+  }
+
+  events(): EventEnvelope[] {
+    return this.frames.filter((frame): frame is EventEnvelope => !isControlFrame(frame));
+  }
+
+  ids(): string[] {
+    return this.events().map((event) => event.id);
+  }
+
+  controls(): ServerFrame[] {
+    return this.frames.filter((frame) => isControlFrame(frame));
+  }
+}
+
+describe('hub', () => {
+  let bus: MemoryBus;
+  let broker: OutageBroker;
+  let hub: Hub;
+
+  async function setup(busOptions: ConstructorParameters<typeof MemoryBus>[0] = {}): Promise<void> {
+    bus = new MemoryBus(busOptions);
+    broker = new OutageBroker(bus);
+    await broker.start();
+    hub = new Hub(broker, { nodeId: 'n1', logger: pino({ level: 'silent' }), historyPageSize: 4 });
+  }
+
+  async function member(userId: string): Promise<{ member: Member; outlet: RecordingOutlet }> {
+    await hub.join(userId);
+    const outlet = new RecordingOutlet();
+    return { member: hub.attach(userId, outlet), outlet };
+  }
+
+  const publish = (userId: string, n: number, extra: object = {}) =>
+    broker.publish({ user_id: userId, type: 'agent_thinking', data: { n }, ...extra });
+
+  beforeEach(() => setup());
+
+  it('delivers live events to every socket of the user, once and in order', async () => {
+    const [a, b] = [await member('ann'), await member('ann')];
+    const other = await member('bob');
+    const ids: string[] = [];
+    for (let n = 0; n < 5; n++) ids.push((await publish('ann', n)).event_id);
+    await waitUntil('both sockets', () => a.outlet.ids().length === 5 && b.outlet.ids().length === 5);
+    expect(a.outlet.ids()).toEqual(ids);
+    expect(b.outlet.ids()).toEqual(ids);
+    expect(other.outlet.frames).toEqual([]);
+  });
+
+  it('starts a new socket after the newest event the node has, not with old history', async () => {
+    const first = await member('cal');
+    await publish('cal', 0);
+    await waitUntil('the first event', () => first.outlet.ids().length === 1);
+    const late = await member('cal');
+    const next = (await publish('cal', 1)).event_id;
+    await waitUntil('the next event', () => late.outlet.ids().length === 1);
+    expect(late.outlet.ids()).toEqual([next]);
+  });
+
+  it('resumes a socket from history, then live, with no duplicate or reordering at the seam', async () => {
+    const ids: string[] = [];
+    for (let n = 0; n < 10; n++) ids.push((await publish('dee', n)).event_id);
+    const { member: resuming, outlet } = await member('dee');
+    // Live copies lag behind history, so the replay reads events that are still in flight.
+    broker.liveDelayMs = 5;
+    const resumed = hub.resume(resuming, ids[2] as string);
+    const concurrent = Array.from({ length: 10 }, (_, n) => publish('dee', 10 + n));
+    ids.push(...(await Promise.all(concurrent)).map((result) => result.event_id));
+    await resumed;
+    await waitUntil('every event after since', () => outlet.ids().length === 17);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(outlet.ids()).toEqual(ids.slice(3));
+    expect(outlet.controls()).toContainEqual({ type: 'herald.resumed', since: ids[2], replayed: expect.any(Number) });
+  });
+
+  it('tells a resuming socket about a gap before what history still holds', async () => {
+    await setup({ historyMaxEvents: 3 });
+    const ids: string[] = [];
+    for (let n = 0; n < 10; n++) ids.push((await publish('eve', n)).event_id);
+    const { member: resuming, outlet } = await member('eve');
+    await hub.resume(resuming, ids[1] as string);
+    expect(outlet.frames).toEqual([
+      { type: 'herald.gap', since: ids[1], oldest: ids[7] },
+      ...outlet.events(),
+      { type: 'herald.resumed', since: ids[1], replayed: 3 },
+    ]);
+    expect(outlet.ids()).toEqual(ids.slice(7));
+  });
+
+  it('refuses a since newer than any event and carries on live', async () => {
+    const last = (await publish('fay', 0)).event_id;
+    const { member: resuming, outlet } = await member('fay');
+    const [epoch, n] = last.split('-');
+    await hub.resume(resuming, `${epoch}-${Number(n) + 5}`);
+    expect(outlet.frames[0]).toMatchObject({ type: 'herald.error', code: 'invalid_since' });
+    const next = (await publish('fay', 1)).event_id;
+    await waitUntil('live again', () => outlet.ids().length === 1);
+    expect(outlet.ids()).toEqual([next]);
+  });
+
+  it('backfills events published while the broker connection was lost, once and in order', async () => {
+    const { outlet } = await member('gus');
+    const ids = [(await publish('gus', 0)).event_id];
+    await waitUntil('the first event', () => outlet.ids().length === 1);
+    broker.cut();
+    expect(hub.ready).toBe(false);
+    for (let n = 1; n < 8; n++) ids.push((await publish('gus', n)).event_id);
+    broker.restore();
+    await waitUntil('recovery', () => hub.ready);
+    for (let n = 8; n < 10; n++) ids.push((await publish('gus', n)).event_id);
+    await waitUntil('every event', () => outlet.ids().length === 10);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(outlet.ids()).toEqual(ids);
+    expect(outlet.controls()).toEqual([]);
+  });
+
+  it('signals a gap when history was lost during the outage, then carries on', async () => {
+    const { outlet } = await member('hal');
+    const before = (await publish('hal', 0)).event_id;
+    await waitUntil('the first event', () => outlet.ids().length === 1);
+    broker.cut();
+    await publish('hal', 1);
+    bus.forget(); // Redis restarted without its data
+    const after = (await publish('hal', 2)).event_id;
+    broker.restore();
+    await waitUntil('recovery', () => hub.ready && outlet.ids().length === 2);
+    expect(outlet.frames.slice(-2)).toEqual([
+      { type: 'herald.gap', since: before, oldest: after },
+      expect.objectContaining({ id: after }),
+    ]);
+  });
+
+  it('asks sockets to resync when it cannot backfill after an outage', async () => {
+    const { outlet } = await member('ida');
+    broker.cut();
+    broker.failHistoryReads = true;
+    broker.restore();
+    await waitUntil('recovery to give up on the user', () => hub.ready);
+    expect(outlet.closed).toEqual({ code: 4000, reason: expect.stringContaining('reconnect and resume') });
+  });
+
+  it('answers receipt requests with the sends it made', async () => {
+    const [a] = [await member('jo'), await member('jo')];
+    const refusing = await member('jo');
+    refusing.outlet.refuse = true;
+    const result = await publish('jo', 0, { confirm: true, confirm_timeout_ms: 2000 });
+    expect(result).toMatchObject({ nodes_reached: 1, connections_attempted: 3, successful_sends: 2, errors: [] });
+    expect(a.outlet.ids()).toEqual([result.event_id]);
+  });
+
+  it('counts a socket still resuming as reached, and gives it the event once it is live', async () => {
+    const first = (await publish('kai', 0)).event_id;
+    const { member: resuming, outlet } = await member('kai');
+    broker.historyDelayMs = 50;
+    const resumed = hub.resume(resuming, first);
+    const result = await publish('kai', 1, { confirm: true });
+    expect(resuming.resuming).toBe(true);
+    expect(result).toMatchObject({ connections_attempted: 1, successful_sends: 1 });
+    await resumed;
+    expect(outlet.ids()).toEqual([result.event_id]);
+  });
+
+  it('unsubscribes from the broker when the last lease goes', async () => {
+    const lease = await hub.join('lou');
+    expect(hub.subscribedUsers).toBe(1);
+    lease.release();
+    await waitUntil('unsubscribed', () => hub.subscribedUsers === 0);
+  });
+});

@@ -1,0 +1,92 @@
+import type { BroadcastResult, PublishRequest, Receipt } from '@herald/protocol';
+import type {
+  Broker,
+  BrokerHealth,
+  BrokerMessageHandler,
+  ConnectionHandler,
+  HistoryPage,
+} from '../../src/broker/broker.js';
+import { MemoryBroker, type MemoryBus } from '../../src/broker/memory.js';
+
+/**
+ * A memory broker whose subscriber connection can be cut and restored, and whose live deliveries
+ * can lag behind history, for driving the hub through outages and races deterministically.
+ */
+export class OutageBroker implements Broker {
+  readonly kind = 'memory';
+  private readonly inner: MemoryBroker;
+  private handler: BrokerMessageHandler | undefined;
+  private connectionHandler: ConnectionHandler | undefined;
+  private connected = true;
+  /** Live messages arrive this much later than they are recorded in history. */
+  liveDelayMs = 0;
+  /** Make the next history reads fail. */
+  failHistoryReads = false;
+  /** History reads take this long. */
+  historyDelayMs = 0;
+
+  constructor(bus: MemoryBus) {
+    this.inner = new MemoryBroker({ bus });
+    this.inner.onMessage((userId, payload) => {
+      if (!this.connected) return; // lost with the connection
+      const deliver = () => {
+        if (this.connected) this.handler?.(userId, payload);
+      };
+      if (this.liveDelayMs > 0) setTimeout(deliver, this.liveDelayMs);
+      else deliver();
+    });
+  }
+
+  /** The subscriber connection drops: messages are lost until `restore`. */
+  cut(): void {
+    this.connected = false;
+    this.connectionHandler?.(false);
+  }
+
+  restore(): void {
+    this.connected = true;
+    this.connectionHandler?.(true);
+  }
+
+  start(): Promise<void> {
+    return this.inner.start();
+  }
+
+  subscribe(userId: string): Promise<void> {
+    return this.inner.subscribe(userId);
+  }
+
+  unsubscribe(userId: string): Promise<void> {
+    return this.inner.unsubscribe(userId);
+  }
+
+  publish(request: PublishRequest): Promise<BroadcastResult> {
+    return this.inner.publish(request);
+  }
+
+  async readHistory(userId: string, after: string | undefined, limit: number): Promise<HistoryPage> {
+    if (this.failHistoryReads) throw new Error('history unavailable');
+    if (this.historyDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.historyDelayMs));
+    return this.inner.readHistory(userId, after, limit);
+  }
+
+  sendReceipt(channel: string, receipt: Receipt): Promise<void> {
+    return this.inner.sendReceipt(channel, receipt);
+  }
+
+  onMessage(handler: BrokerMessageHandler): void {
+    this.handler = handler;
+  }
+
+  onConnectionChange(handler: ConnectionHandler): void {
+    this.connectionHandler = handler;
+  }
+
+  health(): BrokerHealth {
+    return this.connected ? this.inner.health() : { connected: false, detail: 'cut' };
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
