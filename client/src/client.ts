@@ -73,7 +73,7 @@ export interface ClientStats {
 
 export interface HeraldClient {
   readonly state: ConnectionState;
-  /** The newest event received; the next connection resumes after it. */
+  /** The newest event received (or the position of the first welcome); the next connection resumes after it. */
   readonly lastEventId: string | undefined;
   readonly stats: ClientStats;
   on<K extends keyof ClientEvents>(event: K, listener: (value: ClientEvents[K]) => void): () => void;
@@ -118,6 +118,7 @@ export function connect(options: ConnectOptions): HeraldClient {
   const queues = new Set<EventQueue<EventEnvelope>>();
   let state: ConnectionState = 'connecting';
   let lastEventId = options.since;
+  let welcomedSince: string | undefined;
   let socket: WebSocketLike | undefined;
   let attempt = 0;
   let closed = false;
@@ -172,6 +173,9 @@ export function connect(options: ConnectOptions): HeraldClient {
     switch (frame.type) {
       case 'herald.welcome':
         attempt = 0;
+        welcomedSince = frame.since;
+        // Not seen an event yet: resume from where this socket starts, so nothing is lost in between.
+        lastEventId ??= frame.since;
         setState('open');
         emitter.emit('welcome', frame);
         return;
@@ -182,6 +186,8 @@ export function connect(options: ConnectOptions): HeraldClient {
         emitter.emit('resumed', frame);
         return;
       case 'herald.error':
+        // The gateway refused our since and carries on from where the socket started.
+        if (frame.code === 'invalid_since' && welcomedSince !== undefined) lastEventId = welcomedSince;
         emitter.emit('error', frame);
         return;
       case 'herald.pong':

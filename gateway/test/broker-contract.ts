@@ -1,4 +1,10 @@
-import { HeraldValidationError, joinEventPayload, parseReceiptRequest, type PublishRequest } from '@herald/protocol';
+import {
+  HeraldValidationError,
+  joinEventPayload,
+  parseEventId,
+  parseReceiptRequest,
+  type PublishRequest,
+} from '@herald/protocol';
 import type { Broker } from '../src/index.js';
 import { broadcastResultLike } from '../../test/support/expectations.js';
 import { waitUntil } from '../../test/support/wait.js';
@@ -176,35 +182,33 @@ export function describeBrokerContract(name: string, setup: (options: FixtureOpt
       const broker = await node();
       const ids: string[] = [];
       for (let n = 0; n < 4; n++) ids.push((await broker.publish(event('kim', n))).event_id);
-      const page = await broker.readHistory('kim', ids[0], 10);
-      expect(page).toMatchObject({ exists: true, latest: ids[3], oldest: ids[0] });
+      const [epoch] = (ids[0] ?? '').split('-');
+      const page = await broker.readHistory('kim', ids[0] as string, 10);
+      expect(page.history).toEqual({ epoch: Number(epoch), count: 4, oldest: parseEventId(ids[0] as string) });
       expect(page.events.map((entry) => entry.id)).toEqual(ids.slice(1));
       const payload = JSON.parse(page.events[0]?.payload.toString() ?? '') as { id: string; data: unknown };
       expect(payload).toMatchObject({ id: ids[1], data: { n: 1 } });
-      const limited = await broker.readHistory('kim', ids[0], 2);
+      const limited = await broker.readHistory('kim', ids[0] as string, 2);
       expect(limited.events.map((entry) => entry.id)).toEqual(ids.slice(1, 3));
-      const metadata = await broker.readHistory('kim', undefined, 10);
-      expect(metadata.events).toEqual([]);
-      expect(metadata.latest).toBe(ids[3]);
     });
 
     it('reports no history for a user never published to', async () => {
       const broker = await node();
-      expect(await broker.readHistory('nobody-here', '1-0', 10)).toEqual({
-        exists: false,
-        latest: undefined,
-        oldest: undefined,
-        events: [],
-      });
+      expect(await broker.readHistory('nobody-here', '1-0', 10)).toEqual({ history: undefined, events: [] });
     });
 
-    it("numbers a user's events 1, 2, 3… within one history", async () => {
+    it('opens a history before its first event, and numbers events within it from 1', async () => {
       const broker = await node();
+      const position = await broker.openHistory('lee');
+      const [epoch, count] = position.split('-');
+      expect(count).toBe('0');
+      expect(Number(epoch)).toBeGreaterThan(Date.now() - 60_000);
+      expect(await broker.openHistory('lee')).toBe(position);
+      expect((await broker.readHistory('lee', position, 10)).history).toEqual({ epoch: Number(epoch), count: 0, oldest: undefined });
       const ids: string[] = [];
       for (let n = 0; n < 3; n++) ids.push((await broker.publish(event('lee', n))).event_id);
-      const [epoch] = (ids[0] ?? '').split('-');
       expect(ids).toEqual([`${epoch}-1`, `${epoch}-2`, `${epoch}-3`]);
-      expect(Number(epoch)).toBeGreaterThan(Date.now() - 60_000);
+      expect(await broker.openHistory('lee')).toBe(`${epoch}-3`);
       const other = (await broker.publish(event('lee-other'))).event_id;
       expect(other.endsWith('-1')).toBe(true);
     });
@@ -215,12 +219,12 @@ export function describeBrokerContract(name: string, setup: (options: FixtureOpt
       try {
         const ids: string[] = [];
         for (let n = 0; n < 300; n++) ids.push((await broker.publish(event('max', n))).event_id);
-        const page = await broker.readHistory('max', ids[0], 1000);
-        expect(page.oldest).not.toBe(ids[0]);
-        expect(page.latest).toBe(ids[299]);
+        const page = await broker.readHistory('max', ids[0] as string, 1000);
+        expect(page.history?.count).toBe(300);
+        expect(page.history?.oldest).not.toEqual(parseEventId(ids[0] as string));
         expect(page.events.length).toBeGreaterThanOrEqual(10);
         expect(page.events.at(-1)?.id).toBe(ids[299]);
-        expect(page.events[0]?.id).toBe(page.oldest);
+        expect(parseEventId(page.events[0]?.id ?? '')).toEqual(page.history?.oldest);
       } finally {
         await broker.close();
         await trimmed.close();
@@ -241,7 +245,7 @@ export function describeBrokerContract(name: string, setup: (options: FixtureOpt
       await waitUntil('two events', () => received.length === 2);
       await settle();
       expect(received).toHaveLength(2);
-      expect((await broker.readHistory('ned', '0-1', 10)).events).toHaveLength(2);
+      expect((await broker.readHistory('ned', '0-0', 10)).events).toHaveLength(2);
     });
 
     it('sums the receipts of every subscribed node when asked to confirm', async () => {

@@ -55,7 +55,7 @@ describe('hub', () => {
   async function member(userId: string): Promise<{ member: Member; outlet: RecordingOutlet }> {
     await hub.join(userId);
     const outlet = new RecordingOutlet();
-    return { member: hub.attach(userId, outlet), outlet };
+    return { member: hub.attach(userId, outlet).member, outlet };
   }
 
   const publish = (userId: string, n: number, extra: object = {}) =>

@@ -21,9 +21,9 @@ describe('memory broker history', () => {
     await broker.start();
     await broker.publish({ user_id: 'u', type: 'agent_started', data: null });
     now += 9_000;
-    expect((await broker.readHistory('u', undefined, 0)).exists).toBe(true);
+    expect((await broker.readHistory('u', '0-0', 10)).history).toBeDefined();
     now += 2_000;
-    expect((await broker.readHistory('u', undefined, 0)).exists).toBe(false);
+    expect((await broker.readHistory('u', '0-0', 10)).history).toBeUndefined();
   });
 
   it('starts a new epoch after a history expires, so new ids sort after the old ones', async () => {

@@ -12,6 +12,11 @@ export interface WelcomeFrame {
   readonly node: string;
   readonly user_id: string;
   readonly connection_id: string;
+  /**
+   * Every event after this id reaches the socket. A client that has seen no event yet resumes
+   * from it after a disconnect, so nothing published in between is lost.
+   */
+  readonly since: string;
 }
 
 export interface PongFrame {
@@ -75,6 +80,7 @@ export function welcomeFrame(fields: Omit<WelcomeFrame, 'type' | 'protocol'>): W
     node: fields.node,
     user_id: fields.user_id,
     connection_id: fields.connection_id,
+    since: fields.since,
   };
 }
 

@@ -30,8 +30,10 @@ export {
   compareEventIds,
   compareEventIdParts,
   historyCoversSince,
+  isAfterHistory,
   formatEventId,
   type EventIdParts,
+  type HistoryExtent,
 } from './event-id.js';
 export {
   DEFAULT_MAX_EVENT_BYTES,
@@ -88,6 +90,7 @@ export {
 } from './close-codes.js';
 export {
   HISTORY_BODY_FIELD,
+  LUA_ENSURE_EPOCH,
   DEFAULT_HISTORY_MAX_EVENTS,
   DEFAULT_HISTORY_TTL_SECONDS,
   DEFAULT_IDEMPOTENCY_WINDOW_SECONDS,

@@ -8,12 +8,13 @@ import {
 
 describe('control frames', () => {
   it('builds the welcome frame with the protocol version', () => {
-    expect(JSON.parse(encodeControlFrame(welcomeFrame({ node: 'n1', user_id: 'u', connection_id: 'c' })))).toEqual({
+    expect(JSON.parse(encodeControlFrame(welcomeFrame({ node: 'n1', user_id: 'u', connection_id: 'c', since: '5-0' })))).toEqual({
       type: 'herald.welcome',
       protocol: 1,
       node: 'n1',
       user_id: 'u',
       connection_id: 'c',
+      since: '5-0',
     });
   });
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { EVENT_PAYLOAD_ID_PREFIX, HISTORY_BODY_FIELD, RECEIPT_REQUEST_PREFIX } from '@herald/protocol';
+import { EVENT_PAYLOAD_ID_PREFIX, HISTORY_BODY_FIELD, LUA_ENSURE_EPOCH, RECEIPT_REQUEST_PREFIX } from '@herald/protocol';
 
 /**
  * Publishes one event, atomically:
@@ -18,13 +18,9 @@ import { EVENT_PAYLOAD_ID_PREFIX, HISTORY_BODY_FIELD, RECEIPT_REQUEST_PREFIX } f
 export const PUBLISH_SCRIPT = `
 local previous = redis.call('GET', KEYS[3])
 if previous then return {previous, 0, 1} end
-local n = redis.call('HINCRBY', KEYS[2], 'n', 1)
-local epoch = redis.call('HGET', KEYS[2], 'epoch')
-if not epoch then
-  local now = redis.call('TIME')
-  epoch = now[1] .. string.format('%03d', math.floor(tonumber(now[2]) / 1000))
-  redis.call('HSET', KEYS[2], 'epoch', epoch)
-end
+local seq = KEYS[2]
+${LUA_ENSURE_EPOCH}
+local n = redis.call('HINCRBY', seq, 'n', 1)
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], epoch .. '-' .. n, '${HISTORY_BODY_FIELD}', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('EXPIRE', KEYS[2], ARGV[4])

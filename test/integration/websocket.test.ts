@@ -34,6 +34,7 @@ describe('websocket sessions', () => {
       node: 'test-node',
       user_id: 'alice',
       connection_id: expect.stringMatching(/^[A-Za-z0-9_-]{12}$/),
+      since: expect.stringMatching(/^\d+-0$/),
     });
     expect(client.frames).toHaveLength(1);
   });

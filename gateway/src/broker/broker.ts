@@ -1,4 +1,4 @@
-import type { BroadcastResult, PublishRequest, Receipt } from '@herald/protocol';
+import type { BroadcastResult, HistoryExtent, PublishRequest, Receipt } from '@herald/protocol';
 
 /**
  * Receives each message published on a subscribed user's channel, as the exact bytes that were
@@ -23,12 +23,8 @@ export interface HistoryEvent {
 
 /** What a user's history holds after some event id. */
 export interface HistoryPage {
-  /** False when the user has no history at all: never published to, expired, or lost with Redis. */
-  readonly exists: boolean;
-  /** The newest event held, when the history exists. */
-  readonly latest: string | undefined;
-  /** The oldest event still held (older ones were trimmed). */
-  readonly oldest: string | undefined;
+  /** The user's current history; undefined when there is none (expired, or lost with Redis). */
+  readonly history: HistoryExtent | undefined;
   /** Events after the requested id, oldest first, at most the requested number. */
   readonly events: readonly HistoryEvent[];
 }
@@ -46,8 +42,13 @@ export interface Broker {
   unsubscribe(userId: string): Promise<void>;
   /** Appends the event to the user's history and delivers it to every node subscribed to the user. */
   publish(request: PublishRequest): Promise<BroadcastResult>;
-  /** The user's history after `after` (exclusive; undefined: no events, only the rest), up to `limit` events. */
-  readHistory(userId: string, after: string | undefined, limit: number): Promise<HistoryPage>;
+  /**
+   * Ensures the user has a current history (starting one if needed) and returns its position:
+   * the id of its newest event, or `<epoch>-0` when it has none yet.
+   */
+  openHistory(userId: string): Promise<string>;
+  /** The user's history after `after` (exclusive), up to `limit` events. */
+  readHistory(userId: string, after: string, limit: number): Promise<HistoryPage>;
   /** Answers a receipt request. */
   sendReceipt(channel: string, receipt: Receipt): Promise<void>;
   /** Sets the single handler for incoming messages. */

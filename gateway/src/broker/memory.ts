@@ -12,6 +12,7 @@ import {
   encodeEventBody,
   formatEventId,
   joinEventPayload,
+  parseEventId,
   validatePublishRequest,
   validateUserId,
   type BroadcastResult,
@@ -91,15 +92,16 @@ export class MemoryBus {
     return entry && entry.expiresAt > this.now() ? entry.id : undefined;
   }
 
+  /** The user's current history, started now if there is none; returns its position. */
+  open(userId: string): string {
+    const history = this.ensureHistory(userId);
+    return formatEventId({ ms: history.epoch, seq: history.count });
+  }
+
   /** Appends to the user's history and delivers the payload (then the receipt request, if any). */
   append(userId: string, body: string, idempotencyKey: string | undefined, receiptChannel: string | undefined) {
     const now = this.now();
-    let history = this.liveHistory(userId);
-    if (!history) {
-      this.lastEpoch = Math.max(now, this.lastEpoch + 1);
-      history = { epoch: this.lastEpoch, count: 0, entries: [], expiresAt: 0 };
-      this.histories.set(userId, history);
-    }
+    const history = this.ensureHistory(userId);
     history.count += 1;
     const id = formatEventId({ ms: history.epoch, seq: history.count });
     history.entries.push({ id, body });
@@ -115,17 +117,18 @@ export class MemoryBus {
     return { id, receivers };
   }
 
-  read(userId: string, after: string | undefined, limit: number): HistoryPage {
+  read(userId: string, after: string, limit: number): HistoryPage {
     const history = this.liveHistory(userId);
-    if (!history) return { exists: false, latest: undefined, oldest: undefined, events: [] };
-    const events =
-      after === undefined
-        ? []
-        : history.entries
-            .filter((entry) => compareEventIds(entry.id, after) > 0)
-            .slice(0, limit)
-            .map((entry) => ({ id: entry.id, payload: Buffer.from(joinEventPayload(entry.id, entry.body)) }));
-    return { exists: true, latest: history.entries.at(-1)?.id, oldest: history.entries[0]?.id, events };
+    if (!history) return { history: undefined, events: [] };
+    const events = history.entries
+      .filter((entry) => compareEventIds(entry.id, after) > 0)
+      .slice(0, limit)
+      .map((entry) => ({ id: entry.id, payload: Buffer.from(joinEventPayload(entry.id, entry.body)) }));
+    const oldest = history.entries[0];
+    return {
+      history: { epoch: history.epoch, count: history.count, oldest: oldest ? parseEventId(oldest.id) : undefined },
+      events,
+    };
   }
 
   /** Loses every history and idempotency key, as a Redis restart without persistence does. */
@@ -145,6 +148,16 @@ export class MemoryBus {
 
   routeReceipt(channel: string, receipt: Receipt): void {
     this.inboxes.get(channel)?.deliver(receipt);
+  }
+
+  private ensureHistory(userId: string): History {
+    let history = this.liveHistory(userId);
+    if (!history) {
+      this.lastEpoch = Math.max(this.now(), this.lastEpoch + 1);
+      history = { epoch: this.lastEpoch, count: 0, entries: [], expiresAt: this.now() + this.ttlMs };
+      this.histories.set(userId, history);
+    }
+    return history;
   }
 
   private liveHistory(userId: string): History | undefined {
@@ -252,7 +265,12 @@ export class MemoryBroker implements Broker {
     };
   }
 
-  async readHistory(userId: string, after: string | undefined, limit: number): Promise<HistoryPage> {
+  async openHistory(userId: string): Promise<string> {
+    this.assertStarted();
+    return this.bus.open(validateUserId(userId));
+  }
+
+  async readHistory(userId: string, after: string, limit: number): Promise<HistoryPage> {
     this.assertStarted();
     return this.bus.read(validateUserId(userId), after, limit);
   }

@@ -1,49 +1,79 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { joinEventPayload } from '@herald/protocol';
+import { LUA_ENSURE_EPOCH, joinEventPayload, parseEventId } from '@herald/protocol';
 import type { HistoryPage } from './broker.js';
 
 /**
- * Reads a user's history in one round trip: its oldest and newest event ids and the entries
- * after an id.
- *   KEYS[1] history stream   ARGV[1] after ('' for none)   ARGV[2] max entries
+ * Opens a user's history: starts one when there is none, and returns its position.
+ *   KEYS[1] sequence hash   ARGV[1] ttl (s) for a history started here
  */
-const READ_HISTORY_SCRIPT = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
-local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
-local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
-if not first or not last then return {0} end
-local entries = {}
-if ARGV[1] ~= '' then entries = redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV[2]) end
-return {1, last[1], first[1], entries}
+const OPEN_HISTORY_SCRIPT = `
+local seq = KEYS[1]
+local existed = redis.call('EXISTS', seq) == 1
+${LUA_ENSURE_EPOCH}
+if not existed then redis.call('EXPIRE', seq, ARGV[1]) end
+return epoch .. '-' .. (redis.call('HGET', seq, 'n') or '0')
 `;
 
-const READ_HISTORY_SHA = createHash('sha1').update(READ_HISTORY_SCRIPT).digest('hex');
+/**
+ * Reads a user's history in one round trip: its epoch and event count, its oldest event, and the
+ * entries after an id.
+ *   KEYS[1] history stream   KEYS[2] sequence hash   ARGV[1] after   ARGV[2] max entries
+ */
+const READ_HISTORY_SCRIPT = `
+local epoch = redis.call('HGET', KEYS[2], 'epoch')
+if not epoch then return {0} end
+local count = redis.call('HGET', KEYS[2], 'n') or '0'
+local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
+local oldest = false
+if first then oldest = first[1] end
+local entries = redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV[2])
+return {1, epoch, count, oldest, entries}
+`;
+
+class Script {
+  private readonly sha: string;
+
+  constructor(private readonly source: string) {
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+
+  async run(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    try {
+      return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) throw error;
+      return redis.eval(this.source, keys.length, ...keys, ...args);
+    }
+  }
+}
+
+const openScript = new Script(OPEN_HISTORY_SCRIPT);
+const readScript = new Script(READ_HISTORY_SCRIPT);
 
 type Entry = [string, string[]];
 
+export async function openHistory(redis: Redis, sequenceKey: string, ttlSeconds: number): Promise<string> {
+  const position = await openScript.run(redis, [sequenceKey], [ttlSeconds]);
+  if (typeof position !== 'string') throw new Error(`unexpected reply opening a history: ${JSON.stringify(position)}`);
+  return position;
+}
+
 export async function readHistory(
   redis: Redis,
-  historyKey: string,
-  after: string | undefined,
+  keys: { readonly history: string; readonly sequence: string },
+  after: string,
   limit: number,
 ): Promise<HistoryPage> {
-  const args = [historyKey, after ?? '', limit] as const;
-  let reply: unknown;
-  try {
-    reply = await redis.evalsha(READ_HISTORY_SHA, 1, ...args);
-  } catch (error) {
-    if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) throw error;
-    reply = await redis.eval(READ_HISTORY_SCRIPT, 1, ...args);
-  }
-  if (!Array.isArray(reply) || reply[0] === 0) {
-    return { exists: false, latest: undefined, oldest: undefined, events: [] };
-  }
-  const [, latest, oldest, entries] = reply as [number, string, string, Entry[]];
+  const reply = await readScript.run(redis, [keys.history, keys.sequence], [after, limit]);
+  if (!Array.isArray(reply) || reply[0] === 0) return { history: undefined, events: [] };
+  const [, epoch, count, oldest, entries] = reply as [number, string, string, string | null, Entry[]];
   return {
-    exists: true,
-    latest,
-    oldest,
+    history: {
+      epoch: Number(epoch),
+      count: Number(count),
+      oldest: typeof oldest === 'string' ? parseEventId(oldest) : undefined,
+    },
     events: entries.map(([id, fields]) => ({ id, payload: Buffer.from(joinEventPayload(id, fields[1] ?? 'null}')) })),
   };
 }

@@ -1,6 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import {
+  DEFAULT_HISTORY_TTL_SECONDS,
   channelNames,
   encodeReceipt,
   type BroadcastResult,
@@ -17,7 +18,7 @@ import {
   type ConnectionHandler,
   type HistoryPage,
 } from './broker.js';
-import { readHistory } from './redis-history.js';
+import { openHistory, readHistory } from './redis-history.js';
 
 export interface RedisBrokerOptions {
   readonly url: string;
@@ -43,6 +44,7 @@ export class RedisBroker implements Broker {
   private readonly commands: Redis;
   private readonly publisher: Publisher;
   private readonly logger: Logger;
+  private readonly historyTtlSeconds: number;
   /** Channels this node wants; restored on every reconnect. */
   private readonly channels = new Set<string>();
   private handler: BrokerMessageHandler | undefined;
@@ -56,6 +58,7 @@ export class RedisBroker implements Broker {
   constructor(options: RedisBrokerOptions) {
     this.names = channelNames(options.channelPrefix);
     this.logger = options.logger;
+    this.historyTtlSeconds = options.history?.ttlSeconds ?? DEFAULT_HISTORY_TTL_SECONDS;
     const common: RedisOptions = {
       lazyConnect: true,
       enableOfflineQueue: false,
@@ -124,9 +127,15 @@ export class RedisBroker implements Broker {
     });
   }
 
-  async readHistory(userId: string, after: string | undefined, limit: number): Promise<HistoryPage> {
+  async openHistory(userId: string): Promise<string> {
     if (this.closed) throw new BrokerUnavailableError('broker is closed');
-    return readHistory(this.commands, this.names.userHistory(userId), after, limit);
+    return openHistory(this.commands, this.names.userSequence(userId), this.historyTtlSeconds);
+  }
+
+  async readHistory(userId: string, after: string, limit: number): Promise<HistoryPage> {
+    if (this.closed) throw new BrokerUnavailableError('broker is closed');
+    const keys = { history: this.names.userHistory(userId), sequence: this.names.userSequence(userId) };
+    return readHistory(this.commands, keys, after, limit);
   }
 
   async sendReceipt(channel: string, receipt: Receipt): Promise<void> {

@@ -1,5 +1,5 @@
-import { compareEventIds, historyCoversSince, parseEventId, type EventIdParts } from '@herald/protocol';
-import type { Broker, HistoryPage } from '../broker/broker.js';
+import { formatEventId, historyCoversSince, isAfterHistory, parseEventId, type EventIdParts } from '@herald/protocol';
+import type { Broker } from '../broker/broker.js';
 
 export interface ReplayHandlers {
   /** Events after `since` may be missing; `oldest` is the oldest still held. Called at most once, first. */
@@ -11,16 +11,10 @@ export interface ReplayHandlers {
 
 export type ReplayOutcome = { readonly kind: 'done'; readonly replayed: number } | { readonly kind: 'future' } | { readonly kind: 'stopped' };
 
-/** True when history cannot vouch for every event after `since`. */
-export function historyHasGap(page: HistoryPage, since: EventIdParts): boolean {
-  const oldest = page.oldest === undefined ? undefined : parseEventId(page.oldest);
-  const latest = page.latest === undefined ? undefined : parseEventId(page.latest);
-  return !page.exists || !oldest || !latest || !historyCoversSince(since, oldest, latest);
-}
-
 /**
- * Feeds a user's history after `since` to the handlers, page by page, oldest first. A `since`
- * newer than any event the history ever held is refused ('future') before anything is sent.
+ * Feeds a user's history after `since` to the handlers, page by page, oldest first, after a gap
+ * notice when the history cannot vouch for all of it. A `since` beyond anything the history has
+ * numbered is refused ('future') before anything is sent.
  */
 export async function replayHistory(
   broker: Broker,
@@ -37,8 +31,11 @@ export async function replayHistory(
     const page = await broker.readHistory(userId, after, pageSize);
     if (!handlers.proceed()) return { kind: 'stopped' };
     if (first) {
-      if (page.latest !== undefined && compareEventIds(since, page.latest) > 0) return { kind: 'future' };
-      if (historyHasGap(page, start)) handlers.gap(page.oldest ?? null);
+      if (page.history && isAfterHistory(start, page.history)) return { kind: 'future' };
+      if (!historyCoversSince(start, page.history)) {
+        const oldest = page.history?.oldest;
+        handlers.gap(oldest ? formatEventId(oldest) : null);
+      }
     }
     for (const event of page.events) {
       const id = parseEventId(event.id);

@@ -9,6 +9,7 @@ import {
   parseEventId,
   parseReceiptRequest,
   resumedFrame,
+  type EventIdParts,
   type ServerControlFrame,
 } from '@herald/protocol';
 import type { Broker } from '../broker/broker.js';
@@ -88,15 +89,15 @@ export class Hub {
   }
 
   /**
-   * Adds a socket of a joined user. It receives every event after the newest one this node has
-   * seen for the user; call it in the same task as sending the welcome.
+   * Adds a socket of a joined user. It receives every event after `since` (the newest one this
+   * node has for the user); call it in the same task as sending the welcome, which carries it.
    */
-  attach(userId: string, outlet: Outlet): Member {
+  attach(userId: string, outlet: Outlet): { readonly member: Member; readonly since: string } {
     const user = this.users.get(userId);
     if (!user) throw new Error(`attach before join for a user this node is not subscribed to`);
     const member = new Member(userId, outlet, user.lastId);
     user.members.add(member);
-    return member;
+    return { member, since: formatEventId(user.lastId) };
   }
 
   detach(member: Member): void {
@@ -136,15 +137,16 @@ export class Hub {
 
   private async subscribeUpstream(userId: string): Promise<void> {
     await this.broker.subscribe(userId);
-    let latest: string | undefined;
+    let position: EventIdParts | undefined;
     try {
       // Where this node starts: events after this reach sockets live, or from history after an outage.
-      latest = (await this.broker.readHistory(userId, undefined, 0)).latest;
+      position = parseEventId(await this.broker.openHistory(userId));
     } catch (error) {
       await this.broker.unsubscribe(userId).catch(() => undefined);
       throw error;
     }
-    const user = new UserStream(latest === undefined ? undefined : parseEventId(latest));
+    if (!position) throw new Error('the broker returned a malformed history position');
+    const user = new UserStream(position);
     if (this.recovering) user.held = [];
     this.users.set(userId, user);
   }
@@ -236,12 +238,13 @@ export class Hub {
 
   private async recoverUser(userId: string, user: UserStream, generation: number): Promise<void> {
     const current = () => generation === this.generation && this.users.get(userId) === user;
-    const since = user.lastId;
+    const since = formatEventId(user.lastId);
+    let historyLost = false;
     try {
-      const outcome = await replayHistory(this.broker, userId, since ? formatEventId(since) : '0-0', this.pageSize, {
+      const outcome = await replayHistory(this.broker, userId, since, this.pageSize, {
         gap: (oldest) => {
-          if (!since) return;
-          const frame = gapFrame(formatEventId(since), oldest);
+          historyLost = oldest === null;
+          const frame = gapFrame(since, oldest);
           for (const member of user.members) if (!member.resuming) send(member, frame);
         },
         event: (payload, id) => user.deliver(payload, id),
@@ -250,6 +253,11 @@ export class Hub {
       if (outcome.kind === 'future') {
         // History restarted behind what this node saw (Redis lost its data, and its clock went back).
         for (const member of user.members) resync(member, 'history was reset; reconnect and resume');
+      }
+      if (historyLost && current()) {
+        // Start the user's next history now, so new sockets get positions in it.
+        const position = parseEventId(await this.broker.openHistory(userId));
+        if (position && current()) user.lastId = position;
       }
     } catch (error) {
       if (!current()) return;

@@ -12,13 +12,13 @@ export interface Delivery {
 /** One user's event stream on this node: their sockets, and how far the node has got. */
 export class UserStream {
   readonly members = new Set<Member>();
-  /** The newest event this node has seen for the user (delivered, or already in history when subscribed). */
-  lastId: EventIdParts | undefined;
+  /** The newest event this node has for the user: delivered, or already in history when it subscribed. */
+  lastId: EventIdParts;
   readonly lastDelivery: Delivery = { ms: -1, seq: -1, attempted: 0, successful: 0 };
   /** Messages held while the node recovers this user after a broker outage. */
   held: Buffer[] | undefined;
 
-  constructor(lastId: EventIdParts | undefined) {
+  constructor(lastId: EventIdParts) {
     this.lastId = lastId;
   }
 
@@ -27,7 +27,7 @@ export class UserStream {
     const attempted = this.members.size;
     let successful = 0;
     for (const member of this.members) if (member.offer(payload, id)) successful += 1;
-    if (!this.lastId || compareEventIdParts(id, this.lastId) > 0) this.lastId = id;
+    if (compareEventIdParts(id, this.lastId) > 0) this.lastId = id;
     const delivery = this.lastDelivery;
     delivery.ms = id.ms;
     delivery.seq = id.seq;

@@ -131,9 +131,9 @@ function closeAtExpiry(ws: HeraldSocket, session: Session): void {
 
 function welcome(ws: HeraldSocket, session: Session, nodeId: string, hub: Hub): void {
   closeAtExpiry(ws, session);
-  const member = hub.attach(session.userId, outletFor(ws));
+  const { member, since } = hub.attach(session.userId, outletFor(ws));
   session.member = member;
-  sendControl(ws, welcomeFrame({ node: nodeId, user_id: session.userId, connection_id: session.connectionId }));
+  sendControl(ws, welcomeFrame({ node: nodeId, user_id: session.userId, connection_id: session.connectionId, since }));
   if (session.since === undefined) return;
   session.resumeAsked = true;
   if (isEventId(session.since)) void hub.resume(member, session.since);

@@ -64,7 +64,11 @@ export class OutageBroker implements Broker {
     return this.inner.publish(request);
   }
 
-  async readHistory(userId: string, after: string | undefined, limit: number): Promise<HistoryPage> {
+  openHistory(userId: string): Promise<string> {
+    return this.inner.openHistory(userId);
+  }
+
+  async readHistory(userId: string, after: string, limit: number): Promise<HistoryPage> {
     if (this.failHistoryReads) throw new Error('history unavailable');
     if (this.historyDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.historyDelayMs));
     return this.inner.readHistory(userId, after, limit);
