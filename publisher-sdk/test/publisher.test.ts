@@ -9,6 +9,17 @@ import { waitUntil } from '../../test/support/wait.js';
 const redis = useRedisServer();
 let prefixes = 0;
 
+/** The client, with EVALSHA (how the publish script runs) replaced, to inject failures. */
+function withEvalsha(client: Redis, evalsha: (...args: Parameters<Redis['evalsha']>) => Promise<unknown>): Redis {
+  return new Proxy(client, {
+    get(target, property, receiver) {
+      if (property === 'evalsha') return evalsha;
+      const value: unknown = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
 /** A raw Redis subscriber standing in for a gateway node. */
 async function listen(prefix: string, userId: string): Promise<{ messages: EventEnvelope[]; stop(): void }> {
   const subscriber = redis().client();
@@ -133,19 +144,11 @@ describe('publisher', () => {
   it('retries a publish whose reply was lost without publishing twice', async () => {
     const client = redis().client();
     let attempts = 0;
-    const flaky = new Proxy(client, {
-      get(target, property, receiver) {
-        if (property === 'evalsha') {
-          return async (...args: Parameters<Redis['evalsha']>) => {
-            attempts += 1;
-            const reply = await target.evalsha(...args);
-            if (attempts === 1) throw new Error('Connection is closed.');
-            return reply;
-          };
-        }
-        const value: unknown = Reflect.get(target, property, receiver);
-        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-      },
+    const flaky = withEvalsha(client, async (...args) => {
+      attempts += 1;
+      const reply = await client.evalsha(...args);
+      if (attempts === 1) throw new Error('Connection is closed.');
+      return reply;
     });
     const retrying = createPublisher({ redis: flaky, channelPrefix: prefix, retry: { baseDelayMs: 1 } });
     try {
@@ -164,17 +167,9 @@ describe('publisher', () => {
   it('does not retry an error that is not transient', async () => {
     const client = redis().client();
     let attempts = 0;
-    const broken = new Proxy(client, {
-      get(target, property, receiver) {
-        if (property === 'evalsha') {
-          return async () => {
-            attempts += 1;
-            throw new Error('ERR something is wrong');
-          };
-        }
-        const value: unknown = Reflect.get(target, property, receiver);
-        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-      },
+    const broken = withEvalsha(client, async () => {
+      attempts += 1;
+      throw new Error('ERR something is wrong');
     });
     const publisherOnBroken = createPublisher({ redis: broken, channelPrefix: prefix });
     try {
