@@ -9,7 +9,8 @@ import { Hub } from './hub/hub.js';
 import { registerHttpRoutes } from './transport/routes.js';
 import { SocketRegistry } from './transport/socket-registry.js';
 import { loadNativeUws } from './transport/uws.js';
-import { createWebSocketBehavior, type SocketData } from './transport/websocket.js';
+import type { SocketData } from './transport/session.js';
+import { createWebSocketBehavior } from './transport/websocket.js';
 
 export interface GatewayOptions {
   readonly config: GatewayConfig;

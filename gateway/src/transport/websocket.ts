@@ -1,55 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { HttpRequest, HttpResponse, WebSocket, WebSocketBehavior, us_socket_context_t } from 'uWebSockets.js';
-import {
-  CloseCodes,
-  encodeControlFrame,
-  errorFrame,
-  isEventId,
-  parseClientFrame,
-  welcomeFrame,
-  type ServerControlFrame,
-} from '@herald/protocol';
+import type { HttpRequest, HttpResponse, WebSocketBehavior, us_socket_context_t } from 'uWebSockets.js';
+import { CloseCodes, encodeControlFrame, errorFrame, isEventId, parseClientFrame, welcomeFrame } from '@herald/protocol';
 import { AuthError, type TokenVerifier } from '../auth/verifier.js';
 import { readUpgradeCredentials } from '../auth/credentials.js';
 import type { Broker } from '../broker/broker.js';
 import type { Hub } from '../hub/hub.js';
-import type { Member, Outlet } from '../hub/member.js';
-import type { Lease } from '../hub/subscription-tracker.js';
 import { errorBody, guardResponse, respondLater, writeJson, type JsonResponse } from './http.js';
+import { closeAtExpiry, outletFor, sendControl, type HeraldSocket, type Session, type SocketData } from './session.js';
 import type { SocketRegistry } from './socket-registry.js';
 import type { UwsModule } from './uws.js';
-
-/**
- * One connection's state. uWS copies user data onto the socket object, so state that the upgrade
- * continuation and the socket handlers both change lives behind this one shared reference.
- */
-export interface Session {
-  readonly userId: string;
-  readonly connectionId: string;
-  readonly lease: Lease;
-  /** `?since=` from the URL, if any (checked after the welcome). */
-  readonly since: string | undefined;
-  /** Set by the open handler; cleared by the close handler, after which the socket must not be touched. */
-  socket: HeraldSocket | undefined;
-  /** True while `res.cork(() => res.upgrade())` runs (see welcome()). */
-  upgrading: boolean;
-  /** The socket's place in its user's stream, from the welcome on. */
-  member: Member | undefined;
-  /** Frames received from the client. */
-  framesReceived: number;
-  /** A resume was asked for (by URL or frame); only one per connection. */
-  resumeAsked: boolean;
-  /** When the token expires (ms since the epoch); the socket is closed with 4001 then. */
-  readonly expiresAt: number;
-  expiryTimer: ReturnType<typeof setTimeout> | undefined;
-}
-
-export interface SocketData {
-  readonly session: Session;
-}
-
-export type HeraldSocket = WebSocket<SocketData>;
 
 export interface WebSocketSettings {
   readonly nodeId: string;
@@ -88,20 +48,6 @@ function refusal(error: unknown): JsonResponse {
   return unavailable('this node cannot subscribe to the user right now; retry');
 }
 
-// uWS's send status for a message refused because the socket is over its buffer limit.
-const SEND_DROPPED = 2;
-
-function outletFor(ws: HeraldSocket): Outlet {
-  return {
-    send: (frame) => ws.send(frame, false) !== SEND_DROPPED,
-    close: (code, reason) => ws.end(code, reason),
-  };
-}
-
-function sendControl(ws: HeraldSocket, frame: ServerControlFrame): void {
-  ws.send(encodeControlFrame(frame));
-}
-
 /**
  * Joins the socket to its user's stream, then sends `herald.welcome`: from here on every event
  * published for the user reaches it. A `?since=` resume starts right after.
@@ -114,21 +60,6 @@ function sendControl(ws: HeraldSocket, frame: ServerControlFrame): void {
  * the cork, this runs right after the cork returns, in the same task: nothing can be published
  * in between. When uWS opens it later, it runs in the open handler.
  */
-// setTimeout fires at once for delays over 2^31-1 ms; longer waits are taken in steps.
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-function closeAtExpiry(ws: HeraldSocket, session: Session): void {
-  const remaining = session.expiresAt - Date.now();
-  session.expiryTimer = setTimeout(
-    () => {
-      if (!session.socket) return;
-      if (session.expiresAt > Date.now()) closeAtExpiry(ws, session);
-      else ws.end(CloseCodes.TOKEN_EXPIRED.code, 'token expired');
-    },
-    Math.max(0, Math.min(remaining, MAX_TIMER_MS)),
-  );
-}
-
 function welcome(ws: HeraldSocket, session: Session, nodeId: string, hub: Hub): void {
   closeAtExpiry(ws, session);
   const { member, since } = hub.attach(session.userId, outletFor(ws));

@@ -1,0 +1,66 @@
+import type { WebSocket } from 'uWebSockets.js';
+import { CloseCodes, encodeControlFrame, type ServerControlFrame } from '@herald/protocol';
+import type { Member, Outlet } from '../hub/member.js';
+import type { Lease } from '../hub/subscription-tracker.js';
+
+/**
+ * One connection's state. uWS copies user data onto the socket object, so state that the upgrade
+ * continuation and the socket handlers both change lives behind this one shared reference.
+ */
+export interface Session {
+  readonly userId: string;
+  readonly connectionId: string;
+  readonly lease: Lease;
+  /** `?since=` from the URL, if any (checked after the welcome). */
+  readonly since: string | undefined;
+  /** Set by the open handler; cleared by the close handler, after which the socket must not be touched. */
+  socket: HeraldSocket | undefined;
+  /** True while `res.cork(() => res.upgrade())` runs (see welcome()). */
+  upgrading: boolean;
+  /** The socket's place in its user's stream, from the welcome on. */
+  member: Member | undefined;
+  /** Frames received from the client. */
+  framesReceived: number;
+  /** A resume was asked for (by URL or frame); only one per connection. */
+  resumeAsked: boolean;
+  /** When the token expires (ms since the epoch); the socket is closed with 4001 then. */
+  readonly expiresAt: number;
+  expiryTimer: ReturnType<typeof setTimeout> | undefined;
+}
+
+export interface SocketData {
+  readonly session: Session;
+}
+
+export type HeraldSocket = WebSocket<SocketData>;
+
+// uWS's send status for a message refused because the socket is over its buffer limit.
+const SEND_DROPPED = 2;
+
+export function outletFor(ws: HeraldSocket): Outlet {
+  return {
+    send: (frame) => ws.send(frame, false) !== SEND_DROPPED,
+    close: (code, reason) => ws.end(code, reason),
+  };
+}
+
+export function sendControl(ws: HeraldSocket, frame: ServerControlFrame): void {
+  ws.send(encodeControlFrame(frame));
+}
+
+// setTimeout fires at once for delays over 2^31-1 ms; longer waits are taken in steps.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Closes the socket with 4001 when its token expires. */
+export function closeAtExpiry(ws: HeraldSocket, session: Session): void {
+  const remaining = session.expiresAt - Date.now();
+  session.expiryTimer = setTimeout(
+    () => {
+      if (!session.socket) return;
+      if (session.expiresAt > Date.now()) closeAtExpiry(ws, session);
+      else ws.end(CloseCodes.TOKEN_EXPIRED.code, 'token expired');
+    },
+    Math.max(0, Math.min(remaining, MAX_TIMER_MS)),
+  );
+}
+
