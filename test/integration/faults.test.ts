@@ -2,11 +2,13 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { channelNames, type BroadcastResult } from '@herald/protocol';
 import { createPublisher } from '@herald/publisher-sdk';
+import { TestClient, UpgradeRefused } from '../support/clients.js';
 import { CheckedClient, SteadyPublisher, allDelivered, deliveryProblems } from '../support/delivery-check.js';
 import { startFleet, type Fleet } from '../support/fleet.js';
 import { REPO_ROOT } from '../support/paths.js';
 import { postPublish } from '../support/publish.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+import { signTestToken } from '../support/tokens.js';
 import { delay, waitUntil } from '../support/wait.js';
 
 const run = promisify(execFile);
@@ -92,6 +94,17 @@ describe('delivery under faults (real Redis, 3 real gateway processes)', () => {
     clients = await openClients((i) => fleet.nodes[i % 3]?.wsUrl ?? '');
     publisher.start();
     await delay(1000);
+    await fleet.redis.stop();
+    // While Redis is away: not ready, new sockets refused with a retry hint, open ones kept.
+    const node = fleet.nodes[0];
+    if (!node) throw new Error('no node');
+    await waitUntil('the node to report not ready', async () => (await fetch(`${node.httpUrl}/readyz`)).status === 503);
+    const refused = await TestClient.open(node.wsUrl, { token: await signTestToken({ sub: 'late' }) }).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(UpgradeRefused);
+    expect((refused as UpgradeRefused).status).toBe(503);
+    expect((refused as UpgradeRefused).headers['retry-after']).toBeDefined();
+    expect(clients.every((client) => client.state === 'open')).toBe(true);
+    await delay(300);
     await fleet.redis.restart();
     await delay(1500);
     await publisher.stop();
