@@ -1,4 +1,4 @@
-import type { us_listen_socket } from 'uWebSockets.js';
+import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { CloseCodes } from '@herald/protocol';
 import type { Logger } from 'pino';
 import { createTokenVerifier, type VerificationKey } from './auth/verifier.js';
@@ -6,10 +6,12 @@ import type { Broker } from './broker/broker.js';
 import { createBroker } from './broker/create.js';
 import type { GatewayConfig } from './config/schema.js';
 import { Hub } from './hub/hub.js';
+import { GatewayMetrics } from './metrics.js';
+import { startAdminServer } from './transport/admin.js';
 import { registerHttpRoutes } from './transport/routes.js';
+import type { SocketData } from './transport/session.js';
 import { SocketRegistry } from './transport/socket-registry.js';
 import { loadNativeUws } from './transport/uws.js';
-import type { SocketData } from './transport/session.js';
 import { createWebSocketBehavior } from './transport/websocket.js';
 
 export interface GatewayOptions {
@@ -23,17 +25,32 @@ export interface GatewayOptions {
 
 export interface RunningGateway {
   readonly port: number;
+  readonly adminPort: number;
   readonly nodeId: string;
   readonly broker: Broker;
+  readonly metrics: GatewayMetrics;
   /** Open sockets. */
   readonly connections: number;
   /** Users this node is subscribed to. */
   readonly subscribedUsers: number;
-  /** Stops taking sockets, closes the open ones with 1001, disconnects the broker. */
+  /**
+   * Leaves the fleet gracefully: /readyz turns 503 at once; after DRAIN_DELAY_MS no new sockets;
+   * open sockets are closed with 1001 spread over DRAIN_SPREAD_MS (cut after DRAIN_GRACE_MS more);
+   * then the broker disconnects.
+   */
+  drain(): Promise<void>;
+  /** Stops at once: no delay, no spread (tests, second signal). */
   stop(): Promise<void>;
 }
 
-const CLOSE_GRACE_MS = 5000;
+function listen(app: TemplatedApp, host: string, port: number): Promise<us_listen_socket> {
+  return new Promise((resolve, reject) => {
+    app.listen(host, port, (socket) => {
+      if (socket) resolve(socket);
+      else reject(new Error(`cannot listen on ${host}:${port} (address in use or not available)`));
+    });
+  });
+}
 
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const { config, logger } = options;
@@ -46,11 +63,25 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     logger.error({ err: error, broker: broker.kind }, 'broker not reachable at start; retrying');
   }
 
-  const app = uws.App();
+  const metrics = new GatewayMetrics(config.nodeId, config.maxConnections);
   const sockets = new SocketRegistry<SocketData>();
+  const hub = new Hub(broker, { nodeId: config.nodeId, logger, metrics });
   let accepting = true;
-  const hub = new Hub(broker, { nodeId: config.nodeId, logger });
+  let draining = false;
+  metrics.observe({
+    connections: () => sockets.size,
+    subscribedUsers: () => hub.subscribedUsers,
+    brokerConnected: () => broker.health().connected,
+    recovering: () => !hub.ready,
+  });
+  const probeSources = {
+    nodeId: config.nodeId,
+    broker,
+    accepting: () => accepting && !draining,
+    caughtUp: () => hub.ready,
+  };
 
+  const app = uws.App();
   app.ws<SocketData>(
     '/ws',
     createWebSocketBehavior(
@@ -59,6 +90,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         maxInboundFrameBytes: config.maxInboundFrameBytes,
         maxBufferedBytes: config.maxBufferedBytes,
         idleTimeoutSeconds: config.idleTimeoutSeconds,
+        maxConnections: config.maxConnections,
+        maxConnectionsPerUser: config.maxConnectionsPerUser,
+        upgradeRatePerIp: config.upgradeRatePerIp,
+        upgradeBurstPerIp: config.upgradeBurstPerIp,
+        trustProxy: config.trustProxy,
+        maxInboundMessagesPerSecond: config.maxInboundMessagesPerSecond,
       },
       {
         uws,
@@ -67,49 +104,54 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         broker,
         sockets,
         logger,
+        metrics,
         accepting: () => accepting,
       },
     ),
   );
   registerHttpRoutes(app, {
-    nodeId: config.nodeId,
-    broker,
-    ready: () => hub.ready,
+    ...probeSources,
     logger,
+    metrics,
     publishKey: options.publishKey,
     maxPublishBytes: config.maxPublishBytes,
-    accepting: () => accepting,
+    probes: config.publicProbes,
   });
 
-  const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
-    app.listen(config.host, config.port, (socket) => {
-      if (socket) resolve(socket);
-      else reject(new Error(`cannot listen on ${config.host}:${config.port} (address in use or not available)`));
-    });
-  });
+  const listenSocket = await listen(app, config.host, config.port);
   const port = uws.us_socket_local_port(listenSocket);
-  logger.info({ host: config.host, port, broker: broker.kind }, 'gateway listening');
+  const admin = await startAdminServer({ ...probeSources, uws, host: config.adminHost, port: config.adminPort, metrics, logger });
+  logger.info({ host: config.host, port, admin_port: admin.port, broker: broker.kind }, 'gateway listening');
 
-  let stopping: Promise<void> | undefined;
+  let leaving: Promise<void> | undefined;
+  const leave = (delayMs: number, spreadMs: number, graceMs: number) => {
+    leaving ??= (async () => {
+      draining = true;
+      logger.info({ delay_ms: delayMs, spread_ms: spreadMs, connections: sockets.size }, 'draining');
+      if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+      accepting = false;
+      uws.us_listen_socket_close(listenSocket);
+      await sockets.closeAll(CloseCodes.GOING_AWAY.code, 'node draining', spreadMs, graceMs);
+      await broker.close();
+      admin.close();
+      logger.info('gateway stopped');
+    })();
+    return leaving;
+  };
+
   return {
     port,
+    adminPort: admin.port,
     nodeId: config.nodeId,
     broker,
+    metrics,
     get connections() {
       return sockets.size;
     },
     get subscribedUsers() {
       return hub.subscribedUsers;
     },
-    stop() {
-      stopping ??= (async () => {
-        accepting = false;
-        uws.us_listen_socket_close(listenSocket);
-        await sockets.closeAll(CloseCodes.GOING_AWAY.code, 'node shutting down', CLOSE_GRACE_MS);
-        await broker.close();
-        logger.info('gateway stopped');
-      })();
-      return stopping;
-    },
+    drain: () => leave(config.drainDelayMs, config.drainSpreadMs, config.drainGraceMs),
+    stop: () => leave(0, 0, 1000),
   };
 }

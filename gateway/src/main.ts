@@ -84,7 +84,7 @@ async function main(): Promise<void> {
     }
     signalled = true;
     logger.info({ signal }, 'shutting down');
-    running.stop().then(
+    running.drain().then(
       () => process.exit(0),
       (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');

@@ -7,7 +7,8 @@ import {
 } from '@herald/protocol';
 import { MemoryBus } from '../src/broker/memory.js';
 import { Hub } from '../src/hub/hub.js';
-import type { Member, Outlet } from '../src/hub/member.js';
+import type { Member, Outlet, SendOutcome } from '../src/hub/member.js';
+import { GatewayMetrics } from '../src/metrics.js';
 import { waitUntil } from '../../test/support/wait.js';
 import { OutageBroker } from './support/outage-broker.js';
 
@@ -17,10 +18,10 @@ class RecordingOutlet implements Outlet {
   closed: { code: number; reason: string } | undefined;
   refuse = false;
 
-  send(frame: Buffer | string): boolean {
-    if (this.refuse) return false;
+  send(frame: Buffer | string): SendOutcome {
+    if (this.refuse) return 'refused';
     this.frames.push(parseServerFrame(frame.toString()));
-    return true;
+    return 'sent';
   }
 
   close(code: number, reason: string): void {
@@ -49,7 +50,7 @@ describe('hub', () => {
     bus = new MemoryBus(busOptions);
     broker = new OutageBroker(bus);
     await broker.start();
-    hub = new Hub(broker, { nodeId: 'n1', logger: pino({ level: 'silent' }), historyPageSize: 4 });
+    hub = new Hub(broker, { nodeId: 'n1', logger: pino({ level: 'silent' }), metrics: new GatewayMetrics('n1', 100), historyPageSize: 4 });
   }
 
   async function member(userId: string): Promise<{ member: Member; outlet: RecordingOutlet }> {

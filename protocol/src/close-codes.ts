@@ -43,6 +43,24 @@ export const CloseCodes = {
     reconnect: true,
     description: 'The token expired; reconnect with a fresh token and resume.',
   },
+  SLOW_CONSUMER: {
+    code: 4002,
+    name: 'slow_consumer',
+    reconnect: true,
+    description: 'The client read too slowly and its send buffer passed MAX_BUFFERED_BYTES; reconnect and resume.',
+  },
+  RATE_LIMITED: {
+    code: 4003,
+    name: 'rate_limited',
+    reconnect: true,
+    description: 'The client sent frames faster than MAX_INBOUND_MESSAGES_PER_SECOND; reconnect (with backoff) and resume.',
+  },
+  CONNECTION_LIMIT: {
+    code: 4500,
+    name: 'connection_limit',
+    reconnect: false,
+    description: 'The user opened more sockets on this node than MAX_CONNECTIONS_PER_USER; this one, the oldest, was closed.',
+  },
   MESSAGE_TOO_BIG: {
     code: 1009,
     name: 'message_too_big',

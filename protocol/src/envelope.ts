@@ -84,3 +84,27 @@ export function eventIdPartsOfPayload(payload: Uint8Array): EventIdParts | undef
   }
   return parseEventIdBytes(payload, ID_PREFIX_BYTES.length);
 }
+
+const TS_MARKER: readonly number[] = [...',"ts":'].map((char) => char.charCodeAt(0));
+// The id and type come first and are short; the timestamp is found within this many bytes.
+const TS_SEARCH_LIMIT = 256;
+
+/** The `ts` of an event payload read from its bytes (milliseconds), or undefined. */
+export function eventTimestampOfPayload(payload: Uint8Array): number | undefined {
+  const end = Math.min(payload.length, TS_SEARCH_LIMIT);
+  search: for (let i = ID_PREFIX_BYTES.length; i + TS_MARKER.length < end; i++) {
+    for (let j = 0; j < TS_MARKER.length; j++) {
+      if (payload[i + j] !== TS_MARKER[j]) continue search;
+    }
+    let ts = 0;
+    let digits = 0;
+    for (let k = i + TS_MARKER.length; k < payload.length; k++) {
+      const byte = payload[k] as number;
+      if (byte < 0x30 || byte > 0x39) break;
+      ts = ts * 10 + (byte - 0x30);
+      digits += 1;
+    }
+    return digits > 0 && digits <= 16 ? ts : undefined;
+  }
+  return undefined;
+}

@@ -42,6 +42,7 @@ export {
   joinEventPayload,
   eventIdOfPayload,
   eventIdPartsOfPayload,
+  eventTimestampOfPayload,
   type EventEnvelope,
   type EventFields,
 } from './envelope.js';

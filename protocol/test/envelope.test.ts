@@ -3,6 +3,7 @@ import {
   HeraldValidationError,
   encodeEventBody,
   eventIdOfPayload,
+  eventTimestampOfPayload,
   joinEventPayload,
 } from '../src/index.js';
 
@@ -21,6 +22,12 @@ describe('event envelope', () => {
     const { run_id: _omitted, ...withoutRun } = fields;
     const payload = joinEventPayload('1-0', encodeEventBody({ ...withoutRun, data: undefined }));
     expect(JSON.parse(payload)).toEqual({ id: '1-0', type: 'agent_started', ts: 1700000000123, user_id: 'alice', data: null });
+  });
+
+  it('reads the publish timestamp from the payload bytes', () => {
+    const payload = new TextEncoder().encode(joinEventPayload('42-7', encodeEventBody(fields)));
+    expect(eventTimestampOfPayload(payload)).toBe(1700000000123);
+    expect(eventTimestampOfPayload(new TextEncoder().encode('{"id":"1-1","type":"x"}'))).toBeUndefined();
   });
 
   it('reads the id back from the payload without parsing it', () => {

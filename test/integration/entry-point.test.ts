@@ -54,11 +54,11 @@ describe('gateway entry point', () => {
     );
     let redis: RedisServer | undefined;
     try {
-      const notReady = await fetch(`${node.httpUrl}/readyz`);
+      const notReady = await fetch(`${node.adminUrl}/readyz`);
       expect(notReady.status).toBe(503);
       expect(await notReady.json()).toMatchObject({ status: 'not_ready', broker: { connected: false } });
       redis = await startRedisServer({ port: redisPort });
-      await waitUntil('the node to become ready', async () => (await fetch(`${node.httpUrl}/readyz`)).status === 200, 15_000);
+      await waitUntil('the node to become ready', async () => (await fetch(`${node.adminUrl}/readyz`)).status === 200, 15_000);
       expect(await node.stop('SIGTERM')).toBe(0);
     } finally {
       await node.stop('SIGKILL');

@@ -98,7 +98,7 @@ describe('delivery under faults (real Redis, 3 real gateway processes)', () => {
     // While Redis is away: not ready, new sockets refused with a retry hint, open ones kept.
     const node = fleet.nodes[0];
     if (!node) throw new Error('no node');
-    await waitUntil('the node to report not ready', async () => (await fetch(`${node.httpUrl}/readyz`)).status === 503);
+    await waitUntil('the node to report not ready', async () => (await fetch(`${node.adminUrl}/readyz`)).status === 503);
     const refused = await TestClient.open(node.wsUrl, { token: await signTestToken({ sub: 'late' }) }).catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(UpgradeRefused);
     expect((refused as UpgradeRefused).status).toBe(503);
@@ -110,7 +110,7 @@ describe('delivery under faults (real Redis, 3 real gateway processes)', () => {
     await publisher.stop();
     await waitUntil(
       'every node to be ready again',
-      async () => (await Promise.all(fleet.nodes.map((node) => fetch(`${node.httpUrl}/readyz`)))).every((r) => r.ok),
+      async () => (await Promise.all(fleet.nodes.map((node) => fetch(`${node.adminUrl}/readyz`)))).every((r) => r.ok),
       15_000,
     );
     await settleAndCheck(clients, publisher);

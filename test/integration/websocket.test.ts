@@ -125,13 +125,25 @@ describe('gateway HTTP endpoints', () => {
     await node.stop();
   });
 
-  it('reports liveness and readiness', async () => {
-    const health = await fetch(`${node.httpUrl}/healthz`);
+  it('reports liveness and readiness on the admin port', async () => {
+    const health = await fetch(`${node.adminUrl}/healthz`);
     expect(health.status).toBe(200);
     expect(await health.json()).toEqual({ status: 'ok', node: 'test-node' });
-    const ready = await fetch(`${node.httpUrl}/readyz`);
+    const ready = await fetch(`${node.adminUrl}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toMatchObject({ status: 'ready', accepting: true, broker: { connected: true } });
+    expect(await ready.json()).toMatchObject({ status: 'ready', accepting: true, recovering: false, broker: { connected: true } });
+  });
+
+  it('keeps probes and metrics off the public port unless PUBLIC_PROBES is set', async () => {
+    expect((await fetch(`${node.httpUrl}/healthz`)).status).toBe(404);
+    expect((await fetch(`${node.httpUrl}/metrics`)).status).toBe(404);
+    const withProbes = await startTestGateway({ PUBLIC_PROBES: 'true' });
+    try {
+      expect((await fetch(`${withProbes.httpUrl}/readyz`)).status).toBe(200);
+      expect((await fetch(`${withProbes.httpUrl}/metrics`)).status).toBe(404);
+    } finally {
+      await withProbes.stop();
+    }
   });
 
   it('answers a plain GET /ws with 426 and unknown paths with 404, as JSON', async () => {
@@ -149,7 +161,7 @@ describe('gateway without a broker connection', () => {
     const node = await startTestGateway({}, { broker });
     try {
       await broker.close();
-      expect((await fetch(`${node.httpUrl}/readyz`)).status).toBe(503);
+      expect((await fetch(`${node.adminUrl}/readyz`)).status).toBe(503);
       const refused = await TestClient.open(node.wsUrl, { token: 'irrelevant' }).catch((error: unknown) => error);
       expect(refused).toBeInstanceOf(UpgradeRefused);
       expect((refused as UpgradeRefused).status).toBe(503);
@@ -161,26 +173,34 @@ describe('gateway without a broker connection', () => {
 });
 
 describe('slow consumers', () => {
-  it('closes a socket that stops reading once its buffer passes MAX_BUFFERED_BYTES, rather than skipping events', async () => {
+  it('closes a socket that stops reading with 4002 once its buffer passes MAX_BUFFERED_BYTES; resuming loses nothing', async () => {
     const node = await startTestGateway({ MAX_BUFFERED_BYTES: '131072' });
     try {
-      const client = await TestClient.connect(node.wsUrl, { token: await signTestToken({ sub: 'slow' }) });
+      const token = await signTestToken({ sub: 'slow' });
+      const client = await TestClient.connect(node.wsUrl, { token });
       const tcp = (client.socket as unknown as { _socket: { pause(): void; resume(): void } })._socket;
       tcp.pause();
       const chunk = 'x'.repeat(60_000);
-      let published = 0;
+      const published: string[] = [];
       // Enough to fill the kernel's socket buffers and then the gateway's.
-      while (published < 400 && node.gateway.connections > 0) {
+      while (published.length < 400 && node.gateway.connections > 0) {
         const answer = await postPublish(node.httpUrl, { user_id: 'slow', type: 'agent_thinking', data: { chunk } });
         expect(answer.status).toBe(200);
-        published += 1;
+        published.push(answer.body.event_id);
       }
       tcp.resume();
       const closed = await client.waitForClose();
-      expect(closed.code).toBe(1006);
-      const received = client.events().map((event) => (event.data as { chunk: string }).chunk.length);
-      expect(received.length).toBeLessThan(published);
-      expect(received.every((length) => length === chunk.length)).toBe(true);
+      expect(closed).toEqual({ code: CloseCodes.SLOW_CONSUMER.code, reason: 'slow consumer' });
+      // What it got before the close is a prefix of what was published, in order.
+      const before = client.events().map((event) => event.id);
+      expect(before).toEqual(published.slice(0, before.length));
+
+      published.push(...(await Promise.all([1, 2].map(async () => (await postPublish(node.httpUrl, { user_id: 'slow', type: 'agent_thinking', data: null })).body.event_id))));
+      const resumed = await TestClient.connect(`${node.wsUrl}?since=${before.at(-1)}`, { token });
+      await resumed.waitFor('resumed', (frames) => frames.some((frame) => frame.type === 'herald.resumed'));
+      await resumed.waitForEvents(published.length - before.length);
+      expect([...before, ...resumed.events().map((event) => event.id)]).toEqual(published);
+      resumed.terminate();
     } finally {
       await node.stop();
     }
@@ -193,6 +213,7 @@ describe('gateway shutdown', () => {
     const client = await TestClient.connect(node.wsUrl, { token: await signTestToken({ sub: 'leo' }) });
     await node.stop();
     expect((await client.waitForClose()).code).toBe(CloseCodes.GOING_AWAY.code);
-    await expect(fetch(`${node.httpUrl}/healthz`)).rejects.toThrow();
+    await expect(fetch(`${node.httpUrl}/ws`)).rejects.toThrow();
+    await expect(fetch(`${node.adminUrl}/healthz`)).rejects.toThrow();
   });
 });

@@ -9,6 +9,8 @@ export interface GatewayProcess {
   readonly port: number;
   readonly httpUrl: string;
   readonly wsUrl: string;
+  /** The admin port's base URL: /metrics, /healthz, /readyz. */
+  readonly adminUrl: string;
   readonly process: ChildProcess;
   /** Everything the process wrote so far (stdout and stderr). */
   output(): string;
@@ -27,8 +29,20 @@ function assertBuilt(): void {
   }
 }
 
+/** Test runs connect far faster than real clients: per-address upgrade limits would get in the way. */
+export const GENEROUS_LIMITS = { UPGRADE_RATE_PER_IP: '100000', UPGRADE_BURST_PER_IP: '100000' } as const;
+
 function baseEnvironment(env: Record<string, string>): NodeJS.ProcessEnv {
-  return { PATH: process.env['PATH'], HOME: process.env['HOME'], LOG_LEVEL: 'warn', HOST: '127.0.0.1', ...env };
+  return {
+    PATH: process.env['PATH'],
+    HOME: process.env['HOME'],
+    LOG_LEVEL: 'warn',
+    HOST: '127.0.0.1',
+    DRAIN_DELAY_MS: '0',
+    DRAIN_SPREAD_MS: '0',
+    ...GENEROUS_LIMITS,
+    ...env,
+  };
 }
 
 export interface StartOptions {
@@ -40,9 +54,10 @@ export interface StartOptions {
 export async function startGatewayProcess(env: Record<string, string>, options: StartOptions = {}): Promise<GatewayProcess> {
   assertBuilt();
   const port = env['PORT'] ? Number(env['PORT']) : await freePort();
+  const adminPort = env['ADMIN_PORT'] ? Number(env['ADMIN_PORT']) : await freePort();
   const nodeId = env['NODE_ID'] ?? `node-${port}`;
   const child = spawn(process.execPath, [GATEWAY_ENTRY], {
-    env: baseEnvironment({ ...env, PORT: String(port), NODE_ID: nodeId }),
+    env: baseEnvironment({ ...env, PORT: String(port), ADMIN_PORT: String(adminPort), NODE_ID: nodeId }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -50,16 +65,18 @@ export async function startGatewayProcess(env: Record<string, string>, options: 
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const httpUrl = `http://127.0.0.1:${port}`;
+  const adminUrl = `http://127.0.0.1:${adminPort}`;
   const probe = options.waitFor ?? 'readyz';
   await waitUntil(`gateway ${nodeId} to answer /${probe}`, async () => {
     if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}:\n${output}`);
-    const response = await fetch(`${httpUrl}/${probe}`).catch(() => undefined);
+    const response = await fetch(`${adminUrl}/${probe}`).catch(() => undefined);
     return response?.status === 200;
   }, 15_000);
   return {
     nodeId,
     port,
     httpUrl,
+    adminUrl,
     wsUrl: `ws://127.0.0.1:${port}/ws`,
     process: child,
     output: () => output,

@@ -6,12 +6,14 @@ import {
   type Broker,
   type RunningGateway,
 } from '@herald/gateway';
+import { GENEROUS_LIMITS } from './gateway-process.js';
 import { TEST_JWT_SECRET, TEST_PUBLISH_KEY } from './tokens.js';
 
 export interface TestGateway {
   readonly gateway: RunningGateway;
   readonly httpUrl: string;
   readonly wsUrl: string;
+  readonly adminUrl: string;
   stop(): Promise<void>;
 }
 
@@ -25,7 +27,9 @@ export async function startTestGateway(
 ): Promise<TestGateway> {
   const config = loadConfig({
     PORT: '0',
+    ADMIN_PORT: '0',
     HOST: '127.0.0.1',
+    ...GENEROUS_LIMITS,
     JWT_SECRET: TEST_JWT_SECRET,
     HERALD_PUBLISH_KEY: TEST_PUBLISH_KEY,
     NODE_ID: 'test-node',
@@ -44,6 +48,7 @@ export async function startTestGateway(
     gateway,
     httpUrl: `http://127.0.0.1:${gateway.port}`,
     wsUrl: `ws://127.0.0.1:${gateway.port}/ws`,
+    adminUrl: `http://127.0.0.1:${gateway.adminPort}`,
     stop: () => gateway.stop(),
   };
 }

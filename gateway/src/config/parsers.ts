@@ -91,3 +91,12 @@ export function url(protocols: readonly string[]): Parser<URL> {
     return parsed;
   };
 }
+
+export function boolean(): Parser<boolean> {
+  return (raw, name) => {
+    const value = required(raw, name);
+    if (value === 'true') return true;
+    if (value === 'false') return false;
+    throw new ConfigError(name, `must be true or false (got ${shown(value)})`);
+  };
+}

@@ -10,6 +10,7 @@ import {
 import { publicKeyFromPem, type PublicVerificationKey } from '../auth/keys.js';
 import { ConfigError } from './errors.js';
 import {
+  boolean,
   integer,
   list,
   matching,
@@ -56,6 +57,21 @@ export interface GatewayConfig {
   readonly historyMaxEvents: number;
   readonly historyTtlSeconds: number;
   readonly idempotencyWindowSeconds: number;
+  /** Admin listener: /metrics, /healthz, /readyz. */
+  readonly adminPort: number;
+  readonly adminHost: string;
+  /** Also answer /healthz and /readyz on the public port. */
+  readonly publicProbes: boolean;
+  readonly maxConnections: number;
+  readonly maxConnectionsPerUser: number;
+  readonly upgradeRatePerIp: number;
+  readonly upgradeBurstPerIp: number;
+  /** Take the client address from X-Forwarded-For (last entry), as set by a trusted load balancer. */
+  readonly trustProxy: boolean;
+  readonly maxInboundMessagesPerSecond: number;
+  readonly drainDelayMs: number;
+  readonly drainSpreadMs: number;
+  readonly drainGraceMs: number;
   readonly logLevel: LogLevel;
 }
 
@@ -160,6 +176,62 @@ export const CONFIG_VARIABLES = {
     description: 'Seconds an idempotency key is remembered by POST /v1/publish.',
     parse: integer(1, 7 * 24 * 3600),
   },
+  ADMIN_PORT: {
+    default: '9090',
+    description: 'Admin port: /metrics (Prometheus), /healthz, /readyz. Keep it off the public network.',
+    parse: integer(0, 65535),
+  },
+  ADMIN_HOST: { description: 'Address the admin port listens on. Default: HOST.', parse: optional(text()) },
+  PUBLIC_PROBES: {
+    default: 'false',
+    description: 'true: also answer /healthz and /readyz on the public port (for load balancers that cannot use another port).',
+    parse: boolean(),
+  },
+  MAX_CONNECTIONS: {
+    default: '15000',
+    description: 'Open sockets per node; further upgrades get 503. Stay below the process open-file limit.',
+    parse: integer(1, 1_000_000),
+  },
+  MAX_CONNECTIONS_PER_USER: {
+    default: '20',
+    description: "Sockets per user on one node; a new one beyond it closes the user's oldest with 4500.",
+    parse: integer(1, 10_000),
+  },
+  UPGRADE_RATE_PER_IP: {
+    default: '20',
+    description: 'WebSocket upgrades per second per client address (token bucket); beyond it: 429.',
+    parse: integer(1, 100_000),
+  },
+  UPGRADE_BURST_PER_IP: {
+    default: '40',
+    description: 'Upgrades a client address may make at once before UPGRADE_RATE_PER_IP applies.',
+    parse: integer(1, 100_000),
+  },
+  TRUST_PROXY: {
+    default: 'false',
+    description: 'true: the client address is the last X-Forwarded-For entry (set it when behind a load balancer that adds it).',
+    parse: boolean(),
+  },
+  MAX_INBOUND_MESSAGES_PER_SECOND: {
+    default: '20',
+    description: 'Frames per second a client may send (burst: twice that); beyond it the socket closes with 4003.',
+    parse: integer(1, 10_000),
+  },
+  DRAIN_DELAY_MS: {
+    default: '5000',
+    description: 'On SIGTERM: /readyz turns 503 at once; sockets are still taken for this long, so load balancers notice first.',
+    parse: integer(0, 600_000),
+  },
+  DRAIN_SPREAD_MS: {
+    default: '10000',
+    description: 'Then open sockets are closed with 1001 at random moments over this long, so clients do not reconnect all at once.',
+    parse: integer(0, 600_000),
+  },
+  DRAIN_GRACE_MS: {
+    default: '5000',
+    description: 'Then sockets still open are cut; the process exits 0 at most DRAIN_DELAY_MS + DRAIN_SPREAD_MS + DRAIN_GRACE_MS after the signal.',
+    parse: integer(0, 600_000),
+  },
   LOG_LEVEL: { default: 'info', description: `One of ${LOG_LEVELS.join(', ')}.`, parse: oneOf(LOG_LEVELS) },
 } as const satisfies Record<string, Variable<unknown>>;
 
@@ -211,10 +283,16 @@ export function loadConfig(env: Environment = process.env): GatewayConfig {
       `must be at least twice MAX_PUBLISH_BYTES (${2 * maxPublishBytes}) so one large event never overflows a healthy socket`,
     );
   }
+  const port = read(env, 'PORT');
+  const host = read(env, 'HOST');
+  const adminPort = read(env, 'ADMIN_PORT');
+  if (adminPort !== 0 && adminPort === port) {
+    throw new ConfigError('ADMIN_PORT', `must differ from PORT (both are ${port})`);
+  }
   return {
     production,
-    port: read(env, 'PORT'),
-    host: read(env, 'HOST'),
+    port,
+    host,
     nodeId: read(env, 'NODE_ID') ?? `${hostname().replace(/[^A-Za-z0-9_.:-]/g, '-').slice(0, 50)}-${process.pid}`,
     redisUrl: read(env, 'REDIS_URL')?.toString(),
     channelPrefix: read(env, 'CHANNEL_PREFIX'),
@@ -231,6 +309,18 @@ export function loadConfig(env: Environment = process.env): GatewayConfig {
     historyMaxEvents: read(env, 'HISTORY_MAX_EVENTS'),
     historyTtlSeconds: read(env, 'HISTORY_TTL_SECONDS'),
     idempotencyWindowSeconds: read(env, 'IDEMPOTENCY_WINDOW_SECONDS'),
+    adminPort,
+    adminHost: read(env, 'ADMIN_HOST') ?? host,
+    publicProbes: read(env, 'PUBLIC_PROBES'),
+    maxConnections: read(env, 'MAX_CONNECTIONS'),
+    maxConnectionsPerUser: read(env, 'MAX_CONNECTIONS_PER_USER'),
+    upgradeRatePerIp: read(env, 'UPGRADE_RATE_PER_IP'),
+    upgradeBurstPerIp: read(env, 'UPGRADE_BURST_PER_IP'),
+    trustProxy: read(env, 'TRUST_PROXY'),
+    maxInboundMessagesPerSecond: read(env, 'MAX_INBOUND_MESSAGES_PER_SECOND'),
+    drainDelayMs: read(env, 'DRAIN_DELAY_MS'),
+    drainSpreadMs: read(env, 'DRAIN_SPREAD_MS'),
+    drainGraceMs: read(env, 'DRAIN_GRACE_MS'),
     logLevel: read(env, 'LOG_LEVEL'),
   };
 }

@@ -4,6 +4,7 @@ import {
   encodeControlFrame,
   errorFrame,
   eventIdPartsOfPayload,
+  eventTimestampOfPayload,
   formatEventId,
   gapFrame,
   parseEventId,
@@ -14,13 +15,15 @@ import {
 } from '@herald/protocol';
 import type { Broker } from '../broker/broker.js';
 import { replayHistory } from './history-replay.js';
-import { Member, type Outlet } from './member.js';
+import type { GatewayMetrics } from '../metrics.js';
+import { Member, type OfferOutcome, type Outlet } from './member.js';
 import { SubscriptionTracker, type Lease } from './subscription-tracker.js';
 import { UserStream } from './user-stream.js';
 
 export interface HubOptions {
   readonly nodeId: string;
   readonly logger: Logger;
+  readonly metrics: GatewayMetrics;
   /** Events read from history per round trip. */
   readonly historyPageSize?: number;
   /** Messages held per user during recovery before its sockets are told to resync instead. */
@@ -53,12 +56,25 @@ export class Hub {
   /** Bumped on every outage and every recovery; work from an older one stops. */
   private generation = 0;
   private recovering = false;
+  private readonly metrics: GatewayMetrics;
+  // Label children looked up once: the delivery path does no label hashing.
+  private readonly eventMessages;
+  private readonly receiptMessages;
+  private readonly droppedBackpressure;
+  private readonly droppedTooLarge;
+  private readonly droppedClosed;
 
   constructor(
     private readonly broker: Broker,
     private readonly options: HubOptions,
   ) {
     this.logger = options.logger;
+    this.metrics = options.metrics;
+    this.eventMessages = this.metrics.brokerMessages.labels('event');
+    this.receiptMessages = this.metrics.brokerMessages.labels('receipt_request');
+    this.droppedBackpressure = this.metrics.eventsDropped.labels('backpressure');
+    this.droppedTooLarge = this.metrics.eventsDropped.labels('too_large');
+    this.droppedClosed = this.metrics.eventsDropped.labels('closed');
     this.pageSize = options.historyPageSize ?? 500;
     this.maxHeld = options.maxHeldPerUser ?? 10_000;
     this.concurrency = options.recoveryConcurrency ?? 32;
@@ -100,8 +116,20 @@ export class Hub {
     return { member, since: formatEventId(user.lastId) };
   }
 
+  /** Closes the user's oldest sockets on this node beyond `max`, with 4500 (they must not reconnect). */
+  closeOldestBeyond(userId: string, max: number): void {
+    const user = this.users.get(userId);
+    if (!user || user.members.size <= max) return;
+    const excess = [...user.members].slice(0, user.members.size - max);
+    for (const member of excess) {
+      if (!member.detached) member.outlet.close(CloseCodes.CONNECTION_LIMIT.code, 'too many connections for this user');
+    }
+  }
+
   detach(member: Member): void {
     member.detached = true;
+    const discarded = member.discardHeld();
+    if (discarded > 0) this.droppedClosed.inc(discarded);
     this.users.get(member.userId)?.members.delete(member);
   }
 
@@ -113,23 +141,32 @@ export class Hub {
     const start = parseEventId(since);
     if (!start) throw new Error(`resume needs an event id, got ${JSON.stringify(since)}`);
     member.beginResume(start);
+    let gap = false;
     try {
       const outcome = await replayHistory(this.broker, member.userId, since, this.pageSize, {
-        gap: (oldest) => send(member, gapFrame(since, oldest)),
+        gap: (oldest) => {
+          gap = true;
+          this.metrics.gapsSignalled.labels('resume').inc();
+          send(member, gapFrame(since, oldest));
+        },
         event: (payload, id) => {
-          if (!member.detached) member.sendIfNew(payload, id);
+          if (!member.detached) this.countSend(member.sendIfNew(payload, id));
         },
         proceed: () => !member.detached,
       });
       if (outcome.kind === 'stopped') return;
       if (outcome.kind === 'future') {
+        this.metrics.resumes.labels('invalid_since').inc();
         send(member, errorFrame('invalid_since', `since ${since} is newer than any event of this user`));
         member.cancelResume();
         return;
       }
+      this.metrics.resumes.labels(gap ? 'gap' : 'resumed').inc();
+      this.metrics.backfilledEvents.labels('resume').inc(outcome.replayed);
       member.finishResume();
       send(member, resumedFrame(since, outcome.replayed));
     } catch (error) {
+      this.metrics.resumes.labels('failed').inc();
       this.logger.warn({ err: error }, 'resume failed; asking the client to resync');
       resync(member, 'history unavailable; reconnect and resume');
     }
@@ -169,11 +206,30 @@ export class Hub {
 
   private dispatch(user: UserStream, payload: Buffer): void {
     const id = eventIdPartsOfPayload(payload);
-    if (id) user.deliver(payload, id);
+    if (id) this.deliver(user, payload, id);
     else this.answerReceipt(user, payload);
   }
 
+  private deliver(user: UserStream, payload: Buffer, id: EventIdParts): void {
+    this.eventMessages.inc();
+    const delivery = user.deliver(payload, id);
+    if (delivery.sent > 0) {
+      this.metrics.eventsDelivered.inc(delivery.sent);
+      const ts = eventTimestampOfPayload(payload);
+      if (ts !== undefined) this.metrics.deliveryLatency.observe(Math.max(0, Date.now() - ts) / 1000);
+    }
+    if (delivery.refused > 0) this.droppedBackpressure.inc(delivery.refused);
+    if (delivery.tooLarge > 0) this.droppedTooLarge.inc(delivery.tooLarge);
+  }
+
+  private countSend(outcome: OfferOutcome): void {
+    if (outcome === 'sent') this.metrics.eventsDelivered.inc();
+    else if (outcome === 'refused') this.droppedBackpressure.inc();
+    else if (outcome === 'too_large') this.droppedTooLarge.inc();
+  }
+
   private answerReceipt(user: UserStream | undefined, payload: Buffer): void {
+    this.receiptMessages.inc();
     const request = parseReceiptRequest(payload.toString('utf8'));
     if (!request) {
       this.logger.warn('ignoring a message that is neither an event nor a receipt request');
@@ -213,6 +269,7 @@ export class Hub {
 
   /** Subscriptions are back: backfill every user from history, then release what was held. */
   private async recover(): Promise<void> {
+    this.metrics.brokerReconnects.inc();
     const generation = ++this.generation;
     this.recovering = true;
     const started = Date.now();
@@ -245,9 +302,16 @@ export class Hub {
         gap: (oldest) => {
           historyLost = oldest === null;
           const frame = gapFrame(since, oldest);
-          for (const member of user.members) if (!member.resuming) send(member, frame);
+          for (const member of user.members) {
+            if (member.resuming) continue;
+            this.metrics.gapsSignalled.labels('recovery').inc();
+            send(member, frame);
+          }
         },
-        event: (payload, id) => user.deliver(payload, id),
+        event: (payload, id) => {
+          this.metrics.backfilledEvents.labels('recovery').inc();
+          this.deliver(user, payload, id);
+        },
         proceed: current,
       });
       if (outcome.kind === 'future') {

@@ -1,12 +1,26 @@
-import { eventIdPartsOfPayload, type EventIdParts } from '@herald/protocol';
+import {
+  encodeControlFrame,
+  eventIdPartsOfPayload,
+  formatEventId,
+  gapFrame,
+  type EventIdParts,
+} from '@herald/protocol';
+
+/**
+ * What became of one send: `sent` (accepted; possibly queued), `refused` (the socket could not
+ * take it and is being closed so its client resumes), `too_large` (no socket could ever take it).
+ */
+export type SendOutcome = 'sent' | 'refused' | 'too_large';
 
 /** One socket as the hub sees it. */
 export interface Outlet {
-  /** Sends one text frame; false when the socket refused it (over its buffer limit). */
-  send(frame: Buffer | string): boolean;
+  send(frame: Buffer | string): SendOutcome;
   /** Closes the socket with a code from the protocol's close-code table. */
   close(code: number, reason: string): void;
 }
+
+/** What offering an event to a member came to; `skipped`: it already had it. */
+export type OfferOutcome = SendOutcome | 'held' | 'skipped';
 
 /**
  * One socket's place in its user's event stream. It remembers the last event id the socket
@@ -39,22 +53,36 @@ export class Member {
 
   /**
    * A live event. While resuming it is held back (history comes first); otherwise it is sent
-   * unless the socket already has it. False when the socket refused it.
+   * unless the socket already has it.
    */
-  offer(payload: Buffer, id: EventIdParts): boolean {
+  offer(payload: Buffer, id: EventIdParts): OfferOutcome {
     if (this.held) {
       this.held.push(payload);
-      return true;
+      return 'held';
     }
     return this.sendIfNew(payload, id);
   }
 
-  /** Sends an event the socket does not have yet (ids at or before its position are skipped). */
-  sendIfNew(payload: Buffer, id: EventIdParts): boolean {
-    if (id.ms < this.ms || (id.ms === this.ms && id.seq <= this.seq)) return true;
+  /**
+   * Sends an event the socket does not have yet (ids at or before its position are skipped). One
+   * too large for any socket is replaced by a herald.gap naming it, so the client knows.
+   */
+  sendIfNew(payload: Buffer, id: EventIdParts): OfferOutcome {
+    if (id.ms < this.ms || (id.ms === this.ms && id.seq <= this.seq)) return 'skipped';
     this.moveTo(id);
     this.sent += 1;
-    return this.outlet.send(payload);
+    const outcome = this.outlet.send(payload);
+    if (outcome === 'too_large') {
+      this.outlet.send(encodeControlFrame(gapFrame(formatEventId({ ms: id.ms, seq: id.seq - 1 }), null)));
+    }
+    return outcome;
+  }
+
+  /** Held events discarded because the socket went away while resuming. */
+  discardHeld(): number {
+    const count = this.held?.length ?? 0;
+    this.held = undefined;
+    return count;
   }
 
   /** From now on live events wait until `finishResume`; the position becomes `since`. */

@@ -4,18 +4,35 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { HeraldValidationError, parsePublishRequest } from '@herald/protocol';
 import { HeraldPublishError } from '@herald/publisher-sdk';
 import { BrokerUnavailableError, type Broker } from '../broker/broker.js';
-import { errorBody, guardResponse, readBody, respondLater, writeJson, type JsonResponse } from './http.js';
+import type { GatewayMetrics } from '../metrics.js';
+import {
+  errorBody,
+  guardResponse,
+  readBody,
+  respondLater,
+  writeJson,
+  type JsonResponse,
+  type ResponseGuard,
+} from './http.js';
 
-export interface HttpRouteDependencies {
+/** What the health probes report. */
+export interface ProbeSources {
   readonly nodeId: string;
   readonly broker: Broker;
+  /** False from the moment the node starts draining. */
+  readonly accepting: () => boolean;
+  /** False while the node catches up after a broker outage. */
+  readonly caughtUp: () => boolean;
+}
+
+export interface HttpRouteDependencies extends ProbeSources {
   readonly logger: Logger;
+  readonly metrics: GatewayMetrics;
   /** Undefined: the publish API is off. */
   readonly publishKey: string | undefined;
   readonly maxPublishBytes: number;
-  readonly accepting: () => boolean;
-  /** False while the node catches up after a broker outage. */
-  readonly ready: () => boolean;
+  /** Serve /healthz and /readyz here too (they always are on the admin port). */
+  readonly probes: boolean;
 }
 
 function digest(value: string): Buffer {
@@ -52,33 +69,48 @@ function tooLarge(limit: number): JsonResponse {
   };
 }
 
-export function registerHttpRoutes(app: TemplatedApp, deps: HttpRouteDependencies): void {
-  const { broker, logger, publishKey, maxPublishBytes } = deps;
-
+/** `GET /healthz` (the process runs) and `GET /readyz` (it should get traffic). */
+export function registerProbes(app: TemplatedApp, sources: ProbeSources): void {
   app.get('/healthz', (res) => {
-    writeJson(res, { status: 200, body: { status: 'ok', node: deps.nodeId } });
+    writeJson(res, { status: 200, body: { status: 'ok', node: sources.nodeId } });
   });
 
   app.get('/readyz', (res) => {
-    const health = broker.health();
-    const ready = deps.accepting() && health.connected && deps.ready();
+    const health = sources.broker.health();
+    const accepting = sources.accepting();
+    const caughtUp = sources.caughtUp();
+    const ready = accepting && health.connected && caughtUp;
     writeJson(res, {
       status: ready ? 200 : 503,
       body: {
         status: ready ? 'ready' : 'not_ready',
-        node: deps.nodeId,
-        accepting: deps.accepting(),
-        recovering: !deps.ready(),
+        node: sources.nodeId,
+        accepting,
+        recovering: !caughtUp,
         broker: health,
       },
     });
   });
+}
+
+export function registerHttpRoutes(app: TemplatedApp, deps: HttpRouteDependencies): void {
+  const { broker, logger, publishKey, maxPublishBytes, metrics } = deps;
+  if (deps.probes) registerProbes(app, deps);
+
+  const answer = (res: HttpResponse, response: JsonResponse) => {
+    metrics.publishRequests.labels(String(response.status)).inc();
+    writeJson(res, response);
+  };
+  const answerLater = (res: HttpResponse, guard: ResponseGuard, response: JsonResponse) => {
+    metrics.publishRequests.labels(String(response.status)).inc();
+    respondLater(res, guard, response);
+  };
 
   app.post('/v1/publish', (res: HttpResponse, req: HttpRequest) => {
     const authorization = req.getHeader('authorization');
     const contentLength = req.getHeader('content-length');
     if (publishKey === undefined) {
-      writeJson(res, {
+      answer(res, {
         status: 404,
         body: errorBody('publish_api_disabled', 'the publish API is off on this node: set HERALD_PUBLISH_KEY'),
         close: true,
@@ -86,7 +118,7 @@ export function registerHttpRoutes(app: TemplatedApp, deps: HttpRouteDependencie
       return;
     }
     if (!bearerMatches(authorization, publishKey)) {
-      writeJson(res, {
+      answer(res, {
         status: 401,
         body: errorBody('unauthorized', 'send the publish key as "Authorization: Bearer <HERALD_PUBLISH_KEY>"'),
         headers: { 'www-authenticate': 'Bearer' },
@@ -95,14 +127,14 @@ export function registerHttpRoutes(app: TemplatedApp, deps: HttpRouteDependencie
       return;
     }
     if (contentLength !== '' && Number(contentLength) > maxPublishBytes) {
-      writeJson(res, tooLarge(maxPublishBytes));
+      answer(res, tooLarge(maxPublishBytes));
       return;
     }
     const guard = guardResponse(res);
     void (async () => {
       const body = await readBody(res, maxPublishBytes);
       if (!body.ok) {
-        respondLater(res, guard, tooLarge(maxPublishBytes));
+        answerLater(res, guard, tooLarge(maxPublishBytes));
         return;
       }
       let response: JsonResponse;
@@ -112,7 +144,7 @@ export function registerHttpRoutes(app: TemplatedApp, deps: HttpRouteDependencie
       } catch (error) {
         response = publishFailure(error, logger);
       }
-      respondLater(res, guard, response);
+      answerLater(res, guard, response);
     })();
   });
 

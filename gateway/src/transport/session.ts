@@ -2,6 +2,7 @@ import type { WebSocket } from 'uWebSockets.js';
 import { CloseCodes, encodeControlFrame, type ServerControlFrame } from '@herald/protocol';
 import type { Member, Outlet } from '../hub/member.js';
 import type { Lease } from '../hub/subscription-tracker.js';
+import type { TokenBucket } from './limits.js';
 
 /**
  * One connection's state. uWS copies user data onto the socket object, so state that the upgrade
@@ -26,6 +27,8 @@ export interface Session {
   /** When the token expires (ms since the epoch); the socket is closed with 4001 then. */
   readonly expiresAt: number;
   expiryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Frames the client may still send (4003 when exhausted). */
+  readonly inbound: TokenBucket;
 }
 
 export interface SocketData {
@@ -34,12 +37,36 @@ export interface SocketData {
 
 export type HeraldSocket = WebSocket<SocketData>;
 
-// uWS's send status for a message refused because the socket is over its buffer limit.
-const SEND_DROPPED = 2;
+// uWS's send statuses.
+const SEND_BACKPRESSURE = 0;
+const SEND_SUCCESS = 1;
 
-export function outletFor(ws: HeraldSocket): Outlet {
+export interface OutletSettings {
+  /** A socket whose send buffer passes this is closed with 4002 (slow consumer). */
+  readonly maxBufferedBytes: number;
+  /** Told the buffer size whenever it builds up. */
+  readonly noteBuffered: (bytes: number) => void;
+}
+
+/**
+ * The hub's view of a socket. A client that cannot keep up is closed with 4002 so it reconnects
+ * and resumes from history: an event is never silently skipped for it.
+ */
+export function outletFor(ws: HeraldSocket, settings: OutletSettings): Outlet {
   return {
-    send: (frame) => ws.send(frame, false) !== SEND_DROPPED,
+    send(frame) {
+      if (frame.length > settings.maxBufferedBytes) return 'too_large';
+      const status = ws.send(frame, false);
+      if (status === SEND_SUCCESS) return 'sent';
+      if (status === SEND_BACKPRESSURE) {
+        const buffered = ws.getBufferedAmount();
+        settings.noteBuffered(buffered);
+        if (buffered > settings.maxBufferedBytes) ws.end(CloseCodes.SLOW_CONSUMER.code, 'slow consumer');
+        return 'sent';
+      }
+      ws.end(CloseCodes.SLOW_CONSUMER.code, 'slow consumer');
+      return 'refused';
+    },
     close: (code, reason) => ws.end(code, reason),
   };
 }

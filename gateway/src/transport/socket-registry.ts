@@ -20,19 +20,28 @@ export class SocketRegistry<T> {
   }
 
   /**
-   * Closes every socket with `code`; sockets that have not finished the closing handshake after
-   * `graceMs` are cut. Resolves when none is left.
+   * Closes every socket with `code`, each at a random moment within `spreadMs` (so clients do not
+   * all reconnect at once); sockets still open `graceMs` later are cut. Resolves when none is left.
    */
-  async closeAll(code: number, reason: string, graceMs: number): Promise<void> {
+  async closeAll(code: number, reason: string, spreadMs: number, graceMs: number): Promise<void> {
     if (this.open.size === 0) return;
     const empty = new Promise<void>((resolve) => {
       this.emptied = resolve;
     });
-    for (const ws of [...this.open]) ws.end(code, reason);
-    const timer = setTimeout(() => {
-      for (const ws of [...this.open]) ws.close();
-    }, graceMs);
+    const timers: ReturnType<typeof setTimeout>[] = [];
+    for (const ws of [...this.open]) {
+      const close = () => {
+        if (this.open.has(ws)) ws.end(code, reason);
+      };
+      if (spreadMs > 0) timers.push(setTimeout(close, Math.random() * spreadMs));
+      else close();
+    }
+    timers.push(
+      setTimeout(() => {
+        for (const ws of [...this.open]) ws.close();
+      }, spreadMs + graceMs),
+    );
     await empty;
-    clearTimeout(timer);
+    for (const timer of timers) clearTimeout(timer);
   }
 }

@@ -6,7 +6,9 @@ import { AuthError, type TokenVerifier } from '../auth/verifier.js';
 import { readUpgradeCredentials } from '../auth/credentials.js';
 import type { Broker } from '../broker/broker.js';
 import type { Hub } from '../hub/hub.js';
+import type { GatewayMetrics } from '../metrics.js';
 import { errorBody, guardResponse, respondLater, writeJson, type JsonResponse } from './http.js';
+import { KeyedRateLimiter, TokenBucket, clientAddress } from './limits.js';
 import { closeAtExpiry, outletFor, sendControl, type HeraldSocket, type Session, type SocketData } from './session.js';
 import type { SocketRegistry } from './socket-registry.js';
 import type { UwsModule } from './uws.js';
@@ -16,6 +18,12 @@ export interface WebSocketSettings {
   readonly maxInboundFrameBytes: number;
   readonly maxBufferedBytes: number;
   readonly idleTimeoutSeconds: number;
+  readonly maxConnections: number;
+  readonly maxConnectionsPerUser: number;
+  readonly upgradeRatePerIp: number;
+  readonly upgradeBurstPerIp: number;
+  readonly trustProxy: boolean;
+  readonly maxInboundMessagesPerSecond: number;
 }
 
 export interface WebSocketDependencies {
@@ -25,6 +33,7 @@ export interface WebSocketDependencies {
   readonly broker: Broker;
   readonly sockets: SocketRegistry<SocketData>;
   readonly logger: Logger;
+  readonly metrics: GatewayMetrics;
   /** False once the node stops taking sockets (shutting down). */
   readonly accepting: () => boolean;
 }
@@ -48,48 +57,65 @@ function refusal(error: unknown): JsonResponse {
   return unavailable('this node cannot subscribe to the user right now; retry');
 }
 
-/**
- * Joins the socket to its user's stream, then sends `herald.welcome`: from here on every event
- * published for the user reaches it. A `?since=` resume starts right after.
- *
- * Never inside `res.cork(() => res.upgrade())`: uWebSockets.js 20.30's cork() reads the HTTP
- * response state from the upgraded socket's memory after an asynchronous upgrade
- * (uNetworking/uWebSockets#1928); if the open handler has written to the socket, that read can
- * find a "close" flag and drop the fresh socket (about 1 in 300 upgrades under load). Upgrading
- * without cork avoids it but prints a warning per upgrade. So when uWS opens the socket inside
- * the cork, this runs right after the cork returns, in the same task: nothing can be published
- * in between. When uWS opens it later, it runs in the open handler.
- */
-function welcome(ws: HeraldSocket, session: Session, nodeId: string, hub: Hub): void {
-  closeAtExpiry(ws, session);
-  const { member, since } = hub.attach(session.userId, outletFor(ws));
-  session.member = member;
-  sendControl(ws, welcomeFrame({ node: nodeId, user_id: session.userId, connection_id: session.connectionId, since }));
-  if (session.since === undefined) return;
-  session.resumeAsked = true;
-  if (isEventId(session.since)) void hub.resume(member, session.since);
-  else sendControl(ws, errorFrame('invalid_since', 'since must be an event id like "1700000000000-0"; not resuming'));
-}
-
-function resume(ws: HeraldSocket, session: Session, since: string, hub: Hub): void {
-  const member = session.member;
-  if (!member) return;
-  if (session.resumeAsked || session.framesReceived > 1 || member.sent > 0) {
-    sendControl(
-      ws,
-      errorFrame('resume_too_late', 'herald.resume must be the first frame, before any event; reconnect with ?since= instead'),
-    );
-    return;
-  }
-  session.resumeAsked = true;
-  void hub.resume(member, since);
-}
-
 export function createWebSocketBehavior(
   settings: WebSocketSettings,
   deps: WebSocketDependencies,
 ): WebSocketBehavior<SocketData> {
-  const { verifier, hub, broker, sockets, logger } = deps;
+  const { verifier, hub, broker, sockets, logger, metrics } = deps;
+  const upgradeLimiter = new KeyedRateLimiter(settings.upgradeRatePerIp, settings.upgradeBurstPerIp);
+  const outletSettings = { maxBufferedBytes: settings.maxBufferedBytes, noteBuffered: (bytes: number) => metrics.noteBuffered(bytes) };
+  let upgradesInFlight = 0;
+
+  function refuse(res: HttpResponse, reason: string, response: JsonResponse): void {
+    metrics.upgradesRefused.labels(reason).inc();
+    writeJson(res, response);
+  }
+
+  /**
+   * Joins the socket to its user's stream, then sends `herald.welcome`: from here on every event
+   * published for the user reaches it. A `?since=` resume starts right after.
+   *
+   * Never inside `res.cork(() => res.upgrade())`: uWebSockets.js 20.30's cork() reads the HTTP
+   * response state from the upgraded socket's memory after an asynchronous upgrade
+   * (uNetworking/uWebSockets#1928); if the open handler has written to the socket, that read can
+   * find a "close" flag and drop the fresh socket (about 1 in 300 upgrades under load). Upgrading
+   * without cork avoids it but prints a warning per upgrade. So when uWS opens the socket inside
+   * the cork, this runs right after the cork returns, in the same task: nothing can be published
+   * in between. When uWS opens it later, it runs in the open handler.
+   */
+  function welcome(ws: HeraldSocket, session: Session): void {
+    closeAtExpiry(ws, session);
+    const { member, since } = hub.attach(session.userId, outletFor(ws, outletSettings));
+    session.member = member;
+    sendControl(
+      ws,
+      welcomeFrame({ node: settings.nodeId, user_id: session.userId, connection_id: session.connectionId, since }),
+    );
+    hub.closeOldestBeyond(session.userId, settings.maxConnectionsPerUser);
+    if (session.since === undefined || !session.socket) return;
+    session.resumeAsked = true;
+    if (isEventId(session.since)) {
+      void hub.resume(member, session.since);
+    } else {
+      metrics.resumes.labels('invalid_since').inc();
+      sendControl(ws, errorFrame('invalid_since', 'since must be an event id like "1700000000000-0"; not resuming'));
+    }
+  }
+
+  function resume(ws: HeraldSocket, session: Session, since: string): void {
+    const member = session.member;
+    if (!member) return;
+    if (session.resumeAsked || session.framesReceived > 1 || member.sent > 0) {
+      metrics.resumes.labels('too_late').inc();
+      sendControl(
+        ws,
+        errorFrame('resume_too_late', 'herald.resume must be the first frame, before any event; reconnect with ?since= instead'),
+      );
+      return;
+    }
+    session.resumeAsked = true;
+    void hub.resume(member, since);
+  }
 
   async function authorizeAndUpgrade(
     res: HttpResponse,
@@ -117,6 +143,7 @@ export function createWebSocketBehavior(
         resumeAsked: false,
         expiresAt: identity.expiresAt,
         expiryTimer: undefined,
+        inbound: new TokenBucket(settings.maxInboundMessagesPerSecond, 2 * settings.maxInboundMessagesPerSecond, Date.now()),
       };
       res.cork(() => {
         try {
@@ -128,14 +155,17 @@ export function createWebSocketBehavior(
       });
       session.upgrading = false;
       // The open handler ran inside the cork and left the welcome to us (see welcome()).
-      if (session.socket) welcome(session.socket, session, settings.nodeId, hub);
+      if (session.socket) welcome(session.socket, session);
     } catch (error) {
       if (error instanceof AuthError) {
+        metrics.authFailures.labels(error.reason).inc();
         logger.debug({ reason: error.reason }, 'websocket upgrade refused');
       } else {
         logger.warn({ err: error }, 'websocket upgrade failed');
       }
       respondLater(res, guard, refusal(error));
+    } finally {
+      upgradesInFlight -= 1;
     }
   }
 
@@ -144,9 +174,9 @@ export function createWebSocketBehavior(
     maxPayloadLength: settings.maxInboundFrameBytes * HARD_FRAME_CAP_FACTOR,
     idleTimeout: settings.idleTimeoutSeconds,
     sendPingsAutomatically: true,
-    maxBackpressure: settings.maxBufferedBytes,
-    // A socket over its buffer limit is closed, never silently skipped.
-    closeOnBackpressureLimit: 1,
+    // Slow consumers are closed at MAX_BUFFERED_BYTES by the outlet (4002); this cap is never reached.
+    maxBackpressure: 2 * settings.maxBufferedBytes,
+    closeOnBackpressureLimit: 0,
     maxLifetime: 0,
 
     upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t) {
@@ -165,13 +195,32 @@ export function createWebSocketBehavior(
         since: since ? since : undefined,
       };
       if (!deps.accepting()) {
-        writeJson(res, unavailable('this node is shutting down; connect to another node'));
+        refuse(res, 'shutting_down', unavailable('this node is shutting down; connect to another node'));
+        return;
+      }
+      if (sockets.size + upgradesInFlight >= settings.maxConnections) {
+        refuse(res, 'node_full', unavailable('this node is at its connection limit; connect to another node'));
+        return;
+      }
+      const address = clientAddress(
+        Buffer.from(res.getRemoteAddressAsText()).toString(),
+        req.getHeader('x-forwarded-for'),
+        settings.trustProxy,
+      );
+      const allowed = upgradeLimiter.take(address);
+      if (allowed !== true) {
+        refuse(res, 'rate_limited', {
+          status: 429,
+          body: errorBody('rate_limited', 'too many connection attempts from this address; retry later'),
+          headers: { 'retry-after': String(allowed) },
+        });
         return;
       }
       if (!broker.health().connected || !hub.ready) {
-        writeJson(res, unavailable('this node has lost its broker connection or is catching up; retry'));
+        refuse(res, 'not_ready', unavailable('this node has lost its broker connection or is catching up; retry'));
         return;
       }
+      upgradesInFlight += 1;
       void authorizeAndUpgrade(res, context, request);
     },
 
@@ -179,11 +228,17 @@ export function createWebSocketBehavior(
       const { session } = ws.getUserData();
       session.socket = ws;
       sockets.add(ws);
+      metrics.connectionsOpened.inc();
       logger.debug({ connection_id: session.connectionId }, 'websocket opened');
-      if (!session.upgrading) welcome(ws, session, settings.nodeId, hub);
+      if (!session.upgrading) welcome(ws, session);
     },
 
     message(ws: HeraldSocket, message: ArrayBuffer, isBinary: boolean) {
+      const { session } = ws.getUserData();
+      if (!session.inbound.take(Date.now())) {
+        ws.end(CloseCodes.RATE_LIMITED.code, 'too many frames');
+        return;
+      }
       if (isBinary) {
         ws.end(CloseCodes.UNSUPPORTED_DATA.code, 'binary frames are not supported');
         return;
@@ -192,7 +247,6 @@ export function createWebSocketBehavior(
         ws.end(CloseCodes.MESSAGE_TOO_BIG.code, `frames are limited to ${settings.maxInboundFrameBytes} bytes`);
         return;
       }
-      const { session } = ws.getUserData();
       session.framesReceived += 1;
       const parsed = parseClientFrame(Buffer.from(message).toString('utf8'));
       if (!parsed.ok) {
@@ -204,7 +258,7 @@ export function createWebSocketBehavior(
           ws.send(PONG);
           return;
         case 'herald.resume':
-          resume(ws, session, parsed.frame.since, hub);
+          resume(ws, session, parsed.frame.since);
           return;
       }
     },
@@ -216,6 +270,7 @@ export function createWebSocketBehavior(
       sockets.remove(ws);
       if (session.member) hub.detach(session.member);
       session.lease.release();
+      metrics.connectionsClosed.labels(String(code)).inc();
       logger.debug({ connection_id: session.connectionId, code }, 'websocket closed');
     },
   };
