@@ -9,6 +9,7 @@ export { HeraldPublishError, HeraldValidationError, type PublishErrorCode, type 
 export { PUBLISH_SCRIPT } from './publish-script.js';
 export { ReceiptInbox, type PendingReceipts, type ReceiptSummary } from './receipt-inbox.js';
 export { isTransientRedisError, type RetryOptions } from './retry.js';
+export { PublisherMetrics } from './metrics.js';
 export {
   GOLDEN_PATH_EVENT_TYPES,
   type GoldenPathEventType,

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
 import {
   DEFAULT_CHANNEL_PREFIX,
   DEFAULT_CONFIRM_TIMEOUT_MS,
@@ -20,6 +21,7 @@ import {
   type GoldenPathEventType,
 } from '@herald/protocol';
 import { HeraldPublishError } from './errors.js';
+import { PublisherMetrics } from './metrics.js';
 import { runPublishScript } from './publish-script.js';
 import { ReceiptInbox, type PendingReceipts, type ReceiptSummary } from './receipt-inbox.js';
 import { withRetries, type RetryOptions } from './retry.js';
@@ -45,6 +47,11 @@ export interface PublisherOptions {
   readonly idempotencyWindowSeconds?: number;
   /** Retries of transient Redis failures (always idempotent). */
   readonly retry?: RetryOptions;
+  /**
+   * Collect metrics (published, failed, retries, publish latency): `true` for a registry of the
+   * publisher's own (`publisher.metrics`), or a prom-client Registry to add them to.
+   */
+  readonly metrics?: boolean | Registry;
 }
 
 export interface PublishOptions {
@@ -75,6 +82,8 @@ export interface Publisher {
   agentCompleted(userId: string, runId: string, data?: unknown, options?: PublishOptions): Promise<BroadcastResult>;
   /** Stops publishing; closes the Redis connections the publisher opened. */
   close(): Promise<void>;
+  /** The registry holding the publisher's metrics, when `metrics` was asked for. */
+  readonly metrics: Registry | undefined;
 }
 
 function positiveInteger(value: number | undefined, fallback: number, field: string): number {
@@ -157,6 +166,10 @@ export function createPublisher(options: PublisherOptions): Publisher {
     baseDelayMs: positiveInteger(options.retry?.baseDelayMs, 50, 'retry.baseDelayMs'),
     maxDelayMs: positiveInteger(options.retry?.maxDelayMs, 1000, 'retry.maxDelayMs'),
   };
+  const metrics =
+    options.metrics === undefined || options.metrics === false
+      ? undefined
+      : new PublisherMetrics(options.metrics === true ? undefined : options.metrics);
   const { redis, owned } = connect(options);
   const receipts = new ReceiptListener(redis, names.receipts(randomBytes(12).toString('base64url')));
   let closed = false;
@@ -166,6 +179,27 @@ export function createPublisher(options: PublisherOptions): Publisher {
     type: string,
     data?: unknown,
     publishOptions: PublishOptions = {},
+  ): Promise<BroadcastResult> {
+    if (!metrics) return publishOnce(userId, type, data, publishOptions);
+    const stop = metrics.duration.startTimer();
+    try {
+      const result = await publishOnce(userId, type, data, publishOptions);
+      metrics.published.labels(String(result.duplicate)).inc();
+      return result;
+    } catch (error) {
+      const code = error instanceof HeraldPublishError || error instanceof HeraldValidationError ? error.code : 'unknown';
+      metrics.failed.labels(code).inc();
+      throw error;
+    } finally {
+      stop();
+    }
+  }
+
+  async function publishOnce(
+    userId: string,
+    type: string,
+    data: unknown,
+    publishOptions: PublishOptions,
   ): Promise<BroadcastResult> {
     if (closed) throw new HeraldPublishError('closed', 'publisher is closed');
     const ts = Date.now();
@@ -210,6 +244,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
             receiptChannel: confirm ? receipts.channel : undefined,
           }),
         retry,
+        () => metrics?.retries.inc(),
       );
     } catch (error) {
       pending?.cancel();
@@ -251,5 +286,6 @@ export function createPublisher(options: PublisherOptions): Publisher {
       receipts.close();
       if (owned) await redis.quit();
     },
+    metrics: metrics?.registry,
   };
 }

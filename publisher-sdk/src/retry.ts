@@ -19,12 +19,17 @@ export function isTransientRedisError(error: unknown): boolean {
  * Runs `attempt` until it succeeds, a non-transient error occurs, or the retries are spent.
  * Only for operations that are safe to repeat.
  */
-export async function withRetries<T>(attempt: () => Promise<T>, options: Required<RetryOptions>): Promise<T> {
+export async function withRetries<T>(
+  attempt: () => Promise<T>,
+  options: Required<RetryOptions>,
+  onRetry: () => void = () => {},
+): Promise<T> {
   for (let retry = 0; ; retry++) {
     try {
       return await attempt();
     } catch (error) {
       if (retry >= options.retries || !isTransientRedisError(error)) throw error;
+      onRetry();
       const ceiling = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** retry);
       await new Promise((resolve) => setTimeout(resolve, Math.random() * ceiling));
     }

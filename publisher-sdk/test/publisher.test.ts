@@ -181,6 +181,24 @@ describe('publisher', () => {
     }
   });
 
+  it('counts publishes, duplicates, failures and latency in its own registry when asked', async () => {
+    const measured = createPublisher({ redisUrl: redis().url, channelPrefix: prefix, metrics: true });
+    try {
+      await measured.agentStarted('kim', 'r1', null, { idempotencyKey: 'k1' });
+      await measured.agentStarted('kim', 'r1', null, { idempotencyKey: 'k1' });
+      await measured.publish('', 'agent_started').catch(() => undefined);
+      const text = (await measured.metrics?.metrics()) ?? '';
+      expect(text).toContain('herald_publisher_published_total{duplicate="false"} 1');
+      expect(text).toContain('herald_publisher_published_total{duplicate="true"} 1');
+      expect(text).toContain('herald_publisher_failed_total{code="invalid_user_id"} 1');
+      expect(text).toContain('herald_publisher_publish_duration_seconds_count 3');
+      expect(text).toContain('herald_publisher_retries_total 0');
+    } finally {
+      await measured.close();
+    }
+    expect(publisher.metrics).toBeUndefined();
+  });
+
   it('refuses to publish once closed', async () => {
     await publisher.close();
     await expect(publisher.publish('erin', 'agent_started')).rejects.toMatchObject({

@@ -3,7 +3,7 @@ import { runGatewayToExit, startGatewayProcess } from '../support/gateway-proces
 import { freePort } from '../support/ports.js';
 import { postPublish } from '../support/publish.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { TEST_JWT_SECRET } from '../support/tokens.js';
+import { TEST_JWT_SECRET, TEST_PUBLISH_KEY, signTestToken } from '../support/tokens.js';
 import { waitUntil } from '../support/wait.js';
 
 describe('gateway entry point', () => {
@@ -41,6 +41,31 @@ describe('gateway entry point', () => {
       await client.waitForEvents(1);
       expect(await node.stop('SIGTERM')).toBe(0);
       expect((await client.waitForClose()).code).toBe(1001);
+    } finally {
+      await node.stop('SIGKILL');
+    }
+  });
+
+  it('logs JSON lines with connection lifecycle at debug, and never a token or a payload', async () => {
+    const node = await startGatewayProcess({ LOG_LEVEL: 'debug', JWT_SECRET: TEST_JWT_SECRET, HERALD_PUBLISH_KEY: TEST_PUBLISH_KEY });
+    try {
+      const token = await signTestToken({ sub: 'logged' });
+      const client = await TestClient.connect(node.wsUrl, { token });
+      const expired = await signTestToken({ sub: 'logged', expiresIn: -5 });
+      await TestClient.open(node.wsUrl, { token: expired }).catch(() => undefined);
+      await postPublish(node.httpUrl, { user_id: 'logged', type: 'agent_started', data: { secret: 'payload-marker-42' } });
+      await client.waitForEvents(1);
+      await client.close();
+      await waitUntil('the close to be logged', () => node.output().includes('websocket closed'));
+      const lines = node.output().trim().split('\n');
+      const records = lines.map((line) => JSON.parse(line) as { level: string; msg: string; node: string });
+      expect(records.every((record) => typeof record.level === 'string' && record.node === node.nodeId)).toBe(true);
+      expect(records.map((record) => record.msg)).toEqual(
+        expect.arrayContaining(['gateway listening', 'websocket opened', 'websocket upgrade refused', 'websocket closed']),
+      );
+      for (const secret of [token, expired, token.split('.')[2] as string, 'payload-marker-42', TEST_PUBLISH_KEY]) {
+        expect(node.output()).not.toContain(secret);
+      }
     } finally {
       await node.stop('SIGKILL');
     }

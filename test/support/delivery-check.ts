@@ -62,6 +62,10 @@ export class SteadyPublisher {
 export class CheckedClient {
   readonly received: { readonly id: string; readonly userId: string }[] = [];
   readonly gaps: GapFrame[] = [];
+  /** Every socket close, with when it happened. */
+  readonly closes: { readonly code: number; readonly at: number }[] = [];
+  /** The node of the current (or last) connection. */
+  node: string | undefined;
   private readonly client: HeraldClient;
 
   private constructor(
@@ -71,6 +75,8 @@ export class CheckedClient {
     this.client = client;
     client.on('event', (event) => this.received.push({ id: event.id, userId: event.user_id }));
     client.on('gap', (gap) => this.gaps.push(gap));
+    client.on('close', (info) => this.closes.push({ code: info.code, at: Date.now() }));
+    client.on('welcome', (welcome) => (this.node = welcome.node));
   }
 
   static open(userId: string, url: ConnectOptions['url'], extra: Partial<ConnectOptions> = {}): CheckedClient {
