@@ -84,30 +84,16 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const app = uws.App();
   app.ws<SocketData>(
     '/ws',
-    createWebSocketBehavior(
-      {
-        nodeId: config.nodeId,
-        maxInboundFrameBytes: config.maxInboundFrameBytes,
-        maxBufferedBytes: config.maxBufferedBytes,
-        idleTimeoutSeconds: config.idleTimeoutSeconds,
-        maxConnections: config.maxConnections,
-        maxConnectionsPerUser: config.maxConnectionsPerUser,
-        upgradeRatePerIp: config.upgradeRatePerIp,
-        upgradeBurstPerIp: config.upgradeBurstPerIp,
-        trustProxy: config.trustProxy,
-        maxInboundMessagesPerSecond: config.maxInboundMessagesPerSecond,
-      },
-      {
+    createWebSocketBehavior(config, {
         uws,
         verifier: createTokenVerifier(options.verificationKey, config.auth),
         hub,
         broker,
         sockets,
         logger,
-        metrics,
-        accepting: () => accepting,
-      },
-    ),
+      metrics,
+      accepting: () => accepting,
+    }),
   );
   registerHttpRoutes(app, {
     ...probeSources,

@@ -3,9 +3,6 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 /** Delivery latency buckets, 0.1 ms to 5 s. */
 export const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
-export type DropReason = 'backpressure' | 'closed' | 'too_large';
-export type GapPath = 'resume' | 'recovery';
-
 /** Values the metrics read when scraped, rather than tracking every change. */
 export interface MetricSources {
   connections(): number;
@@ -23,81 +20,28 @@ export class GatewayMetrics {
   private bufferedHighWater = 0;
   private sources: MetricSources | undefined;
 
-  readonly connectionsOpened = new Counter({
-    name: 'herald_connections_opened_total',
-    help: 'WebSocket connections opened.',
-    registers: [this.registry],
-  });
-  readonly connectionsClosed = new Counter({
-    name: 'herald_connections_closed_total',
-    help: 'WebSocket connections closed, by close code.',
-    labelNames: ['code'] as const,
-    registers: [this.registry],
-  });
-  readonly authFailures = new Counter({
-    name: 'herald_auth_failures_total',
-    help: 'WebSocket upgrades refused for their token, by reason.',
-    labelNames: ['reason'] as const,
-    registers: [this.registry],
-  });
-  readonly upgradesRefused = new Counter({
-    name: 'herald_upgrades_refused_total',
-    help: 'WebSocket upgrades refused before authentication, by reason.',
-    labelNames: ['reason'] as const,
-    registers: [this.registry],
-  });
-  readonly brokerMessages = new Counter({
-    name: 'herald_broker_messages_total',
-    help: 'Messages received from the broker, by kind.',
-    labelNames: ['kind'] as const,
-    registers: [this.registry],
-  });
-  readonly eventsDelivered = new Counter({
-    name: 'herald_events_delivered_total',
-    help: 'Event sends to sockets that were accepted.',
-    registers: [this.registry],
-  });
-  readonly eventsDropped = new Counter({
-    name: 'herald_events_dropped_total',
-    help: 'Event sends to sockets that did not happen, by reason (the socket then resumes or is told).',
-    labelNames: ['reason'] as const,
-    registers: [this.registry],
-  });
+  readonly connectionsOpened = this.counter('herald_connections_opened_total', 'WebSocket connections opened.');
+  readonly connectionsClosed = this.counter('herald_connections_closed_total', 'WebSocket connections closed, by close code.', ['code']);
+  readonly authFailures = this.counter('herald_auth_failures_total', 'WebSocket upgrades refused for their token, by reason.', ['reason']);
+  readonly upgradesRefused = this.counter('herald_upgrades_refused_total', 'WebSocket upgrades refused before authentication, by reason.', ['reason']);
+  readonly brokerMessages = this.counter('herald_broker_messages_total', 'Messages received from the broker, by kind.', ['kind']);
+  readonly eventsDelivered = this.counter('herald_events_delivered_total', 'Event sends to sockets that were accepted.');
+  readonly eventsDropped = this.counter('herald_events_dropped_total', 'Event sends to sockets that did not happen, by reason (the socket then resumes or is told).', ['reason']);
   readonly deliveryLatency = new Histogram({
     name: 'herald_delivery_latency_seconds',
     help: "Time from an event's publish timestamp to its send to the sockets on this node.",
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
   });
-  readonly resumes = new Counter({
-    name: 'herald_resumes_total',
-    help: 'Resume requests, by outcome.',
-    labelNames: ['outcome'] as const,
-    registers: [this.registry],
-  });
-  readonly gapsSignalled = new Counter({
-    name: 'herald_gaps_signalled_total',
-    help: 'herald.gap frames sent, by path (a socket resuming, or the node recovering).',
-    labelNames: ['path'] as const,
-    registers: [this.registry],
-  });
-  readonly backfilledEvents = new Counter({
-    name: 'herald_backfilled_events_total',
-    help: 'Events sent from history rather than live, by path.',
-    labelNames: ['path'] as const,
-    registers: [this.registry],
-  });
-  readonly brokerReconnects = new Counter({
-    name: 'herald_broker_reconnects_total',
-    help: 'Times the broker subscriber connection was lost and restored.',
-    registers: [this.registry],
-  });
-  readonly publishRequests = new Counter({
-    name: 'herald_publish_requests_total',
-    help: 'POST /v1/publish requests, by HTTP status.',
-    labelNames: ['status'] as const,
-    registers: [this.registry],
-  });
+  readonly resumes = this.counter('herald_resumes_total', 'Resume requests, by outcome.', ['outcome']);
+  readonly gapsSignalled = this.counter('herald_gaps_signalled_total', 'herald.gap frames sent, by path (a socket resuming, or the node recovering).', ['path']);
+  readonly backfilledEvents = this.counter('herald_backfilled_events_total', 'Events sent from history rather than live, by path.', ['path']);
+  readonly brokerReconnects = this.counter('herald_broker_reconnects_total', 'Times the broker subscriber connection was lost and restored.');
+  readonly publishRequests = this.counter('herald_publish_requests_total', 'POST /v1/publish requests, by HTTP status.', ['status']);
+
+  private counter<L extends string = never>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
 
   constructor(nodeId: string, maxConnections: number) {
     this.registry.setDefaultLabels({ node: nodeId });

@@ -5,6 +5,7 @@ import { CloseCodes, encodeControlFrame, errorFrame, isEventId, parseClientFrame
 import { AuthError, type TokenVerifier } from '../auth/verifier.js';
 import { readUpgradeCredentials } from '../auth/credentials.js';
 import type { Broker } from '../broker/broker.js';
+import type { GatewayConfig } from '../config/schema.js';
 import type { Hub } from '../hub/hub.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { errorBody, guardResponse, respondLater, writeJson, type JsonResponse } from './http.js';
@@ -13,18 +14,19 @@ import { closeAtExpiry, outletFor, sendControl, type HeraldSocket, type Session,
 import type { SocketRegistry } from './socket-registry.js';
 import type { UwsModule } from './uws.js';
 
-export interface WebSocketSettings {
-  readonly nodeId: string;
-  readonly maxInboundFrameBytes: number;
-  readonly maxBufferedBytes: number;
-  readonly idleTimeoutSeconds: number;
-  readonly maxConnections: number;
-  readonly maxConnectionsPerUser: number;
-  readonly upgradeRatePerIp: number;
-  readonly upgradeBurstPerIp: number;
-  readonly trustProxy: boolean;
-  readonly maxInboundMessagesPerSecond: number;
-}
+export type WebSocketSettings = Pick<
+  GatewayConfig,
+  | 'nodeId'
+  | 'maxInboundFrameBytes'
+  | 'maxBufferedBytes'
+  | 'idleTimeoutSeconds'
+  | 'maxConnections'
+  | 'maxConnectionsPerUser'
+  | 'upgradeRatePerIp'
+  | 'upgradeBurstPerIp'
+  | 'trustProxy'
+  | 'maxInboundMessagesPerSecond'
+>;
 
 export interface WebSocketDependencies {
   readonly uws: UwsModule;
