@@ -113,7 +113,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const leave = (delayMs: number, spreadMs: number, graceMs: number) => {
     leaving ??= (async () => {
       draining = true;
-      logger.info({ delay_ms: delayMs, spread_ms: spreadMs, connections: sockets.size }, 'draining');
+      logger.info({ delay_ms: delayMs, spread_ms: spreadMs, connections: sockets.size }, 'draining (a second signal stops at once)');
       if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
       accepting = false;
       uws.us_listen_socket_close(listenSocket);

@@ -206,12 +206,15 @@ export class Hub {
 
   private dispatch(user: UserStream, payload: Buffer): void {
     const id = eventIdPartsOfPayload(payload);
-    if (id) this.deliver(user, payload, id);
-    else this.answerReceipt(user, payload);
+    if (id) {
+      this.eventMessages.inc();
+      this.deliver(user, payload, id);
+    } else {
+      this.answerReceipt(user, payload);
+    }
   }
 
   private deliver(user: UserStream, payload: Buffer, id: EventIdParts): void {
-    this.eventMessages.inc();
     const delivery = user.deliver(payload, id);
     if (delivery.sent > 0) {
       this.metrics.eventsDelivered.inc(delivery.sent);
