@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { RedisScript } from './redis-script.js';
 import { EVENT_PAYLOAD_ID_PREFIX, HISTORY_BODY_FIELD, LUA_ENSURE_EPOCH, RECEIPT_REQUEST_PREFIX } from '@herald/protocol';
 
 /**
@@ -32,7 +32,7 @@ end
 return {id, receivers, 0}
 `;
 
-const PUBLISH_SCRIPT_SHA = createHash('sha1').update(PUBLISH_SCRIPT).digest('hex');
+const publishScript = new RedisScript(PUBLISH_SCRIPT);
 
 export interface ScriptPublish {
   readonly historyKey: string;
@@ -53,29 +53,19 @@ export interface ScriptPublishReply {
   readonly duplicate: boolean;
 }
 
-function isNoScript(error: unknown): boolean {
-  return error instanceof Error && error.message.startsWith('NOSCRIPT');
-}
-
 export async function runPublishScript(redis: Redis, input: ScriptPublish): Promise<ScriptPublishReply> {
-  const args = [
-    input.historyKey,
-    input.sequenceKey,
-    input.idempotencyKey,
-    input.channel,
-    input.body,
-    input.maxEvents,
-    input.ttlSeconds,
-    input.idempotencyWindowSeconds,
-    input.receiptChannel ?? '',
-  ] as const;
-  let reply: unknown;
-  try {
-    reply = await redis.evalsha(PUBLISH_SCRIPT_SHA, 3, ...args);
-  } catch (error) {
-    if (!isNoScript(error)) throw error;
-    reply = await redis.eval(PUBLISH_SCRIPT, 3, ...args);
-  }
+  const reply = await publishScript.run(
+    redis,
+    [input.historyKey, input.sequenceKey, input.idempotencyKey],
+    [
+      input.channel,
+      input.body,
+      input.maxEvents,
+      input.ttlSeconds,
+      input.idempotencyWindowSeconds,
+      input.receiptChannel ?? '',
+    ],
+  );
   if (
     !Array.isArray(reply) ||
     typeof reply[0] !== 'string' ||

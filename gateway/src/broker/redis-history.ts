@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { LUA_ENSURE_EPOCH, joinEventPayload, parseEventId } from '@herald/protocol';
+import { RedisScript } from '@herald/publisher-sdk';
 import type { HistoryPage } from './broker.js';
 
 /**
@@ -31,25 +31,8 @@ local entries = redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV
 return {1, epoch, count, oldest, entries}
 `;
 
-class Script {
-  private readonly sha: string;
-
-  constructor(private readonly source: string) {
-    this.sha = createHash('sha1').update(source).digest('hex');
-  }
-
-  async run(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-    try {
-      return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
-    } catch (error) {
-      if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) throw error;
-      return redis.eval(this.source, keys.length, ...keys, ...args);
-    }
-  }
-}
-
-const openScript = new Script(OPEN_HISTORY_SCRIPT);
-const readScript = new Script(READ_HISTORY_SCRIPT);
+const openScript = new RedisScript(OPEN_HISTORY_SCRIPT);
+const readScript = new RedisScript(READ_HISTORY_SCRIPT);
 
 type Entry = [string, string[]];
 
