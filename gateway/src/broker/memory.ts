@@ -225,7 +225,8 @@ export class MemoryBroker implements Broker {
       return {
         ...base,
         event_id: previous,
-        timestamp: new Date(Number(previous.split('-')[0])).toISOString(),
+        // As the SDK does: a duplicate's own publish time is not kept; it reports this attempt's.
+        timestamp: new Date(ts).toISOString(),
         duplicate: true,
         nodes_reached: 0,
         connections_attempted: null,
