@@ -50,25 +50,28 @@ export interface StartOptions {
   readonly waitFor?: 'readyz' | 'healthz';
 }
 
+/** Spawns the built gateway entry point, collecting everything it writes. */
+function spawnGateway(env: Record<string, string>): { child: ChildProcess; output: () => string } {
+  assertBuilt();
+  const child = spawn(process.execPath, [GATEWAY_ENTRY], { env: baseEnvironment(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return { child, output: () => output };
+}
+
 /** Runs the built gateway entry point and waits until it answers 200 on /readyz (or /healthz). */
 export async function startGatewayProcess(env: Record<string, string>, options: StartOptions = {}): Promise<GatewayProcess> {
-  assertBuilt();
   const port = env['PORT'] ? Number(env['PORT']) : await freePort();
   const adminPort = env['ADMIN_PORT'] ? Number(env['ADMIN_PORT']) : await freePort();
   const nodeId = env['NODE_ID'] ?? `node-${port}`;
-  const child = spawn(process.execPath, [GATEWAY_ENTRY], {
-    env: baseEnvironment({ ...env, PORT: String(port), ADMIN_PORT: String(adminPort), NODE_ID: nodeId }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const { child, output } = spawnGateway({ ...env, PORT: String(port), ADMIN_PORT: String(adminPort), NODE_ID: nodeId });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const httpUrl = `http://127.0.0.1:${port}`;
   const adminUrl = `http://127.0.0.1:${adminPort}`;
   const probe = options.waitFor ?? 'readyz';
   await waitUntil(`gateway ${nodeId} to answer /${probe}`, async () => {
-    if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}:\n${output}`);
+    if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}:\n${output()}`);
     const response = await fetch(`${adminUrl}/${probe}`).catch(() => undefined);
     return response?.status === 200;
   }, 15_000);
@@ -79,7 +82,7 @@ export async function startGatewayProcess(env: Record<string, string>, options: 
     adminUrl,
     wsUrl: `ws://127.0.0.1:${port}/ws`,
     process: child,
-    output: () => output,
+    output,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;
@@ -89,19 +92,15 @@ export async function startGatewayProcess(env: Record<string, string>, options: 
 
 /** Runs the gateway entry point to completion (for start-up failures). */
 export function runGatewayToExit(env: Record<string, string>, timeoutMs = 10_000): Promise<ProcessResult> {
-  assertBuilt();
+  const { child, output } = spawnGateway(env);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [GATEWAY_ENTRY], { env: baseEnvironment(env), stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`gateway did not exit within ${timeoutMs} ms:\n${output}`));
+      reject(new Error(`gateway did not exit within ${timeoutMs} ms:\n${output()}`));
     }, timeoutMs);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      resolve({ code, output });
+      resolve({ code, output: output() });
     });
   });
 }
