@@ -12,6 +12,7 @@ export default {
   moduleNameMapper: {
     '^@herald/protocol$': '<rootDir>/protocol/src/index.ts',
     '^@herald/publisher-sdk$': '<rootDir>/publisher-sdk/src/index.ts',
+    '^@herald/publisher-sdk/storage$': '<rootDir>/publisher-sdk/src/storage/index.ts',
     '^@herald/gateway$': '<rootDir>/gateway/src/index.ts',
     '^@herald/client$': '<rootDir>/client/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',

@@ -1,6 +1,5 @@
 import {
   CloseCodes,
-  compareEventIds,
   isControlFrame,
   isEventId,
   parseServerFrame,
@@ -14,6 +13,7 @@ import {
 import { reconnectDelay, type BackoffOptions } from './backoff.js';
 import { Emitter } from './emitter.js';
 import { EventQueue } from './event-queue.js';
+import { EventSequence } from './event-sequence.js';
 
 /** The part of the WebSocket API the client uses: the browser's, or `ws` in Node. */
 export interface WebSocketLike {
@@ -69,6 +69,11 @@ export interface ClientStats {
   readonly connections: number;
   /** Events dropped because they were not newer than the last one seen; a healthy gateway never causes any. */
   readonly duplicatesDropped: number;
+  /**
+   * Times an event did not follow the last one (events missing in between, no herald.gap): the
+   * client dropped it and resumed from the last event it had. A healthy gateway never causes any.
+   */
+  readonly holesDetected: number;
 }
 
 export interface HeraldClient {
@@ -117,7 +122,7 @@ export function connect(options: ConnectOptions): HeraldClient {
   const emitter = new Emitter<ClientEvents>();
   const queues = new Set<EventQueue<EventEnvelope>>();
   let state: ConnectionState = 'connecting';
-  let lastEventId = options.since;
+  const sequence = new EventSequence(options.since);
   let welcomedSince: string | undefined;
   let socket: WebSocketLike | undefined;
   let attempt = 0;
@@ -127,6 +132,7 @@ export function connect(options: ConnectOptions): HeraldClient {
   let lastHeard = 0;
   let connections = 0;
   let duplicatesDropped = 0;
+  let holesDetected = 0;
 
   const setState = (next: ConnectionState) => {
     if (state === next) return;
@@ -147,17 +153,27 @@ export function connect(options: ConnectOptions): HeraldClient {
     attempt += 1;
   };
 
-  const onEvent = (event: EventEnvelope) => {
-    if (lastEventId !== undefined && compareEventIds(event.id, lastEventId) <= 0) {
-      duplicatesDropped += 1;
-      return;
+  const onEvent = (ws: WebSocketLike, event: EventEnvelope) => {
+    switch (sequence.classify(event.id)) {
+      case 'duplicate':
+        duplicatesDropped += 1;
+        return;
+      case 'invalid':
+        emitter.emit('error', new Error(`the gateway sent an event with an invalid id ${JSON.stringify(event.id)}`));
+        return;
+      case 'hole':
+        holesDetected += 1;
+        emitter.emit('error', new Error(`events are missing before ${event.id}; resuming after ${sequence.position}`));
+        dropSocket(ws, { code: CloseCodes.RESYNC.code, reason: 'events missing; resuming' });
+        return;
+      case 'next':
+        sequence.accept(event.id);
+        emitter.emit('event', event);
+        for (const queue of queues) queue.push(event);
     }
-    lastEventId = event.id;
-    emitter.emit('event', event);
-    for (const queue of queues) queue.push(event);
   };
 
-  const onFrame = (text: string) => {
+  const onFrame = (ws: WebSocketLike, text: string) => {
     lastHeard = Date.now();
     let frame;
     try {
@@ -167,7 +183,7 @@ export function connect(options: ConnectOptions): HeraldClient {
       return;
     }
     if (!isControlFrame(frame)) {
-      onEvent(frame);
+      onEvent(ws, frame);
       return;
     }
     switch (frame.type) {
@@ -175,11 +191,14 @@ export function connect(options: ConnectOptions): HeraldClient {
         attempt = 0;
         welcomedSince = frame.since;
         // Not seen an event yet: resume from where this socket starts, so nothing is lost in between.
-        lastEventId ??= frame.since;
+        if (!sequence.startAt(frame.since)) {
+          emitter.emit('error', new Error(`herald.welcome carries no valid since (${JSON.stringify(frame.since)})`));
+        }
         setState('open');
         emitter.emit('welcome', frame);
         return;
       case 'herald.gap':
+        sequence.announceGap();
         emitter.emit('gap', frame);
         return;
       case 'herald.resumed':
@@ -187,7 +206,7 @@ export function connect(options: ConnectOptions): HeraldClient {
         return;
       case 'herald.error':
         // The gateway refused our since and carries on from where the socket started.
-        if (frame.code === 'invalid_since' && welcomedSince !== undefined) lastEventId = welcomedSince;
+        if (frame.code === 'invalid_since' && welcomedSince !== undefined) sequence.moveTo(welcomedSince);
         emitter.emit('error', frame);
         return;
       case 'herald.pong':
@@ -204,15 +223,21 @@ export function connect(options: ConnectOptions): HeraldClient {
     }
   };
 
+  /** Gives up on a socket the client no longer trusts, and reconnects (resuming). */
+  const dropSocket = (ws: WebSocketLike, info: CloseInfo) => {
+    if (ws !== socket) return;
+    socket = undefined;
+    abandon(ws);
+    emitter.emit('close', info);
+    scheduleReconnect();
+  };
+
   const checkAlive = () => {
     const ws = socket;
     if (!ws || ws.readyState !== OPEN) return;
     if (Date.now() - lastHeard > 2 * pingIntervalMs) {
       // Nothing heard for two intervals: the connection is dead even if the socket does not know it.
-      socket = undefined;
-      abandon(ws);
-      emitter.emit('close', { code: 1006, reason: 'no answer to ping' });
-      scheduleReconnect();
+      dropSocket(ws, { code: 1006, reason: 'no answer to ping' });
       return;
     }
     ws.send(PING);
@@ -229,12 +254,14 @@ export function connect(options: ConnectOptions): HeraldClient {
       return;
     }
     if (closed) return finish();
-    const url = withSince(typeof options.url === 'function' ? options.url() : options.url, lastEventId);
+    const url = withSince(typeof options.url === 'function' ? options.url() : options.url, sequence.position);
     const ws = new Socket(url, [`bearer.${token}`]);
     socket = ws;
     connections += 1;
     lastHeard = Date.now();
-    ws.onmessage = (message) => onFrame(messageText(message.data));
+    ws.onmessage = (message) => {
+      if (ws === socket) onFrame(ws, messageText(message.data));
+    };
     ws.onerror = () => {
       // A close event follows.
     };
@@ -259,10 +286,10 @@ export function connect(options: ConnectOptions): HeraldClient {
       return state;
     },
     get lastEventId() {
-      return lastEventId;
+      return sequence.position;
     },
     get stats() {
-      return { connections, duplicatesDropped };
+      return { connections, duplicatesDropped, holesDetected };
     },
     on: (event, listener) => emitter.on(event, listener),
     events() {

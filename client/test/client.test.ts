@@ -1,3 +1,4 @@
+import { DEFAULT_RETENTION } from '@herald/publisher-sdk/storage';
 import WebSocket, { WebSocketServer } from 'ws';
 import { MemoryBroker, MemoryBus } from '@herald/gateway';
 import { connect, reconnectDelay, type HeraldClient, type WebSocketConstructor } from '../src/index.js';
@@ -111,12 +112,12 @@ describe('client', () => {
     expect(seen.events.map((event) => event.id)).toEqual(ids);
     expect(resumed).toEqual([{ type: 'herald.resumed', since: ids[2], replayed: 3 }]);
     expect(seen.gaps).toEqual([]);
-    expect(client.stats).toEqual({ connections: expect.any(Number), duplicatesDropped: 0 });
+    expect(client.stats).toEqual({ connections: expect.any(Number), duplicatesDropped: 0, holesDetected: 0 });
     await publisher.close();
   });
 
   it('surfaces herald.gap when history no longer covers the interruption', async () => {
-    const gateway = await node(new MemoryBus({ historyMaxEvents: 2 }));
+    const gateway = await node(new MemoryBus({ retention: { ...DEFAULT_RETENTION, maxEvents: 2 } }));
     const publisher = await publisherOn(gateway.bus);
     const client = open({ url: gateway.url, token: await signTestToken({ sub: 'cy' }) });
     const seen = record(client);

@@ -1,4 +1,3 @@
-import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { CloseCodes } from '@herald/protocol';
 import type { Logger } from 'pino';
 import { createTokenVerifier, type VerificationKey } from './auth/verifier.js';
@@ -13,6 +12,7 @@ import type { SocketData } from './transport/session.js';
 import { SocketRegistry } from './transport/socket-registry.js';
 import { loadNativeUws } from './transport/uws.js';
 import { createWebSocketBehavior } from './transport/websocket.js';
+import { listenExclusive } from './transport/listen.js';
 
 export interface GatewayOptions {
   readonly config: GatewayConfig;
@@ -41,15 +41,6 @@ export interface RunningGateway {
   drain(): Promise<void>;
   /** Stops at once: no delay, no spread (tests, second signal). */
   stop(): Promise<void>;
-}
-
-function listen(app: TemplatedApp, host: string, port: number): Promise<us_listen_socket> {
-  return new Promise((resolve, reject) => {
-    app.listen(host, port, (socket) => {
-      if (socket) resolve(socket);
-      else reject(new Error(`cannot listen on ${host}:${port} (address in use or not available)`));
-    });
-  });
 }
 
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
@@ -104,9 +95,18 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     probes: config.publicProbes,
   });
 
-  const listenSocket = await listen(app, config.host, config.port);
+  const listenSocket = await listenExclusive(uws, app, config.host, config.port, 'PORT').catch(async (error: unknown) => {
+    await broker.close();
+    throw error;
+  });
   const port = uws.us_socket_local_port(listenSocket);
-  const admin = await startAdminServer({ ...probeSources, uws, host: config.adminHost, port: config.adminPort, metrics, logger });
+  const admin = await startAdminServer({ ...probeSources, uws, host: config.adminHost, port: config.adminPort, metrics, logger }).catch(
+    async (error: unknown) => {
+      uws.us_listen_socket_close(listenSocket);
+      await broker.close();
+      throw error;
+    },
+  );
   logger.info({ host: config.host, port, admin_port: admin.port, broker: broker.kind }, 'gateway listening');
 
   let leaving: Promise<void> | undefined;

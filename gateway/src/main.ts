@@ -4,6 +4,7 @@ import { ConfigError } from './config/errors.js';
 import { loadConfig, type GatewayConfig } from './config/schema.js';
 import { startGateway } from './gateway.js';
 import { createLogger } from './logger.js';
+import { ListenError } from './transport/listen.js';
 import { NativeTransportUnavailableError } from './transport/uws.js';
 
 const EXIT_CONFIG = 78;
@@ -59,7 +60,7 @@ async function main(): Promise<void> {
       logger,
     });
   } catch (error) {
-    if (error instanceof NativeTransportUnavailableError) fail(error.message, 1);
+    if (error instanceof NativeTransportUnavailableError || error instanceof ListenError) fail(error.message, 1);
     fail(`cannot start: ${(error as Error).message}`, 1);
   }
 

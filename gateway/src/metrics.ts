@@ -34,8 +34,9 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
   readonly resumes = this.counter('herald_resumes_total', 'Resume requests, by outcome.', ['outcome']);
-  readonly gapsSignalled = this.counter('herald_gaps_signalled_total', 'herald.gap frames sent, by path (a socket resuming, or the node recovering).', ['path']);
-  readonly backfilledEvents = this.counter('herald_backfilled_events_total', 'Events sent from history rather than live, by path.', ['path']);
+  readonly gapsSignalled = this.counter('herald_gaps_signalled_total', 'herald.gap frames sent, by path (resume, recovery, hole, opening).', ['path']);
+  readonly backfilledEvents = this.counter('herald_backfilled_events_total', 'Events sent from history rather than live, by path (resume, recovery, hole, opening).', ['path']);
+  readonly sequenceHoles = this.counter('herald_sequence_holes_total', 'Live events whose number did not follow the one before: the user was caught up from history first.');
   readonly brokerReconnects = this.counter('herald_broker_reconnects_total', 'Times the broker subscriber connection was lost and restored.');
   readonly publishRequests = this.counter('herald_publish_requests_total', 'POST /v1/publish requests, by HTTP status.', ['status']);
 

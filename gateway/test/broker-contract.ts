@@ -1,10 +1,5 @@
-import {
-  HeraldValidationError,
-  joinEventPayload,
-  parseEventId,
-  parseReceiptRequest,
-  type PublishRequest,
-} from '@herald/protocol';
+import { HeraldValidationError, joinEventPayload, parseEventId, type PublishRequest } from '@herald/protocol';
+import { parseReceiptRequest, type RetentionPolicy } from '@herald/publisher-sdk/storage';
 import type { Broker } from '../src/index.js';
 import { broadcastResultLike } from '../../test/support/expectations.js';
 import { waitUntil } from '../../test/support/wait.js';
@@ -17,8 +12,8 @@ export interface BrokerFixture {
 }
 
 export interface FixtureOptions {
-  /** History kept per user (default: the protocol's default). */
-  readonly historyMaxEvents?: number;
+  /** Retention the deployment is configured with (default: the defaults). */
+  readonly retention?: Partial<RetentionPolicy>;
 }
 
 interface Received {
@@ -214,7 +209,7 @@ export function describeBrokerContract(name: string, setup: (options: FixtureOpt
     });
 
     it('trims old events beyond the configured number, keeping the newest', async () => {
-      const trimmed = await setup({ historyMaxEvents: 10 });
+      const trimmed = await setup({ retention: { maxEvents: 10 } });
       const broker = await trimmed.node();
       try {
         const ids: string[] = [];

@@ -23,8 +23,7 @@ describe('gateway configuration', () => {
       maxPublishBytes: 65536,
       maxBufferedBytes: 1048576,
       idleTimeoutSeconds: 120,
-      historyMaxEvents: 1000,
-      historyTtlSeconds: 600,
+      retention: { maxEvents: 1000, ttlSeconds: 600, positionTtlSeconds: 604800 },
       idempotencyWindowSeconds: 300,
       adminPort: 9090,
       adminHost: '0.0.0.0',
@@ -61,6 +60,7 @@ describe('gateway configuration', () => {
       WS_IDLE_TIMEOUT_SECONDS: '0',
       HISTORY_MAX_EVENTS: '50',
       HISTORY_TTL_SECONDS: '60',
+      HISTORY_POSITION_TTL_SECONDS: '3600',
       IDEMPOTENCY_WINDOW_SECONDS: '30',
       ADMIN_PORT: '9191',
       ADMIN_HOST: '10.0.0.5',
@@ -89,8 +89,7 @@ describe('gateway configuration', () => {
       maxPublishBytes: 32768,
       maxBufferedBytes: 65536,
       idleTimeoutSeconds: 0,
-      historyMaxEvents: 50,
-      historyTtlSeconds: 60,
+      retention: { maxEvents: 50, ttlSeconds: 60, positionTtlSeconds: 3600 },
       idempotencyWindowSeconds: 30,
       adminPort: 9191,
       adminHost: '10.0.0.5',
@@ -106,6 +105,19 @@ describe('gateway configuration', () => {
       drainGraceMs: 300,
       logLevel: 'debug',
     });
+  });
+
+  it.each(['production', 'Production', 'PRODUCTION', 'prod', 'staging', 'production ', ' development', 'Development'])(
+    'applies production rules for NODE_ENV=%p (development defaults only when unset, development or test)',
+    (value) => {
+      expect(configError({ NODE_ENV: value }).variable).toBe('JWT_SECRET');
+      expect(loadConfig({ NODE_ENV: value, JWT_SECRET: SECRET }).production).toBe(true);
+    },
+  );
+
+  it.each([undefined, 'development', 'test'])('allows development defaults for NODE_ENV=%p', (value) => {
+    const config = loadConfig(value === undefined ? {} : { NODE_ENV: value });
+    expect(config).toMatchObject({ production: false, auth: { key: { kind: 'development' } } });
   });
 
   it('treats empty values as unset', () => {
@@ -134,7 +146,8 @@ describe('gateway configuration', () => {
     [{ PUBLIC_PROBES: 'yes' }, 'PUBLIC_PROBES', 'PUBLIC_PROBES must be true or false (got "yes")'],
     [{ PORT: '9000', ADMIN_PORT: '9000' }, 'ADMIN_PORT', 'must differ from PORT (both are 9000)'],
     [{ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL', 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent'],
-    [{ NODE_ENV: 'production' }, 'JWT_SECRET', 'JWT_SECRET is required when NODE_ENV=production'],
+    [{ NODE_ENV: 'production' }, 'JWT_SECRET', 'JWT_SECRET is required when NODE_ENV is "production"'],
+    [{ HISTORY_TTL_SECONDS: '700', HISTORY_POSITION_TTL_SECONDS: '600' }, 'HISTORY_POSITION_TTL_SECONDS', 'must be at least HISTORY_TTL_SECONDS (700)'],
     [{ JWT_SECRET: SECRET, JWT_JWKS_URL: 'https://a/jwks' }, 'JWT_JWKS_URL', 'cannot be combined with JWT_SECRET'],
   ])('rejects %p naming %s', (env, variable, message) => {
     const error = configError(env);

@@ -1,3 +1,4 @@
+import { DEFAULT_RETENTION } from '@herald/publisher-sdk/storage';
 import { pino } from 'pino';
 import {
   isControlFrame,
@@ -50,7 +51,13 @@ describe('hub', () => {
     bus = new MemoryBus(busOptions);
     broker = new OutageBroker(bus);
     await broker.start();
-    hub = new Hub(broker, { nodeId: 'n1', logger: pino({ level: 'silent' }), metrics: new GatewayMetrics('n1', 100), historyPageSize: 4 });
+    hub = new Hub(broker, {
+      nodeId: 'n1',
+      logger: pino({ level: 'silent' }),
+      metrics: new GatewayMetrics('n1', 100),
+      historyPageSize: 4,
+      historyRetryDelayMs: 10,
+    });
   }
 
   async function member(userId: string): Promise<{ member: Member; outlet: RecordingOutlet }> {
@@ -102,7 +109,7 @@ describe('hub', () => {
   });
 
   it('tells a resuming socket about a gap before what history still holds', async () => {
-    await setup({ historyMaxEvents: 3 });
+    await setup({ retention: { ...DEFAULT_RETENTION, maxEvents: 3 } });
     const ids: string[] = [];
     for (let n = 0; n < 10; n++) ids.push((await publish('eve', n)).event_id);
     const { member: resuming, outlet } = await member('eve');
@@ -158,13 +165,16 @@ describe('hub', () => {
     ]);
   });
 
-  it('asks sockets to resync when it cannot backfill after an outage', async () => {
+  it('asks sockets to resync when it cannot backfill after an outage, and stays unready until history is readable', async () => {
     const { outlet } = await member('ida');
     broker.cut();
     broker.failHistoryReads = true;
     broker.restore();
-    await waitUntil('recovery to give up on the user', () => hub.ready);
+    await waitUntil('the sockets to be asked to resync', () => outlet.closed !== undefined);
     expect(outlet.closed).toEqual({ code: 4000, reason: expect.stringContaining('reconnect and resume') });
+    expect(hub.ready).toBe(false);
+    broker.failHistoryReads = false;
+    await waitUntil('recovery once history is readable', () => hub.ready);
   });
 
   it('answers receipt requests with the sends it made', async () => {

@@ -1,8 +1,9 @@
+import { DEFAULT_RETENTION } from '@herald/publisher-sdk/storage';
 import { MemoryBroker, MemoryBus } from '../src/index.js';
 import { describeBrokerContract } from './broker-contract.js';
 
 describeBrokerContract('memory', async (options) => {
-  const bus = new MemoryBus(options);
+  const bus = new MemoryBus({ retention: { ...DEFAULT_RETENTION, ...options.retention } });
   return {
     async node() {
       const broker = new MemoryBroker({ bus });
@@ -14,27 +15,46 @@ describeBrokerContract('memory', async (options) => {
 });
 
 describe('memory broker history', () => {
-  it('expires a user history after its TTL, as Redis does', async () => {
+  const retention = { maxEvents: 100, ttlSeconds: 10, positionTtlSeconds: 60 };
+
+  it("expires a user's events after the history TTL and their position after the position TTL, as Redis does", async () => {
     let now = 1_000_000;
-    const bus = new MemoryBus({ historyTtlSeconds: 10, now: () => now });
+    const bus = new MemoryBus({ retention, now: () => now });
     const broker = new MemoryBroker({ bus });
     await broker.start();
-    await broker.publish({ user_id: 'u', type: 'agent_started', data: null });
+    const id = (await broker.publish({ user_id: 'u', type: 'agent_started', data: null })).event_id;
     now += 9_000;
-    expect((await broker.readHistory('u', '0-0', 10)).history).toBeDefined();
+    expect((await broker.readHistory('u', '0-0', 10)).events.map((event) => event.id)).toEqual([id]);
     now += 2_000;
+    expect(await broker.readHistory('u', '0-0', 10)).toEqual({
+      history: { epoch: 1_000_000, count: 1, oldest: undefined },
+      events: [],
+    });
+    now += 50_000;
     expect((await broker.readHistory('u', '0-0', 10)).history).toBeUndefined();
   });
 
-  it('starts a new epoch after a history expires, so new ids sort after the old ones', async () => {
+  it('keeps the position of a user who connects, even without events', async () => {
     let now = 1_000_000;
-    const bus = new MemoryBus({ historyTtlSeconds: 10, now: () => now });
+    const bus = new MemoryBus({ retention, now: () => now });
+    const broker = new MemoryBroker({ bus });
+    await broker.start();
+    const position = await broker.openHistory('u');
+    now += 50_000;
+    expect(await broker.openHistory('u')).toBe(position);
+    now += 50_000;
+    expect(await broker.openHistory('u')).toBe(position);
+  });
+
+  it('starts a new epoch after a position expires, so new ids sort after the old ones', async () => {
+    let now = 1_000_000;
+    const bus = new MemoryBus({ retention, now: () => now });
     const broker = new MemoryBroker({ bus });
     await broker.start();
     const before = (await broker.publish({ user_id: 'u', type: 'agent_started', data: null })).event_id;
-    now += 20_000;
+    now += 70_000;
     const after = (await broker.publish({ user_id: 'u', type: 'agent_started', data: null })).event_id;
     expect(before).toBe('1000000-1');
-    expect(after).toBe('1020000-1');
+    expect(after).toBe('1070000-1');
   });
 });

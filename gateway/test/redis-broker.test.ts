@@ -1,5 +1,6 @@
 import { pino } from 'pino';
-import { channelNames, compareEventIds, HISTORY_BODY_FIELD, DEFAULT_HISTORY_TTL_SECONDS } from '@herald/protocol';
+import { compareEventIds } from '@herald/protocol';
+import { DEFAULT_RETENTION, HISTORY_BODY_FIELD, storageLayout } from '@herald/publisher-sdk/storage';
 import { BrokerUnavailableError } from '../src/broker/broker.js';
 import { RedisBroker } from '../src/index.js';
 import { useRedisServer } from '../../test/support/redis-server.js';
@@ -19,7 +20,8 @@ function fixture(options: FixtureOptions): BrokerFixture {
         channelPrefix: prefix,
         nodeId: `node-${prefixes}`,
         maxEventBytes: 64 * 1024,
-        ...(options.historyMaxEvents === undefined ? {} : { history: { maxEvents: options.historyMaxEvents } }),
+        retention: { ...DEFAULT_RETENTION, ...options.retention },
+        idempotencyWindowSeconds: 300,
         logger: pino({ level: 'silent' }),
       });
       await broker.start();
@@ -40,6 +42,8 @@ describe('redis broker', () => {
       channelPrefix: prefix,
       nodeId: 'n1',
       maxEventBytes: 64 * 1024,
+      retention: DEFAULT_RETENTION,
+      idempotencyWindowSeconds: 300,
       logger: pino({ level: 'silent' }),
     });
     opened.push(instance);
@@ -56,7 +60,7 @@ describe('redis broker', () => {
     await node.subscribe('u1');
     const client = redis().client();
     try {
-      const names = channelNames('layout');
+      const names = storageLayout('layout');
       expect(await client.pubsub('CHANNELS', 'layout:*')).toEqual([names.userEvents('u1')]);
       const result = await node.publish({ user_id: 'u1', type: 'agent_started', data: { x: 1 } });
       const entries = await client.xrange(names.userHistory('u1'), '-', '+');
@@ -66,7 +70,8 @@ describe('redis broker', () => {
       expect(fields[0]).toBe(HISTORY_BODY_FIELD);
       expect(JSON.parse(`{"id":"${id}",${fields[1]}`)).toMatchObject({ type: 'agent_started', data: { x: 1 } });
       const ttl = await client.ttl(names.userHistory('u1'));
-      expect(ttl).toBeGreaterThan(DEFAULT_HISTORY_TTL_SECONDS - 5);
+      expect(ttl).toBeGreaterThan(DEFAULT_RETENTION.ttlSeconds - 5);
+      expect(await client.ttl(names.userSequence('u1'))).toBeGreaterThan(DEFAULT_RETENTION.positionTtlSeconds - 5);
     } finally {
       client.disconnect();
     }
@@ -78,7 +83,7 @@ describe('redis broker', () => {
     const before = (await node.publish({ user_id: 'u1', type: 'agent_started', data: null })).event_id;
     const client = redis().client();
     try {
-      const names = channelNames('lost');
+      const names = storageLayout('lost');
       await client.del(names.userHistory('u1'), names.userSequence('u1'));
     } finally {
       client.disconnect();
@@ -120,7 +125,7 @@ describe('redis broker', () => {
       await waitUntil('the broker to notice', () => !node.health().connected);
       await expect(node.subscribe('new-user')).rejects.toBeInstanceOf(BrokerUnavailableError);
       await expect(node.publish({ user_id: 'kept', type: 'agent_started', data: null })).rejects.toThrow(
-        /publishing to Redis failed/,
+        /the event was not published/,
       );
     } finally {
       await redis().restart();

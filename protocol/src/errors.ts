@@ -1,6 +1,7 @@
 /** Machine-readable reasons an input was rejected. Stable: clients and backends may switch on them. */
 export type ValidationCode =
   | 'invalid_json'
+  | 'invalid_utf8'
   | 'invalid_body'
   | 'unknown_field'
   | 'missing_field'

@@ -71,27 +71,3 @@ export function parseEventIdBytes(bytes: Uint8Array, start: number): EventIdPart
 export function compareEventIdParts(a: EventIdParts, b: EventIdParts): number {
   return a.ms - b.ms || a.seq - b.seq;
 }
-
-/** What a user's current history is: when it began, how many events it has numbered, the oldest it holds. */
-export interface HistoryExtent {
-  readonly epoch: number;
-  readonly count: number;
-  readonly oldest: EventIdParts | undefined;
-}
-
-/** Whether `since` lies beyond anything the history has numbered (a client bug, or a history rewound). */
-export function isAfterHistory(since: EventIdParts, history: HistoryExtent): boolean {
-  return since.ms > history.epoch || (since.ms === history.epoch && since.seq > history.count);
-}
-
-/**
- * Whether the history vouches for every event after `since`: `since` belongs to the current
- * history (same epoch), and none of that history's events after it were trimmed.
- */
-export function historyCoversSince(since: EventIdParts, history: HistoryExtent | undefined): boolean {
-  if (!history || since.ms !== history.epoch) return false;
-  if (since.seq >= history.count) return true;
-  const oldest = history.oldest;
-  if (!oldest) return false;
-  return oldest.ms < history.epoch || since.seq + 1 >= oldest.seq;
-}

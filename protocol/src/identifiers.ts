@@ -7,6 +7,16 @@ export const MAX_IDEMPOTENCY_KEY_BYTES = 128;
 
 // C0 controls, DEL and C1 controls: never allowed in ids that become Redis keys, channels or log fields.
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
+// In a `u` regex a paired surrogate is one code point; only a lone one is in category Cs.
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * Whether `value` is well-formed Unicode (no lone surrogate). A lone surrogate becomes U+FFFD
+ * in UTF-8, so two different ids would name the same Redis key: every id must be well-formed.
+ */
+export function isWellFormedText(value: string): boolean {
+  return !LONE_SURROGATE.test(value);
+}
 
 function checkIdentifier(value: unknown, field: string, code: ValidationCode, maxBytes: number): string {
   if (typeof value !== 'string') {
@@ -14,6 +24,9 @@ function checkIdentifier(value: unknown, field: string, code: ValidationCode, ma
   }
   if (value.length === 0) {
     throw new HeraldValidationError(code, `${field} must not be empty`, field);
+  }
+  if (!isWellFormedText(value)) {
+    throw new HeraldValidationError(code, `${field} must be well-formed Unicode (it contains a lone surrogate)`, field);
   }
   if (utf8ByteLength(value) > maxBytes) {
     throw new HeraldValidationError(code, `${field} must be at most ${maxBytes} bytes in UTF-8`, field);

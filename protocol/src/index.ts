@@ -9,13 +9,8 @@ export {
   validateRunId,
   validateIdempotencyKey,
   isValidUserId,
+  isWellFormedText,
 } from './identifiers.js';
-export {
-  DEFAULT_CHANNEL_PREFIX,
-  validateChannelPrefix,
-  channelNames,
-  type ChannelNames,
-} from './channels.js';
 export {
   GOLDEN_PATH_EVENT_TYPES,
   MAX_EVENT_TYPE_LENGTH,
@@ -29,11 +24,8 @@ export {
   isEventId,
   compareEventIds,
   compareEventIdParts,
-  historyCoversSince,
-  isAfterHistory,
   formatEventId,
   type EventIdParts,
-  type HistoryExtent,
 } from './event-id.js';
 export {
   DEFAULT_MAX_EVENT_BYTES,
@@ -89,19 +81,3 @@ export {
   type CloseCode,
   type CloseCodeName,
 } from './close-codes.js';
-export {
-  HISTORY_BODY_FIELD,
-  LUA_ENSURE_EPOCH,
-  DEFAULT_HISTORY_MAX_EVENTS,
-  DEFAULT_HISTORY_TTL_SECONDS,
-  DEFAULT_IDEMPOTENCY_WINDOW_SECONDS,
-} from './history.js';
-export {
-  RECEIPT_REQUEST_PREFIX,
-  isReceiptRequest,
-  parseReceiptRequest,
-  encodeReceipt,
-  parseReceipt,
-  type ReceiptRequest,
-  type Receipt,
-} from './receipts.js';

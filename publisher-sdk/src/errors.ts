@@ -1,14 +1,35 @@
 export { HeraldValidationError, type ValidationCode } from '@herald/protocol';
 
-export type PublishErrorCode = 'redis_error' | 'closed';
+export type PublishErrorCode = 'redis_error' | 'closed' | 'outcome_unknown';
 
-/** The event could not be published (nothing was delivered). Safe to retry. */
+/** The event was not published: nothing was stored or delivered. Safe to retry. */
 export class HeraldPublishError extends Error {
-  override readonly name = 'HeraldPublishError';
-  readonly code: PublishErrorCode;
+  override readonly name: string = 'HeraldPublishError';
+  readonly code: Exclude<PublishErrorCode, 'outcome_unknown'>;
 
-  constructor(code: PublishErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: Exclude<PublishErrorCode, 'outcome_unknown'>, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
+  }
+}
+
+/**
+ * The SDK cannot tell whether the event was published: a request reached Redis, but no answer
+ * came back. Publishing again with `idempotencyKey` before `retryBefore` is safe: the event is
+ * then stored and delivered exactly once, and the result names it.
+ */
+export class HeraldPublishOutcomeUnknownError extends Error {
+  override readonly name = 'HeraldPublishOutcomeUnknownError';
+  readonly code = 'outcome_unknown' as const;
+
+  constructor(
+    message: string,
+    /** The key the SDK published with (yours, or the one it generated). */
+    readonly idempotencyKey: string,
+    /** Until when Redis remembers the key for certain; a retry after it may publish a second copy. */
+    readonly retryBefore: Date,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
   }
 }

@@ -3,13 +3,16 @@ export {
   type Publisher,
   type PublisherOptions,
   type PublishOptions,
-  type HistoryOptions,
+  type RetryOptions,
 } from './publisher.js';
-export { HeraldPublishError, HeraldValidationError, type PublishErrorCode, type ValidationCode } from './errors.js';
-export { PUBLISH_SCRIPT } from './publish-script.js';
-export { RedisScript } from './redis-script.js';
+export {
+  HeraldPublishError,
+  HeraldPublishOutcomeUnknownError,
+  HeraldValidationError,
+  type PublishErrorCode,
+  type ValidationCode,
+} from './errors.js';
 export { ReceiptInbox, type PendingReceipts, type ReceiptSummary } from './receipt-inbox.js';
-export { isTransientRedisError, type RetryOptions } from './retry.js';
 export { PublisherMetrics } from './metrics.js';
 export {
   GOLDEN_PATH_EVENT_TYPES,

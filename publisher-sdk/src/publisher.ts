@@ -1,17 +1,11 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import {
-  DEFAULT_CHANNEL_PREFIX,
   DEFAULT_CONFIRM_TIMEOUT_MS,
-  DEFAULT_HISTORY_MAX_EVENTS,
-  DEFAULT_HISTORY_TTL_SECONDS,
-  DEFAULT_IDEMPOTENCY_WINDOW_SECONDS,
   DEFAULT_MAX_EVENT_BYTES,
   HeraldValidationError,
-  channelNames,
   encodeEventBody,
-  parseReceipt,
   validateConfirmTimeout,
   validateEventType,
   validateIdempotencyKey,
@@ -20,17 +14,35 @@ import {
   type BroadcastResult,
   type GoldenPathEventType,
 } from '@herald/protocol';
-import { HeraldPublishError } from './errors.js';
+import {
+  AttemptsExhausted,
+  NotSentError,
+  retryHorizonMs,
+  runAttempts,
+  whenReady,
+  withDeadline,
+  type AttemptSettings,
+} from './attempts.js';
+import { HeraldPublishError, HeraldPublishOutcomeUnknownError } from './errors.js';
 import { PublisherMetrics } from './metrics.js';
-import { runPublishScript } from './publish-script.js';
-import { ReceiptInbox, type PendingReceipts, type ReceiptSummary } from './receipt-inbox.js';
-import { withRetries, type RetryOptions } from './retry.js';
+import type { PendingReceipts, ReceiptSummary } from './receipt-inbox.js';
+import { ReceiptListener } from './receipt-listener.js';
+import { RetentionCache } from './retention-cache.js';
+import {
+  DEFAULT_CHANNEL_PREFIX,
+  DEFAULT_IDEMPOTENCY_WINDOW_SECONDS,
+  runPublishScript,
+  storageLayout,
+  type ScriptPublishReply,
+} from './storage/index.js';
 
-export interface HistoryOptions {
-  /** Events kept per user for clients that resume (approximate, at least this many). Default 1000. */
-  readonly maxEvents?: number;
-  /** Seconds a user's history is kept after their last event. Default 600. */
-  readonly ttlSeconds?: number;
+export interface RetryOptions {
+  /** Retries after the first attempt. Default 3. */
+  readonly retries?: number;
+  /** First backoff ceiling; doubles each retry (full jitter). Default 50 ms. */
+  readonly baseDelayMs?: number;
+  /** Largest backoff ceiling. Default 1000 ms. */
+  readonly maxDelayMs?: number;
 }
 
 export interface PublisherOptions {
@@ -42,11 +54,12 @@ export interface PublisherOptions {
   readonly channelPrefix?: string;
   /** Largest encoded event accepted. Default 64 KiB. */
   readonly maxEventBytes?: number;
-  readonly history?: HistoryOptions;
-  /** Seconds an idempotency key is remembered. Default 300. */
+  /** Seconds an idempotency key you give is remembered. Default 300. */
   readonly idempotencyWindowSeconds?: number;
   /** Retries of transient Redis failures (always idempotent). */
   readonly retry?: RetryOptions;
+  /** Longest wait for a usable Redis connection, and for each answer. Default 2000 ms. */
+  readonly commandTimeoutMs?: number;
   /**
    * Collect metrics (published, failed, retries, publish latency): `true` for a registry of the
    * publisher's own (`publisher.metrics`), or a prom-client Registry to add them to.
@@ -59,7 +72,8 @@ export interface PublishOptions {
   readonly runId?: string;
   /**
    * Publishing again with the same key (within the idempotency window) returns the original
-   * event, marked `duplicate`, and sends nothing. Without one, a key is generated per call.
+   * event, marked `duplicate`, and sends nothing. Without one, the SDK uses a key of its own
+   * that covers its own retries.
    */
   readonly idempotencyKey?: string;
   /** Wait for every gateway node holding the user's sockets to report its sends. */
@@ -71,8 +85,9 @@ export interface PublishOptions {
 export interface Publisher {
   /**
    * Publishes an event to every open socket of `userId`, on every gateway node. Rejects with
-   * HeraldValidationError (nothing sent) for bad input, HeraldPublishError when Redis fails
-   * after the retries (the event was then not published, or is found by retrying with the key).
+   * HeraldValidationError (nothing sent) for bad input, HeraldPublishError when the event was
+   * certainly not published, and HeraldPublishOutcomeUnknownError (with the idempotency key to
+   * retry with) when Redis may have published it but did not answer.
    */
   publish(userId: string, type: string, data?: unknown, options?: PublishOptions): Promise<BroadcastResult>;
   agentStarted(userId: string, runId: string, data?: unknown, options?: PublishOptions): Promise<BroadcastResult>;
@@ -85,6 +100,11 @@ export interface Publisher {
   /** The registry holding the publisher's metrics, when `metrics` was asked for. */
   readonly metrics: Registry | undefined;
 }
+
+/** Keys the SDK makes for calls without one; the form a caller may give back after an unknown outcome. */
+const GENERATED_KEY_PREFIX = 'auto:';
+// Extra life of a generated key after the SDK's own retry horizon: room for the caller's retry.
+const GENERATED_KEY_GRACE_SECONDS = 10;
 
 function positiveInteger(value: number | undefined, fallback: number, field: string): number {
   if (value === undefined) return fallback;
@@ -102,6 +122,17 @@ function nonNegativeInteger(value: number | undefined, fallback: number, field: 
   return value;
 }
 
+function refuseRemovedOptions(options: PublisherOptions): void {
+  if ('history' in options) {
+    throw new HeraldValidationError(
+      'invalid_option',
+      'history is no longer a publisher option: retention is set once, on the gateways ' +
+        '(HISTORY_MAX_EVENTS, HISTORY_TTL_SECONDS, HISTORY_POSITION_TTL_SECONDS), and read from Redis',
+      'history',
+    );
+  }
+}
+
 function connect(options: PublisherOptions): { redis: Redis; owned: boolean } {
   if (options.redis && options.redisUrl !== undefined) {
     throw new HeraldValidationError('invalid_option', 'give either redis or redisUrl, not both', 'redis');
@@ -114,64 +145,59 @@ function connect(options: PublisherOptions): { redis: Redis; owned: boolean } {
       'redisUrl',
     );
   }
-  // Commands fail rather than hang; the publisher's own retries (idempotent) take over.
-  return { redis: new Redis(options.redisUrl, { maxRetriesPerRequest: 1, commandTimeout: 5000 }), owned: true };
+  // Commands are only ever written to a ready connection, and the SDK retries them itself: no
+  // offline queue, no resending by ioredis, in-flight commands fail as soon as the link drops.
+  const redis = new Redis(options.redisUrl, {
+    enableOfflineQueue: false,
+    autoResendUnfulfilledCommands: false,
+    maxRetriesPerRequest: 0,
+  });
+  redis.on('error', () => {
+    // Every failure reaches the caller through the publish it affects.
+  });
+  return { redis, owned: true };
 }
 
-/** Listens for gateway receipts on this publisher's own channel, from the first confirmed publish on. */
-class ReceiptListener {
-  readonly inbox = new ReceiptInbox();
-  private subscriber: Redis | undefined;
-  private ready: Promise<void> | undefined;
-
-  constructor(
-    private readonly redis: Redis,
-    readonly channel: string,
-  ) {}
-
-  start(): Promise<void> {
-    this.ready ??= (async () => {
-      const subscriber = this.redis.duplicate({ lazyConnect: true, enableOfflineQueue: true, maxRetriesPerRequest: null });
-      this.subscriber = subscriber;
-      subscriber.on('message', (_channel: string, message: string) => {
-        const receipt = parseReceipt(message);
-        if (receipt) this.inbox.deliver(receipt);
-      });
-      subscriber.on('error', () => {
-        // Reconnects by itself; a receipt lost meanwhile shows up as receipt_timeout.
-      });
-      await subscriber.connect();
-      await subscriber.subscribe(this.channel);
-    })();
-    return this.ready;
+function failure(error: unknown, idempotencyKey: string, keyLifetimeMs: number): Error {
+  const exhausted = error instanceof AttemptsExhausted ? error : undefined;
+  const cause = exhausted?.failure.error ?? error;
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  if (exhausted?.failure.kind === 'unknown') {
+    return new HeraldPublishOutcomeUnknownError(
+      `Redis may have published the event but did not answer (${reason}); publish again with idempotencyKey ` +
+        `${JSON.stringify(idempotencyKey)} to be sure it is delivered exactly once`,
+      idempotencyKey,
+      new Date(exhausted.failure.sentAt + keyLifetimeMs),
+      { cause },
+    );
   }
-
-  close(): void {
-    this.subscriber?.disconnect();
-  }
+  return new HeraldPublishError('redis_error', `the event was not published: ${reason}`, { cause });
 }
 
 export function createPublisher(options: PublisherOptions): Publisher {
-  const names = channelNames(options.channelPrefix ?? DEFAULT_CHANNEL_PREFIX);
+  refuseRemovedOptions(options);
+  const layout = storageLayout(options.channelPrefix ?? DEFAULT_CHANNEL_PREFIX);
   const maxEventBytes = positiveInteger(options.maxEventBytes, DEFAULT_MAX_EVENT_BYTES, 'maxEventBytes');
-  const maxEvents = positiveInteger(options.history?.maxEvents, DEFAULT_HISTORY_MAX_EVENTS, 'history.maxEvents');
-  const ttlSeconds = positiveInteger(options.history?.ttlSeconds, DEFAULT_HISTORY_TTL_SECONDS, 'history.ttlSeconds');
   const idempotencyWindowSeconds = positiveInteger(
     options.idempotencyWindowSeconds,
     DEFAULT_IDEMPOTENCY_WINDOW_SECONDS,
     'idempotencyWindowSeconds',
   );
-  const retry = {
+  const attempts: AttemptSettings = {
     retries: nonNegativeInteger(options.retry?.retries, 3, 'retry.retries'),
     baseDelayMs: positiveInteger(options.retry?.baseDelayMs, 50, 'retry.baseDelayMs'),
     maxDelayMs: positiveInteger(options.retry?.maxDelayMs, 1000, 'retry.maxDelayMs'),
+    commandTimeoutMs: positiveInteger(options.commandTimeoutMs, 2000, 'commandTimeoutMs'),
   };
+  // A generated key only has to outlive the SDK's own retries (and the caller's retry with it).
+  const generatedKeySeconds = Math.ceil(retryHorizonMs(attempts) / 1000) + GENERATED_KEY_GRACE_SECONDS;
   const metrics =
     options.metrics === undefined || options.metrics === false
       ? undefined
       : new PublisherMetrics(options.metrics === true ? undefined : options.metrics);
   const { redis, owned } = connect(options);
-  const receipts = new ReceiptListener(redis, names.receipts(randomBytes(12).toString('base64url')));
+  const retention = new RetentionCache(redis, layout);
+  const receipts = new ReceiptListener(redis, layout.receipts(randomBytes(12).toString('base64url')));
   let closed = false;
 
   async function publish(
@@ -187,8 +213,8 @@ export function createPublisher(options: PublisherOptions): Publisher {
       metrics.published.labels(String(result.duplicate)).inc();
       return result;
     } catch (error) {
-      const code = error instanceof HeraldPublishError || error instanceof HeraldValidationError ? error.code : 'unknown';
-      metrics.failed.labels(code).inc();
+      const code = (error as { code?: unknown }).code;
+      metrics.failed.labels(typeof code === 'string' ? code : 'unknown').inc();
       throw error;
     } finally {
       stop();
@@ -213,55 +239,78 @@ export function createPublisher(options: PublisherOptions): Publisher {
       },
       maxEventBytes,
     );
-    const idempotencyKey =
-      publishOptions.idempotencyKey === undefined
-        ? `auto:${randomUUID()}`
-        : validateIdempotencyKey(publishOptions.idempotencyKey, 'idempotencyKey');
+    const generated = publishOptions.idempotencyKey === undefined;
+    const idempotencyKey = generated
+      ? `${GENERATED_KEY_PREFIX}${randomBytes(12).toString('base64url')}`
+      : validateIdempotencyKey(publishOptions.idempotencyKey, 'idempotencyKey');
+    const keySeconds = generated ? generatedKeySeconds : idempotencyWindowSeconds;
     const confirm = publishOptions.confirm === true;
     const timeoutMs =
       publishOptions.timeoutMs === undefined
         ? DEFAULT_CONFIRM_TIMEOUT_MS
         : validateConfirmTimeout(publishOptions.timeoutMs, 'timeoutMs');
+    const callToken = randomBytes(12).toString('base64url');
 
     let pending: PendingReceipts | undefined;
-    let reply;
+    let reply: ScriptPublishReply;
     try {
       if (confirm) {
-        await receipts.start();
+        await withDeadline(receipts.start(), attempts.commandTimeoutMs, 'the receipt subscription');
         pending = receipts.inbox.expect();
       }
-      reply = await withRetries(
-        () =>
-          runPublishScript(redis, {
-            historyKey: names.userHistory(userId),
-            sequenceKey: names.userSequence(userId),
-            idempotencyKey: names.userIdempotency(userId, idempotencyKey),
-            channel: names.userEvents(userId),
-            body,
-            maxEvents,
-            ttlSeconds,
-            idempotencyWindowSeconds,
-            receiptChannel: confirm ? receipts.channel : undefined,
-          }),
-        retry,
+      reply = await runAttempts(
+        attempts,
+        async (sent) => {
+          await whenReady(redis, attempts.commandTimeoutMs);
+          const policy = await withDeadline(retention.get(), attempts.commandTimeoutMs, 'the retention policy').catch(
+            (error: unknown) => {
+              throw new NotSentError(`reading the retention policy failed: ${(error as Error).message}`);
+            },
+          );
+          if (redis.status !== 'ready') throw new NotSentError(`the Redis connection is ${redis.status}`);
+          sent();
+          return withDeadline(
+            runPublishScript(redis, {
+              historyKey: layout.userHistory(userId),
+              sequenceKey: layout.userSequence(userId),
+              dedupKey: layout.userIdempotency(userId, idempotencyKey),
+              channel: layout.userEvents(userId),
+              body,
+              ts,
+              maxEvents: policy.maxEvents,
+              ttlSeconds: policy.ttlSeconds,
+              positionTtlSeconds: policy.positionTtlSeconds,
+              dedupTtlSeconds: keySeconds,
+              callToken,
+              receiptChannel: confirm ? receipts.channel : undefined,
+            }),
+            attempts.commandTimeoutMs,
+            'the publish script',
+          );
+        },
         () => metrics?.retries.inc(),
       );
     } catch (error) {
       pending?.cancel();
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new HeraldPublishError('redis_error', `publishing to Redis failed: ${reason}`, { cause: error });
+      throw failure(error, idempotencyKey, keySeconds * 1000);
     }
+    // A duplicate recorded by this very call: an attempt whose answer was lost did publish it.
+    const published = reply.duplicate
+      ? reply.record.callToken === callToken
+        ? { id: reply.record.id, receivers: reply.record.receivers, duplicate: false }
+        : { id: reply.record.id, receivers: 0, duplicate: true }
+      : { id: reply.id, receivers: reply.receivers, duplicate: false };
     let delivery: ReceiptSummary | undefined;
-    if (pending && reply.duplicate) pending.cancel();
-    else if (pending) delivery = await pending.collect(reply.id, reply.receivers, timeoutMs);
+    if (pending && published.duplicate) pending.cancel();
+    else if (pending) delivery = await pending.collect(published.id, published.receivers, timeoutMs);
+    const eventTs = reply.duplicate ? (reply.record.ts ?? ts) : ts;
     return {
       user_id: userId,
       event_type: type,
-      event_id: reply.id,
-      // A duplicate's own publish time is not kept; it reports this attempt's.
-      timestamp: new Date(ts).toISOString(),
-      duplicate: reply.duplicate,
-      nodes_reached: reply.receivers,
+      event_id: published.id,
+      timestamp: new Date(eventTs).toISOString(),
+      duplicate: published.duplicate,
+      nodes_reached: published.receivers,
       connections_attempted: delivery?.connections_attempted ?? null,
       successful_sends: delivery?.successful_sends ?? null,
       errors: delivery?.errors ?? [],
@@ -284,7 +333,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
       if (closed) return;
       closed = true;
       receipts.close();
-      if (owned) await redis.quit();
+      if (owned) await redis.quit().catch(() => redis.disconnect());
     },
     metrics: metrics?.registry,
   };

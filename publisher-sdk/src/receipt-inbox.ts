@@ -1,4 +1,5 @@
-import type { BroadcastError, Receipt } from '@herald/protocol';
+import type { BroadcastError } from '@herald/protocol';
+import type { Receipt } from './storage/index.js';
 
 export interface ReceiptSummary {
   readonly connections_attempted: number;

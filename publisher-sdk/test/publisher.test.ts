@@ -1,9 +1,16 @@
 import { Redis } from 'ioredis';
-import { channelNames, type EventEnvelope } from '@herald/protocol';
-import { HeraldPublishError, HeraldValidationError, createPublisher, type Publisher } from '../src/index.js';
+import type { EventEnvelope } from '@herald/protocol';
+import { storageLayout } from '../src/storage/index.js';
+import {
+  HeraldPublishError,
+  HeraldPublishOutcomeUnknownError,
+  HeraldValidationError,
+  createPublisher,
+  type Publisher,
+} from '../src/index.js';
 import { freePort } from '../../test/support/ports.js';
 import { broadcastResultLike } from '../../test/support/expectations.js';
-import { useRedisServer } from '../../test/support/redis-server.js';
+import { startRedisServer, useRedisServer } from '../../test/support/redis-server.js';
 import { waitUntil } from '../../test/support/wait.js';
 
 const redis = useRedisServer();
@@ -25,7 +32,7 @@ async function listen(prefix: string, userId: string): Promise<{ messages: Event
   const subscriber = redis().client();
   const messages: EventEnvelope[] = [];
   subscriber.on('message', (_channel: string, message: string) => messages.push(JSON.parse(message) as EventEnvelope));
-  await subscriber.subscribe(channelNames(prefix).userEvents(userId));
+  await subscriber.subscribe(storageLayout(prefix).userEvents(userId));
   return { messages, stop: () => subscriber.disconnect() };
 }
 
@@ -107,6 +114,9 @@ describe('publisher', () => {
         [() => publisher.agentStarted('dave', ''), 'invalid_run_id', 'runId'],
         [() => publisher.publish('dave', 'agent_started', null, { idempotencyKey: '' }), 'invalid_idempotency_key', 'idempotencyKey'],
         [() => publisher.publish('dave', 'agent_started', null, { confirm: true, timeoutMs: 0 }), 'invalid_option', 'timeoutMs'],
+        [() => publisher.publish('dave\ud800', 'agent_started'), 'invalid_user_id', 'user_id'],
+        [() => publisher.agentStarted('dave', 'run\udfff'), 'invalid_run_id', 'runId'],
+        [() => publisher.publish('dave', 'agent_started', null, { idempotencyKey: 'k\ud83d' }), 'invalid_idempotency_key', 'idempotencyKey'],
       ];
       for (const [attempt, code, field] of attempts) {
         const error = await attempt().then(
@@ -119,7 +129,7 @@ describe('publisher', () => {
       await new Promise((resolve) => setTimeout(resolve, 100));
       expect(node.messages).toEqual([]);
       const client = redis().client();
-      expect(await client.exists(channelNames(prefix).userHistory('dave'))).toBe(0);
+      expect(await client.exists(storageLayout(prefix).userHistory('dave'))).toBe(0);
       client.disconnect();
     } finally {
       node.stop();
@@ -132,7 +142,7 @@ describe('publisher', () => {
       const first = await publisher.agentCompleted('hana', 'r1', { ok: true }, { idempotencyKey: 'r1-done' });
       const retry = await publisher.agentCompleted('hana', 'r1', { ok: true }, { idempotencyKey: 'r1-done' });
       expect(first.duplicate).toBe(false);
-      expect(retry).toMatchObject({ event_id: first.event_id, duplicate: true, nodes_reached: 0 });
+      expect(retry).toMatchObject({ event_id: first.event_id, duplicate: true, nodes_reached: 0, timestamp: first.timestamp });
       await waitUntil('the event', () => node.messages.length === 1);
       await new Promise((resolve) => setTimeout(resolve, 100));
       expect(node.messages).toHaveLength(1);
@@ -141,7 +151,8 @@ describe('publisher', () => {
     }
   });
 
-  it('retries a publish whose reply was lost without publishing twice', async () => {
+  it("reports a publish completed by the SDK's own retry as the success it was, stored once", async () => {
+    const node = await listen(prefix, 'ivan');
     const client = redis().client();
     let attempts = 0;
     const flaky = withEvalsha(client, async (...args) => {
@@ -154,12 +165,65 @@ describe('publisher', () => {
     try {
       const result = await retrying.publish('ivan', 'agent_started');
       expect(attempts).toBe(2);
-      // The first attempt went through; the retry found it by its key.
-      expect(result.duplicate).toBe(true);
-      const history = await client.xrange(channelNames(prefix).userHistory('ivan'), '-', '+');
+      // The first attempt went through and its answer was lost; the retry found it by the call's key.
+      expect(result).toMatchObject({ duplicate: false, nodes_reached: 1 });
+      const history = await client.xrange(storageLayout(prefix).userHistory('ivan'), '-', '+');
       expect(history.map(([id]) => id)).toEqual([result.event_id]);
+      await waitUntil('the event', () => node.messages.length === 1);
     } finally {
+      node.stop();
       await retrying.close();
+      client.disconnect();
+    }
+  });
+
+  it('rejects with the key to retry with when no attempt was answered, and that retry publishes nothing new', async () => {
+    const client = redis().client();
+    let attempts = 0;
+    const silent = withEvalsha(client, async (...args) => {
+      attempts += 1;
+      await client.evalsha(...args);
+      throw new Error('Command timed out');
+    });
+    const unlucky = createPublisher({ redis: silent, channelPrefix: prefix, retry: { retries: 2, baseDelayMs: 1 } });
+    try {
+      for (const idempotencyKey of [undefined, 'caller-key-1']) {
+        attempts = 0;
+        const started = Date.now();
+        const error = await unlucky
+          .publish('ivo', 'agent_started', null, idempotencyKey === undefined ? {} : { idempotencyKey })
+          .catch((reason: unknown) => reason);
+        expect(attempts).toBe(3);
+        expect(error).toBeInstanceOf(HeraldPublishOutcomeUnknownError);
+        const unknown = error as HeraldPublishOutcomeUnknownError;
+        expect(unknown.code).toBe('outcome_unknown');
+        if (idempotencyKey !== undefined) expect(unknown.idempotencyKey).toBe(idempotencyKey);
+        expect(unknown.retryBefore.getTime()).toBeGreaterThan(started);
+        expect(unknown.message).toContain(unknown.idempotencyKey);
+        const retry = await publisher.publish('ivo', 'agent_started', null, { idempotencyKey: unknown.idempotencyKey });
+        expect(retry.duplicate).toBe(true);
+      }
+      const history = await client.xrange(storageLayout(prefix).userHistory('ivo'), '-', '+');
+      expect(history).toHaveLength(2);
+    } finally {
+      await unlucky.close();
+      client.disconnect();
+    }
+  });
+
+  it('keeps a key it generated only as long as its own retries need it', async () => {
+    const client = redis().client();
+    try {
+      const result = await publisher.publish('kit', 'agent_started');
+      const keys = await client.keys(`${prefix}:{u:kit}:idem:*`);
+      expect(keys).toHaveLength(1);
+      expect(keys[0]).toMatch(/:idem:auto:[A-Za-z0-9_-]{16}$/);
+      const ttl = await client.ttl(keys[0] as string);
+      // Defaults: 4 attempts of up to 2 x 2 s, 3 backoffs of up to 1 s, plus 10 s of grace.
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(29);
+      expect(await client.get(keys[0] as string)).toMatch(new RegExp(`^${result.event_id} 0 \\d+ [A-Za-z0-9_-]{16}$`));
+    } finally {
       client.disconnect();
     }
   });
@@ -169,7 +233,9 @@ describe('publisher', () => {
     let attempts = 0;
     const broken = withEvalsha(client, async () => {
       attempts += 1;
-      throw new Error('ERR something is wrong');
+      const error = new Error('ERR something is wrong');
+      error.name = 'ReplyError';
+      throw error;
     });
     const publisherOnBroken = createPublisher({ redis: broken, channelPrefix: prefix });
     try {
@@ -215,10 +281,29 @@ describe('publisher', () => {
     try {
       const error = await failing.publish('frank', 'agent_started').catch((reason: unknown) => reason);
       expect(error).toBeInstanceOf(HeraldPublishError);
-      expect(error).toMatchObject({ code: 'redis_error', message: expect.stringContaining('publishing to Redis failed') });
+      expect(error).toMatchObject({ code: 'redis_error', message: expect.stringContaining('the event was not published') });
     } finally {
       await failing.close();
       client.disconnect();
+    }
+  });
+
+  it('confirms again once Redis is back after a confirmed publish failed while it was down', async () => {
+    const own = await startRedisServer();
+    const confirming = createPublisher({ redisUrl: own.url, channelPrefix: prefix, retry: { retries: 0 }, commandTimeoutMs: 300 });
+    try {
+      await own.stop();
+      await expect(confirming.publish('lea', 'agent_started', null, { confirm: true })).rejects.toBeInstanceOf(HeraldPublishError);
+      await own.restart();
+      await waitUntil('a confirmed publish to succeed', () =>
+        confirming.publish('lea', 'agent_started', null, { confirm: true, timeoutMs: 200 }).then(
+          (result) => result.errors.length === 0,
+          () => false,
+        ),
+      );
+    } finally {
+      await confirming.close();
+      await own.stop();
     }
   });
 
@@ -236,7 +321,8 @@ describe('publisher', () => {
     [{ redisUrl: 'http://localhost' }, /redisUrl must be a redis:\/\//],
     [{ redisUrl: 'redis://x', redis: {} as Redis }, /either redis or redisUrl, not both/],
     [{ redisUrl: 'redis://x', maxEventBytes: 0 }, /maxEventBytes must be a positive integer/],
-    [{ redisUrl: 'redis://x', history: { maxEvents: 1.5 } }, /history.maxEvents must be a positive integer/],
+    [{ redisUrl: 'redis://x', history: { maxEvents: 10 } }, /retention is set once, on the gateways \(HISTORY_MAX_EVENTS/],
+    [{ redisUrl: 'redis://x', commandTimeoutMs: 0 }, /commandTimeoutMs must be a positive integer/],
     [{ redisUrl: 'redis://x', channelPrefix: 'a b' }, /channel prefix must be/],
     [{ redisUrl: 'redis://x', retry: { retries: -1 } }, /retry.retries must be a non-negative integer/],
   ])('refuses the options %p', (options, message) => {

@@ -13,10 +13,35 @@ describe('gateway entry point', () => {
     expect(result.output).toBe('herald: configuration error: PORT must be an integer from 0 to 65535 (got "eighty")\n');
   });
 
-  it('refuses to start in production without a JWT key', async () => {
-    const result = await runGatewayToExit({ NODE_ENV: 'production' });
-    expect(result.code).toBe(78);
-    expect(result.output).toContain('JWT_SECRET is required when NODE_ENV=production');
+  it.each(['production', 'Production', 'prod', 'production '])(
+    'refuses to start with NODE_ENV=%p without a JWT key, and prints no development credentials',
+    async (value) => {
+      const result = await runGatewayToExit({ NODE_ENV: value });
+      expect(result.code).toBe(78);
+      expect(result.output).toBe(
+        `herald: configuration error: JWT_SECRET is required when NODE_ENV is ${JSON.stringify(value)} ` +
+          '(or set JWT_PUBLIC_KEY or JWT_JWKS_URL; development defaults need NODE_ENV unset, development or test)\n',
+      );
+    },
+  );
+
+  it.each(['PORT', 'ADMIN_PORT'])('refuses a %s that another process already listens on, in one line', async (variable) => {
+    const first = await startGatewayProcess({ JWT_SECRET: TEST_JWT_SECRET });
+    try {
+      const taken = variable === 'PORT' ? first.port : Number(new URL(first.adminUrl).port);
+      const result = await runGatewayToExit({
+        JWT_SECRET: TEST_JWT_SECRET,
+        PORT: variable === 'PORT' ? String(taken) : '0',
+        ADMIN_PORT: variable === 'ADMIN_PORT' ? String(taken) : '0',
+      });
+      expect(result.code).toBe(1);
+      const lines = result.output.trim().split('\n');
+      expect(lines.at(-1)).toBe(`herald: ${variable}=${taken}: cannot listen on 127.0.0.1:${taken} (already in use, or not available)`);
+      expect(result.output).not.toMatch(/\n\s+at /);
+      expect((await fetch(`${first.adminUrl}/readyz`)).status).toBe(200);
+    } finally {
+      await first.stop('SIGKILL');
+    }
   });
 
   it("refuses to run on uWebSockets.js's JavaScript fallback", async () => {

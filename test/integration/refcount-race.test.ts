@@ -1,4 +1,5 @@
-import { channelNames, compareEventIds } from '@herald/protocol';
+import { compareEventIds } from '@herald/protocol';
+import { storageLayout } from '@herald/publisher-sdk/storage';
 import { createPublisher, type Publisher } from '@herald/publisher-sdk';
 import { TestClient } from '../support/clients.js';
 import { startFleet, type Fleet } from '../support/fleet.js';
@@ -129,7 +130,7 @@ describe('per-user subscription reference counting under connect/disconnect race
     // Each user is subscribed exactly once, by the one node holding its long-lived socket.
     const redis = fleet.redis.client();
     try {
-      const names = channelNames();
+      const names = storageLayout();
       const counts = (await redis.pubsub('NUMSUB', ...USERS.map((user) => names.userEvents(user)))) as (string | number)[];
       expect(counts.filter((_value, i) => i % 2 === 1)).toEqual(USERS.map(() => 1));
       await Promise.all(stable.map((client) => client.close()));

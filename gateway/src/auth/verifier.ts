@@ -83,10 +83,28 @@ function isKeySetUnavailable(error: unknown): boolean {
   );
 }
 
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * jose decodes the claims leniently: bytes that are not UTF-8 become U+FFFD, which would give a
+ * token for one user the id of another. The payload must be UTF-8 itself.
+ */
+function assertUtf8Payload(token: string): void {
+  const payload = token.split('.')[1] ?? '';
+  try {
+    STRICT_UTF8.decode(Buffer.from(payload, 'base64url'));
+  } catch {
+    throw new AuthError('malformed_token', 'token payload is not valid UTF-8');
+  }
+}
+
 function identityOf(payload: JWTPayload): VerifiedIdentity {
   if (payload.sub === undefined || payload.sub === '') throw new AuthError('missing_sub', 'token has no sub claim');
   if (!isValidUserId(payload.sub)) {
-    throw new AuthError('invalid_sub', 'token sub is not a valid user id (1-128 bytes, no control characters)');
+    throw new AuthError(
+      'invalid_sub',
+      'token sub is not a valid user id (1-128 bytes of well-formed UTF-8, no lone surrogates, no control characters)',
+    );
   }
   if (typeof payload.exp !== 'number') throw new AuthError('missing_exp', 'token has no exp claim');
   return { userId: payload.sub, expiresAt: payload.exp * 1000 };
@@ -135,7 +153,9 @@ export function createTokenVerifier(
       if (token.length === 0) throw new AuthError('missing_token', 'no token was given');
       if (token.length > MAX_TOKEN_LENGTH) throw new AuthError('malformed_token', 'token is too long');
       try {
-        return identityOf(await verifyWithKey(token));
+        const payload = await verifyWithKey(token);
+        assertUtf8Payload(token);
+        return identityOf(payload);
       } catch (error) {
         throw toAuthError(error);
       }

@@ -1,4 +1,5 @@
-import type { BroadcastResult, HistoryExtent, PublishRequest, Receipt } from '@herald/protocol';
+import type { BroadcastResult, PublishRequest } from '@herald/protocol';
+import type { Receipt, StoredExtent } from '@herald/publisher-sdk/storage';
 
 /**
  * Receives each message published on a subscribed user's channel, as the exact bytes that were
@@ -15,6 +16,9 @@ export interface BrokerHealth {
   readonly detail: string;
 }
 
+/** Where a user's history stands: when it began, how many events it numbered, the oldest it holds. */
+export type HistoryExtent = StoredExtent;
+
 export interface HistoryEvent {
   readonly id: string;
   /** The payload exactly as it was published. */
@@ -23,38 +27,52 @@ export interface HistoryEvent {
 
 /** What a user's history holds after some event id. */
 export interface HistoryPage {
-  /** The user's current history; undefined when there is none (expired, or lost with Redis). */
+  /** The user's position; undefined when there is none (expired, or lost with Redis). */
   readonly history: HistoryExtent | undefined;
   /** Events after the requested id, oldest first, at most the requested number. */
   readonly events: readonly HistoryEvent[];
+}
+
+/** How a node hears about a user's events. */
+export interface UserSubscriptions {
+  /** Delivers the user's messages to the message handler from when this resolves until unsubscribe. */
+  subscribe(userId: string): Promise<void>;
+  unsubscribe(userId: string): Promise<void>;
+  /** Sets the single handler for incoming messages. */
+  onMessage(handler: BrokerMessageHandler): void;
+  /** Sets the single handler told when subscriptions are lost and when they are restored. */
+  onConnectionChange(handler: ConnectionHandler): void;
+}
+
+/** A user's stored history. */
+export interface HistoryReader {
+  /**
+   * Ensures the user has a position (starting a history if needed), keeps it for another
+   * position ttl, and returns it: the id of the newest event, or `<epoch>-0` when there is none.
+   */
+  openHistory(userId: string): Promise<string>;
+  /** The user's history after `after` (exclusive), up to `limit` events. */
+  readHistory(userId: string, after: string, limit: number): Promise<HistoryPage>;
+}
+
+export interface ReceiptSender {
+  /** Answers a receipt request. */
+  sendReceipt(channel: string, receipt: Receipt): Promise<void>;
+}
+
+export interface EventPublisher {
+  /** Appends the event to the user's history and delivers it to every node subscribed to the user. */
+  publish(request: PublishRequest): Promise<BroadcastResult>;
 }
 
 /**
  * How events travel between publishers and gateway nodes. The node never knows which
  * implementation runs; every implementation passes the same contract suite.
  */
-export interface Broker {
+export interface Broker extends UserSubscriptions, HistoryReader, ReceiptSender, EventPublisher {
   readonly kind: 'memory' | 'redis';
   /** Connects. Resolves once connected, or rejects; a broker that lost its connection keeps retrying. */
   start(): Promise<void>;
-  /** Delivers the user's messages to the message handler from when this resolves until unsubscribe. */
-  subscribe(userId: string): Promise<void>;
-  unsubscribe(userId: string): Promise<void>;
-  /** Appends the event to the user's history and delivers it to every node subscribed to the user. */
-  publish(request: PublishRequest): Promise<BroadcastResult>;
-  /**
-   * Ensures the user has a current history (starting one if needed) and returns its position:
-   * the id of its newest event, or `<epoch>-0` when it has none yet.
-   */
-  openHistory(userId: string): Promise<string>;
-  /** The user's history after `after` (exclusive), up to `limit` events. */
-  readHistory(userId: string, after: string, limit: number): Promise<HistoryPage>;
-  /** Answers a receipt request. */
-  sendReceipt(channel: string, receipt: Receipt): Promise<void>;
-  /** Sets the single handler for incoming messages. */
-  onMessage(handler: BrokerMessageHandler): void;
-  /** Sets the single handler told when subscriptions are lost and when they are restored. */
-  onConnectionChange(handler: ConnectionHandler): void;
   health(): BrokerHealth;
   close(): Promise<void>;
 }

@@ -7,11 +7,7 @@ import { RedisBroker } from './redis.js';
 /** Redis when REDIS_URL is set, otherwise the embedded single-node broker. */
 export function createBroker(config: GatewayConfig, logger: Logger): Broker {
   if (config.redisUrl === undefined) {
-    const bus = new MemoryBus({
-      historyMaxEvents: config.historyMaxEvents,
-      historyTtlSeconds: config.historyTtlSeconds,
-      idempotencyWindowSeconds: config.idempotencyWindowSeconds,
-    });
+    const bus = new MemoryBus({ retention: config.retention, idempotencyWindowSeconds: config.idempotencyWindowSeconds });
     return new MemoryBroker({ bus, maxEventBytes: config.maxPublishBytes });
   }
   return new RedisBroker({
@@ -19,7 +15,7 @@ export function createBroker(config: GatewayConfig, logger: Logger): Broker {
     channelPrefix: config.channelPrefix,
     nodeId: config.nodeId,
     maxEventBytes: config.maxPublishBytes,
-    history: { maxEvents: config.historyMaxEvents, ttlSeconds: config.historyTtlSeconds },
+    retention: config.retention,
     idempotencyWindowSeconds: config.idempotencyWindowSeconds,
     logger,
   });

@@ -1,13 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
-  DEFAULT_CHANNEL_PREFIX,
   DEFAULT_CONFIRM_TIMEOUT_MS,
-  DEFAULT_HISTORY_MAX_EVENTS,
-  DEFAULT_HISTORY_TTL_SECONDS,
-  DEFAULT_IDEMPOTENCY_WINDOW_SECONDS,
   DEFAULT_MAX_EVENT_BYTES,
-  RECEIPT_REQUEST_PREFIX,
-  channelNames,
   compareEventIds,
   encodeEventBody,
   formatEventId,
@@ -17,9 +11,17 @@ import {
   validateUserId,
   type BroadcastResult,
   type PublishRequest,
-  type Receipt,
 } from '@herald/protocol';
 import { ReceiptInbox } from '@herald/publisher-sdk';
+import {
+  DEFAULT_CHANNEL_PREFIX,
+  DEFAULT_IDEMPOTENCY_WINDOW_SECONDS,
+  DEFAULT_RETENTION,
+  receiptRequestPayload,
+  storageLayout,
+  type Receipt,
+  type RetentionPolicy,
+} from '@herald/publisher-sdk/storage';
 import {
   BrokerUnavailableError,
   type Broker,
@@ -30,8 +32,7 @@ import {
 } from './broker.js';
 
 export interface MemoryBusOptions {
-  readonly historyMaxEvents?: number;
-  readonly historyTtlSeconds?: number;
+  readonly retention?: RetentionPolicy;
   readonly idempotencyWindowSeconds?: number;
   /** Clock in milliseconds (tests move it to expire history). */
   readonly now?: () => number;
@@ -42,8 +43,16 @@ interface History {
   readonly epoch: number;
   /** Events appended so far: the second part of the last event id. */
   count: number;
-  readonly entries: { readonly id: string; readonly body: string }[];
+  entries: { readonly id: string; readonly body: string }[];
+  /** When the entries expire (the position lives on until positionExpiresAt). */
   expiresAt: number;
+  positionExpiresAt: number;
+}
+
+interface Remembered {
+  readonly id: string;
+  readonly ts: number;
+  readonly expiresAt: number;
 }
 
 /**
@@ -54,19 +63,22 @@ interface History {
 export class MemoryBus {
   private readonly subscribers = new Map<string, Set<MemoryBroker>>();
   private readonly histories = new Map<string, History>();
-  private readonly idempotency = new Map<string, { readonly id: string; readonly expiresAt: number }>();
+  private readonly idempotency = new Map<string, Remembered>();
   private readonly inboxes = new Map<string, ReceiptInbox>();
   /** Epochs handed out, kept increasing so a new history always sorts after an old one. */
   private lastEpoch = 0;
   readonly now: () => number;
   private readonly maxEvents: number;
   private readonly ttlMs: number;
+  private readonly positionTtlMs: number;
   private readonly idempotencyMs: number;
 
   constructor(options: MemoryBusOptions = {}) {
+    const retention = options.retention ?? DEFAULT_RETENTION;
     this.now = options.now ?? Date.now;
-    this.maxEvents = options.historyMaxEvents ?? DEFAULT_HISTORY_MAX_EVENTS;
-    this.ttlMs = (options.historyTtlSeconds ?? DEFAULT_HISTORY_TTL_SECONDS) * 1000;
+    this.maxEvents = retention.maxEvents;
+    this.ttlMs = retention.ttlSeconds * 1000;
+    this.positionTtlMs = retention.positionTtlSeconds * 1000;
     this.idempotencyMs = (options.idempotencyWindowSeconds ?? DEFAULT_IDEMPOTENCY_WINDOW_SECONDS) * 1000;
   }
 
@@ -86,39 +98,47 @@ export class MemoryBus {
     if (brokers.size === 0) this.subscribers.delete(userId);
   }
 
-  /** The event id an idempotency key already produced, if it is still remembered. */
-  recall(userId: string, key: string): string | undefined {
+  /** The event an idempotency key already produced, if it is still remembered. */
+  recall(userId: string, key: string): Remembered | undefined {
     const entry = this.idempotency.get(`${userId}\u0000${key}`);
-    return entry && entry.expiresAt > this.now() ? entry.id : undefined;
+    return entry && entry.expiresAt > this.now() ? entry : undefined;
   }
 
-  /** The user's current history, started now if there is none; returns its position. */
+  /** The user's position, started now if there is none and kept for another position ttl. */
   open(userId: string): string {
     const history = this.ensureHistory(userId);
+    history.positionExpiresAt = this.now() + this.positionTtlMs;
     return formatEventId({ ms: history.epoch, seq: history.count });
   }
 
   /** Appends to the user's history and delivers the payload (then the receipt request, if any). */
-  append(userId: string, body: string, idempotencyKey: string | undefined, receiptChannel: string | undefined) {
+  append(
+    userId: string,
+    body: string,
+    ts: number,
+    idempotencyKey: string | undefined,
+    receiptChannel: string | undefined,
+  ) {
     const now = this.now();
     const history = this.ensureHistory(userId);
     history.count += 1;
     const id = formatEventId({ ms: history.epoch, seq: history.count });
     history.entries.push({ id, body });
     history.expiresAt = now + this.ttlMs;
+    history.positionExpiresAt = now + this.positionTtlMs;
     if (history.entries.length > this.maxEvents) history.entries.splice(0, history.entries.length - this.maxEvents);
     if (idempotencyKey !== undefined) {
-      this.idempotency.set(`${userId}\u0000${idempotencyKey}`, { id, expiresAt: now + this.idempotencyMs });
+      this.idempotency.set(`${userId}\u0000${idempotencyKey}`, { id, ts, expiresAt: now + this.idempotencyMs });
     }
     const receivers = this.deliver(userId, Buffer.from(joinEventPayload(id, body)));
     if (receiptChannel !== undefined && receivers > 0) {
-      this.deliver(userId, Buffer.from(`${RECEIPT_REQUEST_PREFIX}${receiptChannel}","id":"${id}"}`));
+      this.deliver(userId, Buffer.from(receiptRequestPayload(receiptChannel, id)));
     }
     return { id, receivers };
   }
 
   read(userId: string, after: string, limit: number): HistoryPage {
-    const history = this.liveHistory(userId);
+    const history = this.livePosition(userId);
     if (!history) return { history: undefined, events: [] };
     const events = history.entries
       .filter((entry) => compareEventIds(entry.id, after) > 0)
@@ -151,21 +171,26 @@ export class MemoryBus {
   }
 
   private ensureHistory(userId: string): History {
-    let history = this.liveHistory(userId);
+    let history = this.livePosition(userId);
     if (!history) {
-      this.lastEpoch = Math.max(this.now(), this.lastEpoch + 1);
-      history = { epoch: this.lastEpoch, count: 0, entries: [], expiresAt: this.now() + this.ttlMs };
+      const now = this.now();
+      this.lastEpoch = Math.max(now, this.lastEpoch + 1);
+      history = { epoch: this.lastEpoch, count: 0, entries: [], expiresAt: now + this.ttlMs, positionExpiresAt: now + this.positionTtlMs };
       this.histories.set(userId, history);
     }
     return history;
   }
 
-  private liveHistory(userId: string): History | undefined {
+  /** The user's history, with its entries dropped once they expired and itself once its position did. */
+  private livePosition(userId: string): History | undefined {
     const history = this.histories.get(userId);
-    if (history && history.expiresAt <= this.now()) {
+    if (!history) return undefined;
+    const now = this.now();
+    if (history.positionExpiresAt <= now) {
       this.histories.delete(userId);
       return undefined;
     }
+    if (history.expiresAt <= now && history.entries.length > 0) history.entries = [];
     return history;
   }
 
@@ -187,7 +212,7 @@ export class MemoryBroker implements Broker {
   readonly kind = 'memory';
   private readonly bus: MemoryBus;
   private readonly maxEventBytes: number;
-  private readonly receiptChannel = channelNames(DEFAULT_CHANNEL_PREFIX).receipts(randomBytes(9).toString('base64url'));
+  private readonly receiptChannel = storageLayout(DEFAULT_CHANNEL_PREFIX).receipts(randomBytes(9).toString('base64url'));
   private handler: BrokerMessageHandler | undefined;
   private readonly subscribed = new Set<string>();
   private state: 'new' | 'started' | 'closed' = 'new';
@@ -224,9 +249,8 @@ export class MemoryBroker implements Broker {
     if (previous !== undefined) {
       return {
         ...base,
-        event_id: previous,
-        // As the SDK does: a duplicate's own publish time is not kept; it reports this attempt's.
-        timestamp: new Date(ts).toISOString(),
+        event_id: previous.id,
+        timestamp: new Date(previous.ts).toISOString(),
         duplicate: true,
         nodes_reached: 0,
         connections_attempted: null,
@@ -248,6 +272,7 @@ export class MemoryBroker implements Broker {
     const { id, receivers } = this.bus.append(
       request.user_id,
       body,
+      ts,
       request.idempotency_key,
       pending ? this.receiptChannel : undefined,
     );

@@ -1,15 +1,18 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
+import type { BroadcastResult, PublishRequest } from '@herald/protocol';
+import { createPublisher, type Publisher } from '@herald/publisher-sdk';
 import {
-  DEFAULT_HISTORY_TTL_SECONDS,
-  channelNames,
   encodeReceipt,
-  type BroadcastResult,
-  type ChannelNames,
-  type PublishRequest,
+  openHistory,
+  readHistory,
+  sameRetention,
+  storageLayout,
+  writeRetention,
   type Receipt,
-} from '@herald/protocol';
-import { createPublisher, type HistoryOptions, type Publisher } from '@herald/publisher-sdk';
+  type RetentionPolicy,
+  type StorageLayout,
+} from '@herald/publisher-sdk/storage';
 import {
   BrokerUnavailableError,
   type Broker,
@@ -18,15 +21,15 @@ import {
   type ConnectionHandler,
   type HistoryPage,
 } from './broker.js';
-import { openHistory, readHistory } from './redis-history.js';
 
 export interface RedisBrokerOptions {
   readonly url: string;
   readonly channelPrefix: string;
   readonly nodeId: string;
   readonly maxEventBytes: number;
-  readonly history?: HistoryOptions;
-  readonly idempotencyWindowSeconds?: number;
+  /** The deployment's retention; this node writes it to Redis for every publisher to use. */
+  readonly retention: RetentionPolicy;
+  readonly idempotencyWindowSeconds: number;
   readonly logger: Logger;
 }
 
@@ -39,14 +42,14 @@ const RESUBSCRIBE_BATCH = 500;
  */
 export class RedisBroker implements Broker {
   readonly kind = 'redis';
-  private readonly names: ChannelNames;
+  private readonly layout: StorageLayout;
   private readonly subscriber: Redis;
   private readonly commands: Redis;
   private readonly publisher: Publisher;
   private readonly logger: Logger;
-  private readonly historyTtlSeconds: number;
-  /** Channels this node wants; restored on every reconnect. */
-  private readonly channels = new Set<string>();
+  private readonly retention: RetentionPolicy;
+  /** Channels this node wants, with their user; restored on every reconnect. */
+  private readonly channels = new Map<string, string>();
   private handler: BrokerMessageHandler | undefined;
   private connectionHandler: ConnectionHandler | undefined;
   /** Subscriptions were lost and are not restored yet. */
@@ -56,9 +59,9 @@ export class RedisBroker implements Broker {
   private closed = false;
 
   constructor(options: RedisBrokerOptions) {
-    this.names = channelNames(options.channelPrefix);
+    this.layout = storageLayout(options.channelPrefix);
     this.logger = options.logger;
-    this.historyTtlSeconds = options.history?.ttlSeconds ?? DEFAULT_HISTORY_TTL_SECONDS;
+    this.retention = options.retention;
     const common: RedisOptions = {
       lazyConnect: true,
       enableOfflineQueue: false,
@@ -76,12 +79,12 @@ export class RedisBroker implements Broker {
       redis: this.commands,
       channelPrefix: options.channelPrefix,
       maxEventBytes: options.maxEventBytes,
-      ...(options.history ? { history: options.history } : {}),
-      ...(options.idempotencyWindowSeconds ? { idempotencyWindowSeconds: options.idempotencyWindowSeconds } : {}),
+      idempotencyWindowSeconds: options.idempotencyWindowSeconds,
     });
     this.subscriber.on('messageBuffer', (channel: Buffer, payload: Buffer) => this.dispatch(channel, payload));
     this.subscriber.on('ready', () => this.onSubscriberReady());
     this.subscriber.on('close', () => this.onSubscriberLost());
+    this.commands.on('ready', () => void this.publishRetention());
     for (const [role, connection] of [['subscriber', this.subscriber], ['commands', this.commands]] as const) {
       connection.on('error', (error: Error) => this.logger.error({ err: error, connection: role }, 'redis connection error'));
       connection.on('end', () => {
@@ -95,12 +98,13 @@ export class RedisBroker implements Broker {
 
   async start(): Promise<void> {
     await Promise.all([this.subscriber.connect(), this.commands.connect()]);
+    await this.publishRetention();
   }
 
   async subscribe(userId: string): Promise<void> {
-    const channel = this.names.userEvents(userId);
+    const channel = this.layout.userEvents(userId);
     if (this.closed) throw new BrokerUnavailableError('broker is closed');
-    this.channels.add(channel);
+    this.channels.set(channel, userId);
     try {
       await this.subscriber.subscribe(channel);
     } catch (error) {
@@ -110,7 +114,7 @@ export class RedisBroker implements Broker {
   }
 
   async unsubscribe(userId: string): Promise<void> {
-    const channel = this.names.userEvents(userId);
+    const channel = this.layout.userEvents(userId);
     this.channels.delete(channel);
     // A lost connection holds no subscriptions, and the channel is no longer restored.
     if (this.subscriber.status !== 'ready') return;
@@ -129,13 +133,14 @@ export class RedisBroker implements Broker {
 
   async openHistory(userId: string): Promise<string> {
     if (this.closed) throw new BrokerUnavailableError('broker is closed');
-    return openHistory(this.commands, this.names.userSequence(userId), this.historyTtlSeconds);
+    return openHistory(this.commands, this.layout.userSequence(userId), this.retention.positionTtlSeconds);
   }
 
   async readHistory(userId: string, after: string, limit: number): Promise<HistoryPage> {
     if (this.closed) throw new BrokerUnavailableError('broker is closed');
-    const keys = { history: this.names.userHistory(userId), sequence: this.names.userSequence(userId) };
-    return readHistory(this.commands, keys, after, limit);
+    const keys = { history: this.layout.userHistory(userId), sequence: this.layout.userSequence(userId) };
+    const stored = await readHistory(this.commands, keys, after, limit);
+    return { history: stored.extent, events: stored.events };
   }
 
   async sendReceipt(channel: string, receipt: Receipt): Promise<void> {
@@ -170,8 +175,23 @@ export class RedisBroker implements Broker {
   }
 
   private dispatch(channel: Buffer, payload: Buffer): void {
-    const userId = this.names.userFromEventsChannel(channel.toString());
+    const userId = this.channels.get(channel.toString());
     if (userId !== undefined) this.handler?.(userId, payload);
+  }
+
+  /** Writes this node's retention policy to Redis, where every publisher reads it. */
+  private async publishRetention(): Promise<void> {
+    try {
+      const previous = await writeRetention(this.commands, this.layout, this.retention);
+      if (previous && !sameRetention(previous, this.retention)) {
+        this.logger.warn(
+          { previous, retention: this.retention },
+          'the retention policy in Redis differed from this node\'s; replaced it (nodes of one fleet must share HISTORY_* settings)',
+        );
+      }
+    } catch (error) {
+      this.logger.error({ err: error }, 'writing the retention policy to Redis failed; publishers keep the last one they read');
+    }
   }
 
   private onSubscriberReady(): void {
@@ -189,7 +209,7 @@ export class RedisBroker implements Broker {
   }
 
   private async restoreSubscriptions(): Promise<void> {
-    const channels = [...this.channels];
+    const channels = [...this.channels.keys()];
     this.logger.warn({ channels: channels.length }, 'redis subscriber reconnected; restoring subscriptions');
     this.restoring = true;
     try {

@@ -1,12 +1,13 @@
 import { hostname } from 'node:os';
+import { DEFAULT_MAX_EVENT_BYTES } from '@herald/protocol';
 import {
   DEFAULT_CHANNEL_PREFIX,
-  DEFAULT_HISTORY_MAX_EVENTS,
-  DEFAULT_HISTORY_TTL_SECONDS,
   DEFAULT_IDEMPOTENCY_WINDOW_SECONDS,
-  DEFAULT_MAX_EVENT_BYTES,
+  DEFAULT_RETENTION,
+  RETENTION_LIMITS,
   validateChannelPrefix,
-} from '@herald/protocol';
+  type RetentionPolicy,
+} from '@herald/publisher-sdk/storage';
 import { publicKeyFromPem, type PublicVerificationKey } from '../auth/keys.js';
 import { ConfigError } from './errors.js';
 import {
@@ -53,9 +54,8 @@ export interface GatewayConfig {
   readonly maxPublishBytes: number;
   readonly maxBufferedBytes: number;
   readonly idleTimeoutSeconds: number;
-  /** Events kept per user for resume (for events published through this node, and the embedded broker). */
-  readonly historyMaxEvents: number;
-  readonly historyTtlSeconds: number;
+  /** What is kept per user; written to Redis for every publisher of the deployment. */
+  readonly retention: RetentionPolicy;
   readonly idempotencyWindowSeconds: number;
   /** Admin listener: /metrics, /healthz, /readyz. */
   readonly adminPort: number;
@@ -111,7 +111,8 @@ const publicKey: Parser<PublicVerificationKey> = (raw, name) => {
 /** Every environment variable the gateway reads: the single source for parsing and for the docs. */
 export const CONFIG_VARIABLES = {
   NODE_ENV: {
-    description: '`production` forbids the development defaults (generated JWT secret and publish key).',
+    description:
+      'Unset, `development` or `test`: development defaults (a generated JWT secret and publish key) are allowed. Any other value (`production`, `staging`…) forbids them.',
     parse: optional(text()),
   },
   PORT: { default: '8080', description: 'Public port: WebSockets on /ws, HTTP publish API, health probes.', parse: integer(0, 65535) },
@@ -162,14 +163,20 @@ export const CONFIG_VARIABLES = {
     parse: idleTimeout,
   },
   HISTORY_MAX_EVENTS: {
-    default: String(DEFAULT_HISTORY_MAX_EVENTS),
-    description: 'Events kept per user for clients that resume (approximate; applies to events published through this node).',
-    parse: integer(1, 1_000_000),
+    default: String(DEFAULT_RETENTION.maxEvents),
+    description: 'Events kept per user for clients that resume (approximate trim). Written to Redis: every publisher uses it.',
+    parse: integer(RETENTION_LIMITS.maxEvents.min, RETENTION_LIMITS.maxEvents.max),
   },
   HISTORY_TTL_SECONDS: {
-    default: String(DEFAULT_HISTORY_TTL_SECONDS),
-    description: "Seconds a user's history is kept after their last event.",
-    parse: integer(1, 30 * 24 * 3600),
+    default: String(DEFAULT_RETENTION.ttlSeconds),
+    description: "Seconds a user's history is kept after their last event. Written to Redis: every publisher uses it.",
+    parse: integer(RETENTION_LIMITS.ttlSeconds.min, RETENTION_LIMITS.ttlSeconds.max),
+  },
+  HISTORY_POSITION_TTL_SECONDS: {
+    default: String(DEFAULT_RETENTION.positionTtlSeconds),
+    description:
+      "Seconds a user's position (history epoch and event count) is kept after their last event or connection, so a client that missed nothing resumes without herald.gap after the history expired. At least HISTORY_TTL_SECONDS.",
+    parse: integer(RETENTION_LIMITS.positionTtlSeconds.min, RETENTION_LIMITS.positionTtlSeconds.max),
   },
   IDEMPOTENCY_WINDOW_SECONDS: {
     default: String(DEFAULT_IDEMPOTENCY_WINDOW_SECONDS),
@@ -267,14 +274,36 @@ function jwtKeySource(env: Environment, production: boolean): JwtKeySource {
     return { kind: 'jwks', url: jwks };
   }
   if (production) {
-    throw new ConfigError('JWT_SECRET', 'is required when NODE_ENV=production (or set JWT_PUBLIC_KEY or JWT_JWKS_URL)');
+    throw new ConfigError(
+      'JWT_SECRET',
+      `is required when NODE_ENV is ${JSON.stringify(env['NODE_ENV'])} (or set JWT_PUBLIC_KEY or JWT_JWKS_URL; development defaults need NODE_ENV unset, development or test)`,
+    );
   }
   return { kind: 'development' };
 }
 
+const DEVELOPMENT_ENVIRONMENTS: ReadonlySet<string | undefined> = new Set([undefined, 'development', 'test']);
+
+function retention(env: Environment): RetentionPolicy {
+  const policy = {
+    maxEvents: read(env, 'HISTORY_MAX_EVENTS'),
+    ttlSeconds: read(env, 'HISTORY_TTL_SECONDS'),
+    positionTtlSeconds: read(env, 'HISTORY_POSITION_TTL_SECONDS'),
+  };
+  if (policy.positionTtlSeconds < policy.ttlSeconds) {
+    throw new ConfigError(
+      'HISTORY_POSITION_TTL_SECONDS',
+      `must be at least HISTORY_TTL_SECONDS (${policy.ttlSeconds}), got ${policy.positionTtlSeconds}`,
+    );
+  }
+  return policy;
+}
+
 /** Reads and checks the whole configuration. Throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Environment = process.env): GatewayConfig {
-  const production = read(env, 'NODE_ENV') === 'production';
+  // Only the three names that mean "not production" allow development defaults: a typo or a
+  // variant ("Production", "prod ") gets production rules, never a generated secret.
+  const production = !DEVELOPMENT_ENVIRONMENTS.has(read(env, 'NODE_ENV'));
   const maxPublishBytes = read(env, 'MAX_PUBLISH_BYTES');
   const maxBufferedBytes = read(env, 'MAX_BUFFERED_BYTES');
   if (maxBufferedBytes < 2 * maxPublishBytes) {
@@ -306,8 +335,7 @@ export function loadConfig(env: Environment = process.env): GatewayConfig {
     maxPublishBytes,
     maxBufferedBytes,
     idleTimeoutSeconds: read(env, 'WS_IDLE_TIMEOUT_SECONDS'),
-    historyMaxEvents: read(env, 'HISTORY_MAX_EVENTS'),
-    historyTtlSeconds: read(env, 'HISTORY_TTL_SECONDS'),
+    retention: retention(env),
     idempotencyWindowSeconds: read(env, 'IDEMPOTENCY_WINDOW_SECONDS'),
     adminPort,
     adminHost: read(env, 'ADMIN_HOST') ?? host,

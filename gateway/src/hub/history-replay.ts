@@ -1,5 +1,6 @@
-import { formatEventId, historyCoversSince, isAfterHistory, parseEventId, type EventIdParts } from '@herald/protocol';
-import type { Broker } from '../broker/broker.js';
+import { formatEventId, parseEventId, type EventIdParts } from '@herald/protocol';
+import type { HistoryExtent, HistoryReader } from '../broker/broker.js';
+import { historyCoversSince, isAfterHistory } from './history-coverage.js';
 
 export interface ReplayHandlers {
   /** Events after `since` may be missing; `oldest` is the oldest still held. Called at most once, first. */
@@ -9,7 +10,12 @@ export interface ReplayHandlers {
   proceed(): boolean;
 }
 
-export type ReplayOutcome = { readonly kind: 'done'; readonly replayed: number } | { readonly kind: 'future' } | { readonly kind: 'stopped' };
+export type ReplayOutcome =
+  /** Every event the history holds after `since` was handed over; `extent` is the history as last read. */
+  | { readonly kind: 'done'; readonly replayed: number; readonly extent: HistoryExtent | undefined }
+  /** `since` lies beyond anything the history numbered: it was reset behind the reader. */
+  | { readonly kind: 'future'; readonly extent: HistoryExtent }
+  | { readonly kind: 'stopped' };
 
 /**
  * Feeds a user's history after `since` to the handlers, page by page, oldest first, after a gap
@@ -17,7 +23,7 @@ export type ReplayOutcome = { readonly kind: 'done'; readonly replayed: number }
  * numbered is refused ('future') before anything is sent.
  */
 export async function replayHistory(
-  broker: Broker,
+  history: HistoryReader,
   userId: string,
   since: string,
   pageSize: number,
@@ -28,10 +34,10 @@ export async function replayHistory(
   let after = since;
   let replayed = 0;
   for (let first = true; ; first = false) {
-    const page = await broker.readHistory(userId, after, pageSize);
+    const page = await history.readHistory(userId, after, pageSize);
     if (!handlers.proceed()) return { kind: 'stopped' };
     if (first) {
-      if (page.history && isAfterHistory(start, page.history)) return { kind: 'future' };
+      if (page.history && isAfterHistory(start, page.history)) return { kind: 'future', extent: page.history };
       if (!historyCoversSince(start, page.history)) {
         const oldest = page.history?.oldest;
         handlers.gap(oldest ? formatEventId(oldest) : null);
@@ -44,7 +50,7 @@ export async function replayHistory(
       replayed += 1;
     }
     const last = page.events.at(-1);
-    if (page.events.length < pageSize || !last) return { kind: 'done', replayed };
+    if (page.events.length < pageSize || !last) return { kind: 'done', replayed, extent: page.history };
     after = last.id;
   }
 }

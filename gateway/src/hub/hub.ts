@@ -1,22 +1,14 @@
 import type { Logger } from 'pino';
-import {
-  CloseCodes,
-  encodeControlFrame,
-  errorFrame,
-  eventIdPartsOfPayload,
-  eventTimestampOfPayload,
-  formatEventId,
-  gapFrame,
-  parseEventId,
-  parseReceiptRequest,
-  resumedFrame,
-  type EventIdParts,
-  type ServerControlFrame,
-} from '@herald/protocol';
-import type { Broker } from '../broker/broker.js';
-import { replayHistory } from './history-replay.js';
+import { CloseCodes, formatEventId, parseEventId } from '@herald/protocol';
+import type { HistoryReader, ReceiptSender, UserSubscriptions } from '../broker/broker.js';
 import type { GatewayMetrics } from '../metrics.js';
-import { Member, type OfferOutcome, type Outlet } from './member.js';
+import { CatchUp } from './catch-up.js';
+import { FanOut } from './fan-out.js';
+import { Member, type Outlet } from './member.js';
+import { ReceiptAnswers } from './receipts.js';
+import { Recovery } from './recovery.js';
+import { Sequencer } from './sequencer.js';
+import { SocketResume } from './socket-resume.js';
 import { SubscriptionTracker, type Lease } from './subscription-tracker.js';
 import { UserStream } from './user-stream.js';
 
@@ -26,72 +18,83 @@ export interface HubOptions {
   readonly metrics: GatewayMetrics;
   /** Events read from history per round trip. */
   readonly historyPageSize?: number;
-  /** Messages held per user during recovery before its sockets are told to resync instead. */
+  /** Messages held per user while it is not live; beyond it, history is read again instead. */
   readonly maxHeldPerUser?: number;
-  /** Users recovered at once after a broker outage. */
+  /** Users caught up at once after a broker outage. */
   readonly recoveryConcurrency?: number;
+  /** First wait before a failed history read is tried again. */
+  readonly historyRetryDelayMs?: number;
 }
 
-function send(member: Member, frame: ServerControlFrame): void {
-  if (!member.detached) member.outlet.send(encodeControlFrame(frame));
-}
-
-function resync(member: Member, why: string): void {
-  if (!member.detached) member.outlet.close(CloseCodes.RESYNC.code, why);
-}
+export type HubBroker = UserSubscriptions & HistoryReader & ReceiptSender;
 
 /**
- * The one delivery path inside a node: a broker message for user U → each of U's sockets here,
- * once and in order. Sockets that resume get U's history first; after a broker outage every
- * user is backfilled from history before live delivery continues. The hub also holds U's
- * upstream subscription for as long as any of U's sockets does, and answers receipt requests.
+ * The one delivery path inside a node. A broker message for user U goes to U's stream
+ * (user-stream.ts), whose sequencer hands it to U's sockets here (fan-out.ts) if it is the next
+ * one, holds it while history fills a hole (catch-up.ts), and drops it if the sockets have it.
+ * A stream is opened before the node subscribes and held until its position is read, so no
+ * message is lost at that seam. Broker outages hold every stream and catch each up afterwards
+ * (recovery.ts); a resuming socket gets its history first (socket-resume.ts); receipt requests
+ * are answered with what was sent (receipts.ts). The node follows U for as long as any of U's
+ * sockets holds a lease (subscription-tracker.ts).
  */
 export class Hub {
   private readonly users = new Map<string, UserStream>();
   private readonly subscriptions: SubscriptionTracker;
-  private readonly logger: Logger;
-  private readonly pageSize: number;
-  private readonly maxHeld: number;
-  private readonly concurrency: number;
-  /** Bumped on every outage and every recovery; work from an older one stops. */
-  private generation = 0;
-  private recovering = false;
-  private readonly metrics: GatewayMetrics;
-  // Label children looked up once: the delivery path does no label hashing.
-  private readonly eventMessages;
-  private readonly receiptMessages;
-  private readonly droppedBackpressure;
-  private readonly droppedTooLarge;
+  private readonly sequencer: Sequencer;
+  private readonly catchUp: CatchUp;
+  private readonly recovery: Recovery;
+  private readonly receipts: ReceiptAnswers;
+  private readonly resumes: SocketResume;
   private readonly droppedClosed;
 
   constructor(
-    private readonly broker: Broker,
-    private readonly options: HubOptions,
+    private readonly broker: HubBroker,
+    options: HubOptions,
   ) {
-    this.logger = options.logger;
-    this.metrics = options.metrics;
-    this.eventMessages = this.metrics.brokerMessages.labels('event');
-    this.receiptMessages = this.metrics.brokerMessages.labels('receipt_request');
-    this.droppedBackpressure = this.metrics.eventsDropped.labels('backpressure');
-    this.droppedTooLarge = this.metrics.eventsDropped.labels('too_large');
-    this.droppedClosed = this.metrics.eventsDropped.labels('closed');
-    this.pageSize = options.historyPageSize ?? 500;
-    this.maxHeld = options.maxHeldPerUser ?? 10_000;
-    this.concurrency = options.recoveryConcurrency ?? 32;
-    this.subscriptions = new SubscriptionTracker(
-      { subscribe: (userId) => this.subscribeUpstream(userId), unsubscribe: (userId) => this.unsubscribeUpstream(userId) },
-      (operation, _userId, error) => this.logger.warn({ err: error, operation }, 'broker subscription call failed'),
+    const { logger, metrics } = options;
+    this.droppedClosed = metrics.eventsDropped.labels('closed');
+    const pageSize = options.historyPageSize ?? 500;
+    const fanOut = new FanOut(metrics);
+    this.receipts = new ReceiptAnswers(broker, options.nodeId, logger, metrics);
+    this.sequencer = new Sequencer(fanOut, this.receipts, metrics, options.maxHeldPerUser ?? 10_000, (user) => {
+      void this.catchUp.run(user, 'hole');
+    });
+    const outage = { generation: 0, suspended: false };
+    this.catchUp = new CatchUp(
+      {
+        history: broker,
+        outage,
+        follows: (user) => this.users.get(user.userId) === user,
+        logger,
+        metrics,
+        pageSize,
+        ...(options.historyRetryDelayMs === undefined ? {} : { retryDelayMs: options.historyRetryDelayMs }),
+      },
+      this.sequencer,
+      fanOut,
     );
-    broker.onMessage((userId, payload) => this.onMessage(userId, payload));
+    this.recovery = new Recovery(this.catchUp, outage, logger, metrics, options.recoveryConcurrency ?? 32);
+    this.resumes = new SocketResume(broker, fanOut, metrics, logger, pageSize);
+    this.subscriptions = new SubscriptionTracker(
+      { subscribe: (userId) => this.open(userId), unsubscribe: (userId) => this.close(userId) },
+      (operation, _userId, error) => logger.warn({ err: error, operation }, 'broker subscription call failed'),
+    );
+    broker.onMessage((userId, payload) => {
+      const user = this.users.get(userId);
+      // No stream: the node stopped following U. A receipt request still gets its (empty) answer.
+      if (user) this.sequencer.accept(user, payload);
+      else this.receipts.answer(undefined, payload);
+    });
     broker.onConnectionChange((connected) => {
-      if (connected) void this.recover();
-      else this.suspend();
+      if (connected) void this.recovery.restore(() => this.users.values());
+      else this.recovery.suspend(this.users.values());
     });
   }
 
   /** False while the node catches up after a broker outage: it takes no new sockets then. */
   get ready(): boolean {
-    return !this.recovering;
+    return this.recovery.ready;
   }
 
   /** Users this node is subscribed to. */
@@ -110,10 +113,10 @@ export class Hub {
    */
   attach(userId: string, outlet: Outlet): { readonly member: Member; readonly since: string } {
     const user = this.users.get(userId);
-    if (!user) throw new Error(`attach before join for a user this node is not subscribed to`);
-    const member = new Member(userId, outlet, user.lastId);
+    if (!user?.position) throw new Error('attach before join for a user this node is not subscribed to');
+    const member = new Member(userId, outlet, user.position);
     user.members.add(member);
-    return { member, since: formatEventId(user.lastId) };
+    return { member, since: formatEventId(user.position) };
   }
 
   /** Closes the user's oldest sockets on this node beyond `max`, with 4500 (they must not reconnect). */
@@ -133,207 +136,42 @@ export class Hub {
     this.users.get(member.userId)?.members.delete(member);
   }
 
-  /**
-   * Sends the member its user's history after `since` (with `herald.gap` first if history cannot
-   * vouch for all of it), then the live events that arrived meanwhile, then `herald.resumed`.
-   */
-  async resume(member: Member, since: string): Promise<void> {
-    const start = parseEventId(since);
-    if (!start) throw new Error(`resume needs an event id, got ${JSON.stringify(since)}`);
-    member.beginResume(start);
-    let gap = false;
-    try {
-      const outcome = await replayHistory(this.broker, member.userId, since, this.pageSize, {
-        gap: (oldest) => {
-          gap = true;
-          this.metrics.gapsSignalled.labels('resume').inc();
-          send(member, gapFrame(since, oldest));
-        },
-        event: (payload, id) => {
-          if (!member.detached) this.countSend(member.sendIfNew(payload, id));
-        },
-        proceed: () => !member.detached,
-      });
-      if (outcome.kind === 'stopped') return;
-      if (outcome.kind === 'future') {
-        this.metrics.resumes.labels('invalid_since').inc();
-        send(member, errorFrame('invalid_since', `since ${since} is newer than any event of this user`));
-        member.cancelResume();
-        return;
-      }
-      this.metrics.resumes.labels(gap ? 'gap' : 'resumed').inc();
-      this.metrics.backfilledEvents.labels('resume').inc(outcome.replayed);
-      member.finishResume();
-      send(member, resumedFrame(since, outcome.replayed));
-    } catch (error) {
-      this.metrics.resumes.labels('failed').inc();
-      this.logger.warn({ err: error }, 'resume failed; asking the client to resync');
-      resync(member, 'history unavailable; reconnect and resume');
-    }
+  /** Replays the user's history after `since` to the member, then lets live events through (socket-resume.ts). */
+  resume(member: Member, since: string): Promise<void> {
+    return this.resumes.resume(member, since);
   }
 
-  private async subscribeUpstream(userId: string): Promise<void> {
-    await this.broker.subscribe(userId);
-    let position: EventIdParts | undefined;
+  /**
+   * Starts following U: the stream exists (holding) before the subscription does, so a message
+   * that overtakes the position read is held, not lost; then it is released, dropping what the
+   * position already covers.
+   */
+  private async open(userId: string): Promise<void> {
+    const user = new UserStream(userId);
+    this.users.set(userId, user);
+    const { outage } = this.recovery;
+    const generation = outage.generation;
     try {
-      // Where this node starts: events after this reach sockets live, or from history after an outage.
-      position = parseEventId(await this.broker.openHistory(userId));
+      await this.broker.subscribe(userId);
+      try {
+        const position = parseEventId(await this.broker.openHistory(userId));
+        if (!position) throw new Error('the broker returned a malformed history position');
+        user.position = position;
+      } catch (error) {
+        await this.broker.unsubscribe(userId).catch(() => undefined);
+        throw error;
+      }
     } catch (error) {
-      await this.broker.unsubscribe(userId).catch(() => undefined);
+      if (this.users.get(userId) === user) this.users.delete(userId);
       throw error;
     }
-    if (!position) throw new Error('the broker returned a malformed history position');
-    const user = new UserStream(position);
-    if (this.recovering) user.held = [];
-    this.users.set(userId, user);
+    // An outage began or ended meanwhile (messages may be missing), or too much arrived to hold.
+    if (generation !== outage.generation || user.overflowed) void this.catchUp.run(user, 'opening');
+    else this.sequencer.release(user);
   }
 
-  private async unsubscribeUpstream(userId: string): Promise<void> {
+  private async close(userId: string): Promise<void> {
     this.users.delete(userId);
     await this.broker.unsubscribe(userId);
-  }
-
-  private onMessage(userId: string, payload: Buffer): void {
-    const user = this.users.get(userId);
-    if (!user) {
-      // Unsubscribing: no sockets here. A receipt request still gets its (empty) answer.
-      this.answerReceipt(undefined, payload);
-      return;
-    }
-    if (user.held) this.hold(user, payload);
-    else this.dispatch(user, payload);
-  }
-
-  private dispatch(user: UserStream, payload: Buffer): void {
-    const id = eventIdPartsOfPayload(payload);
-    if (id) {
-      this.eventMessages.inc();
-      this.deliver(user, payload, id);
-    } else {
-      this.answerReceipt(user, payload);
-    }
-  }
-
-  private deliver(user: UserStream, payload: Buffer, id: EventIdParts): void {
-    const delivery = user.deliver(payload, id);
-    if (delivery.sent > 0) {
-      this.metrics.eventsDelivered.inc(delivery.sent);
-      const ts = eventTimestampOfPayload(payload);
-      if (ts !== undefined) this.metrics.deliveryLatency.observe(Math.max(0, Date.now() - ts) / 1000);
-    }
-    if (delivery.refused > 0) this.droppedBackpressure.inc(delivery.refused);
-    if (delivery.tooLarge > 0) this.droppedTooLarge.inc(delivery.tooLarge);
-  }
-
-  private countSend(outcome: OfferOutcome): void {
-    if (outcome === 'sent') this.metrics.eventsDelivered.inc();
-    else if (outcome === 'refused') this.droppedBackpressure.inc();
-    else if (outcome === 'too_large') this.droppedTooLarge.inc();
-  }
-
-  private answerReceipt(user: UserStream | undefined, payload: Buffer): void {
-    this.receiptMessages.inc();
-    const request = parseReceiptRequest(payload.toString('utf8'));
-    if (!request) {
-      this.logger.warn('ignoring a message that is neither an event nor a receipt request');
-      return;
-    }
-    const id = parseEventId(request.id);
-    const delivery = user && id ? user.deliveryOf(id) : undefined;
-    const receipt = {
-      id: request.id,
-      node: this.options.nodeId,
-      attempted: delivery?.attempted ?? 0,
-      successful: delivery?.successful ?? 0,
-    };
-    this.broker.sendReceipt(request.receipt, receipt).catch((error: unknown) => {
-      this.logger.warn({ err: error }, 'sending a delivery receipt failed');
-    });
-  }
-
-  private hold(user: UserStream, payload: Buffer): void {
-    const held = user.held ?? [];
-    if (held.length < this.maxHeld) {
-      held.push(payload);
-      return;
-    }
-    this.logger.warn({ members: user.members.size }, 'recovery backlog full; asking sockets to resync');
-    held.length = 0;
-    for (const member of user.members) resync(member, 'node recovery backlog full; reconnect and resume');
-  }
-
-  /** Subscriptions are lost: hold every user's messages until recovery. */
-  private suspend(): void {
-    this.generation += 1;
-    this.recovering = true;
-    for (const user of this.users.values()) user.held ??= [];
-    this.logger.warn({ users: this.users.size }, 'broker subscriptions lost; holding deliveries until recovered');
-  }
-
-  /** Subscriptions are back: backfill every user from history, then release what was held. */
-  private async recover(): Promise<void> {
-    this.metrics.brokerReconnects.inc();
-    const generation = ++this.generation;
-    this.recovering = true;
-    const started = Date.now();
-    let recovered = 0;
-    for (;;) {
-      const pending = [...this.users.entries()].filter(([, user]) => user.held !== undefined);
-      if (pending.length === 0) break;
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: Math.min(this.concurrency, pending.length) }, async () => {
-          while (next < pending.length && generation === this.generation) {
-            const [userId, user] = pending[next++] as [string, UserStream];
-            await this.recoverUser(userId, user, generation);
-            recovered += 1;
-          }
-        }),
-      );
-      if (generation !== this.generation) return;
-    }
-    this.recovering = false;
-    this.logger.info({ users: recovered, ms: Date.now() - started }, 'recovered from broker outage');
-  }
-
-  private async recoverUser(userId: string, user: UserStream, generation: number): Promise<void> {
-    const current = () => generation === this.generation && this.users.get(userId) === user;
-    const since = formatEventId(user.lastId);
-    let historyLost = false;
-    try {
-      const outcome = await replayHistory(this.broker, userId, since, this.pageSize, {
-        gap: (oldest) => {
-          historyLost = oldest === null;
-          const frame = gapFrame(since, oldest);
-          for (const member of user.members) {
-            if (member.resuming) continue;
-            this.metrics.gapsSignalled.labels('recovery').inc();
-            send(member, frame);
-          }
-        },
-        event: (payload, id) => {
-          this.metrics.backfilledEvents.labels('recovery').inc();
-          this.deliver(user, payload, id);
-        },
-        proceed: current,
-      });
-      if (outcome.kind === 'future') {
-        // History restarted behind what this node saw (Redis lost its data, and its clock went back).
-        for (const member of user.members) resync(member, 'history was reset; reconnect and resume');
-      }
-      if (historyLost && current()) {
-        // Start the user's next history now, so new sockets get positions in it.
-        const position = parseEventId(await this.broker.openHistory(userId));
-        if (position && current()) user.lastId = position;
-      }
-    } catch (error) {
-      if (!current()) return;
-      this.logger.error({ err: error }, 'backfill after broker outage failed; asking sockets to resync');
-      for (const member of user.members) resync(member, 'could not backfill after an outage; reconnect and resume');
-    }
-    if (!current()) return;
-    const held = user.held ?? [];
-    user.held = undefined;
-    for (const payload of held) this.dispatch(user, payload);
   }
 }

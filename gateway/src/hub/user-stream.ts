@@ -14,17 +14,35 @@ export interface Delivery {
   tooLarge: number;
 }
 
-/** One user's event stream on this node: their sockets, and how far the node has got. */
+/**
+ * One user's event stream on this node: their sockets, how far the node has got, and the
+ * messages it holds back while it is not live. A stream is live when `held` is undefined; it
+ * holds while its position is being read (opening), while history fills a hole (catching up),
+ * and while the node has lost its broker connection.
+ */
 export class UserStream {
   readonly members = new Set<Member>();
-  /** The newest event this node has for the user: delivered, or already in history when it subscribed. */
-  lastId: EventIdParts;
+  /** The newest event this node has for the user; undefined until the opening read returns. */
+  position: EventIdParts | undefined;
+  /** Messages waiting, in arrival order; undefined when live. */
+  held: Buffer[] | undefined = [];
+  /** Held messages were dropped for lack of room: history must be read again before going live. */
+  overflowed = false;
+  /** The outage generation of the catch-up running for this stream, if one is. */
+  catchingUp: number | undefined;
   readonly lastDelivery: Delivery = { ms: -1, seq: -1, attempted: 0, successful: 0, sent: 0, refused: 0, tooLarge: 0 };
-  /** Messages held while the node recovers this user after a broker outage. */
-  held: Buffer[] | undefined;
 
-  constructor(lastId: EventIdParts) {
-    this.lastId = lastId;
+  constructor(readonly userId: string) {}
+
+  /** Holds a message back; past `max` messages drops them all and marks the stream overflowed. */
+  hold(payload: Buffer, max: number): void {
+    const held = (this.held ??= []);
+    if (held.length < max) {
+      held.push(payload);
+      return;
+    }
+    held.length = 0;
+    this.overflowed = true;
   }
 
   /** Hands an event to every socket; returns (and remembers) what that achieved. */
@@ -52,8 +70,13 @@ export class UserStream {
           break;
       }
     }
-    if (compareEventIdParts(id, this.lastId) > 0) this.lastId = id;
+    this.advanceTo(id);
     return delivery;
+  }
+
+  /** Moves the position forward to `id` (never back). */
+  advanceTo(id: EventIdParts): void {
+    if (this.position === undefined || compareEventIdParts(id, this.position) > 0) this.position = id;
   }
 
   /** The sends of event `id`, if it was the last one delivered. */

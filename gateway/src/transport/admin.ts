@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import type { us_listen_socket } from 'uWebSockets.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { errorBody, guardResponse, writeJson } from './http.js';
+import { listenExclusive } from './listen.js';
 import { registerProbes, type ProbeSources } from './routes.js';
 import type { UwsModule } from './uws.js';
 
@@ -41,12 +41,7 @@ export async function startAdminServer(options: AdminOptions): Promise<AdminServ
   app.any('/*', (res, req) => {
     writeJson(res, { status: 404, body: errorBody('not_found', `no route for ${req.getMethod().toUpperCase()} ${req.getUrl()}`) });
   });
-  const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
-    app.listen(options.host, options.port, (socket) => {
-      if (socket) resolve(socket);
-      else reject(new Error(`cannot listen on ${options.host}:${options.port} for the admin port (ADMIN_PORT)`));
-    });
-  });
+  const listenSocket = await listenExclusive(options.uws, app, options.host, options.port, 'ADMIN_PORT');
   return {
     port: options.uws.us_socket_local_port(listenSocket),
     close: () => options.uws.us_listen_socket_close(listenSocket),

@@ -43,10 +43,19 @@ export function writeJson(res: HttpResponse, response: JsonResponse): void {
   res.end(JSON.stringify(response.body), response.close ?? false);
 }
 
+export interface RespondOptions {
+  /** The connection was paused while the request was handled: read from it again. */
+  readonly resume?: boolean;
+}
+
 /** Writes a JSON response from an asynchronous continuation, unless the client has gone. */
-export function respondLater(res: HttpResponse, guard: ResponseGuard, response: JsonResponse): void {
+export function respondLater(res: HttpResponse, guard: ResponseGuard, response: JsonResponse, options: RespondOptions = {}): void {
   if (guard.aborted) return;
-  res.cork(() => writeJson(res, response));
+  res.cork(() => {
+    // Inside the cork: the next request is read only after this response is written.
+    if (options.resume) res.resume();
+    writeJson(res, response);
+  });
 }
 
 export function errorBody(code: string, message: string, field?: string): unknown {
@@ -55,11 +64,16 @@ export function errorBody(code: string, message: string, field?: string): unknow
 
 export type BodyOutcome = { readonly ok: true; readonly body: Buffer } | { readonly ok: false };
 
+export interface ReadBodyOptions {
+  /** Stop reading from the connection once the body is complete (resume when answering). */
+  readonly pauseWhenComplete?: boolean;
+}
+
 /**
  * Collects a request body of at most `limit` bytes. Resolves `{ ok: false }` as soon as the body
  * exceeds the limit (the rest is not buffered). Must be called in the handler's synchronous part.
  */
-export function readBody(res: HttpResponse, limit: number): Promise<BodyOutcome> {
+export function readBody(res: HttpResponse, limit: number, options: ReadBodyOptions = {}): Promise<BodyOutcome> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -69,6 +83,7 @@ export function readBody(res: HttpResponse, limit: number): Promise<BodyOutcome>
       size += chunk.byteLength;
       if (size > limit) {
         done = true;
+        if (options.pauseWhenComplete) res.pause();
         resolve({ ok: false });
         return;
       }
@@ -76,6 +91,7 @@ export function readBody(res: HttpResponse, limit: number): Promise<BodyOutcome>
       chunks.push(Buffer.from(new Uint8Array(chunk)));
       if (isLast) {
         done = true;
+        if (options.pauseWhenComplete) res.pause();
         resolve({ ok: true, body: Buffer.concat(chunks, size) });
       }
     });

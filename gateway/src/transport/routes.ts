@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { HeraldValidationError, parsePublishRequest } from '@herald/protocol';
-import { HeraldPublishError } from '@herald/publisher-sdk';
+import { HeraldPublishError, HeraldPublishOutcomeUnknownError } from '@herald/publisher-sdk';
 import { BrokerUnavailableError, type Broker } from '../broker/broker.js';
 import type { GatewayMetrics } from '../metrics.js';
 import {
@@ -12,6 +12,7 @@ import {
   respondLater,
   writeJson,
   type JsonResponse,
+  type RespondOptions,
   type ResponseGuard,
 } from './http.js';
 
@@ -49,16 +50,54 @@ function publishFailure(error: unknown, logger: Logger): JsonResponse {
   if (error instanceof HeraldValidationError) {
     return { status: 400, body: errorBody(error.code, error.message, error.field) };
   }
+  if (error instanceof HeraldPublishOutcomeUnknownError) {
+    logger.warn({ err: error }, 'publish outcome unknown');
+    return {
+      status: 503,
+      body: {
+        error: {
+          code: 'outcome_unknown',
+          message:
+            'Redis may have published the event but did not answer; retry with this idempotency_key ' +
+            `before ${error.retryBefore.toISOString()} to have it delivered exactly once`,
+          idempotency_key: error.idempotencyKey,
+          retry_before: error.retryBefore.toISOString(),
+        },
+      },
+      headers: { 'retry-after': '1' },
+    };
+  }
   if (error instanceof HeraldPublishError || error instanceof BrokerUnavailableError) {
     logger.warn({ err: error }, 'publish failed');
     return {
       status: 503,
-      body: errorBody('broker_unavailable', 'the event could not be published; nothing was sent; retry'),
+      body: errorBody('broker_unavailable', 'the event was not published; nothing was sent; retry'),
       headers: { 'retry-after': '1' },
     };
   }
   logger.error({ err: error }, 'publish failed unexpectedly');
   return { status: 500, body: errorBody('internal_error', 'the event could not be published') };
+}
+
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The body as text, refusing bytes that are not UTF-8 (they would silently become U+FFFD). */
+function decodeBody(body: Buffer): string {
+  try {
+    return STRICT_UTF8.decode(body);
+  } catch {
+    throw new HeraldValidationError('invalid_utf8', 'body is not valid UTF-8');
+  }
+}
+
+/**
+ * Resolves after uWS has parsed everything it has read from the connection so far. uWS closes a
+ * connection on which a request arrives while another awaits its answer (it supports only
+ * synchronous pipelining); a request parsed in the same read as this one shows as an abort by
+ * now, before anything was committed.
+ */
+function afterCurrentRead(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function tooLarge(limit: number): JsonResponse {
@@ -101,9 +140,9 @@ export function registerHttpRoutes(app: TemplatedApp, deps: HttpRouteDependencie
     metrics.publishRequests.labels(String(response.status)).inc();
     writeJson(res, response);
   };
-  const answerLater = (res: HttpResponse, guard: ResponseGuard, response: JsonResponse) => {
+  const answerLater = (res: HttpResponse, guard: ResponseGuard, response: JsonResponse, options?: RespondOptions) => {
     metrics.publishRequests.labels(String(response.status)).inc();
-    respondLater(res, guard, response);
+    respondLater(res, guard, response, options);
   };
 
   app.post('/v1/publish', (res: HttpResponse, req: HttpRequest) => {
@@ -132,19 +171,23 @@ export function registerHttpRoutes(app: TemplatedApp, deps: HttpRouteDependencie
     }
     const guard = guardResponse(res);
     void (async () => {
-      const body = await readBody(res, maxPublishBytes);
+      // Nothing more is read from the connection until this request is answered, so a pipelined
+      // request can no longer arrive while the publish is in flight (see afterCurrentRead).
+      const body = await readBody(res, maxPublishBytes, { pauseWhenComplete: true });
+      await afterCurrentRead();
+      if (guard.aborted) return;
       if (!body.ok) {
         answerLater(res, guard, tooLarge(maxPublishBytes));
         return;
       }
       let response: JsonResponse;
       try {
-        const request = parsePublishRequest(body.body.toString('utf8'));
+        const request = parsePublishRequest(decodeBody(body.body));
         response = { status: 200, body: await broker.publish(request) };
       } catch (error) {
         response = publishFailure(error, logger);
       }
-      answerLater(res, guard, response);
+      answerLater(res, guard, response, { resume: true });
     })();
   });
 

@@ -1,4 +1,5 @@
-import type { BroadcastResult, PublishRequest, Receipt } from '@herald/protocol';
+import type { BroadcastResult, PublishRequest } from '@herald/protocol';
+import type { Receipt } from '@herald/publisher-sdk/storage';
 import type {
   Broker,
   BrokerHealth,

@@ -1,17 +1,17 @@
 import type { Redis } from 'ioredis';
-import { LUA_ENSURE_EPOCH, joinEventPayload, parseEventId } from '@herald/protocol';
-import { RedisScript } from '@herald/publisher-sdk';
-import type { HistoryPage } from './broker.js';
+import { joinEventPayload, parseEventId, type EventIdParts } from '@herald/protocol';
+import { LUA_ENSURE_EPOCH } from './lua.js';
+import { RedisScript } from './redis-script.js';
 
 /**
- * Opens a user's history: starts one when there is none, and returns its position.
- *   KEYS[1] sequence hash   ARGV[1] ttl (s) for a history started here
+ * Opens a user's history: starts one when there is none, keeps its position for another
+ * position ttl, and returns that position (`<epoch>-<n>`).
+ *   KEYS[1] sequence hash   ARGV[1] position ttl (s)
  */
 const OPEN_HISTORY_SCRIPT = `
 local seq = KEYS[1]
-local existed = redis.call('EXISTS', seq) == 1
 ${LUA_ENSURE_EPOCH}
-if not existed then redis.call('EXPIRE', seq, ARGV[1]) end
+redis.call('EXPIRE', seq, ARGV[1])
 return epoch .. '-' .. (redis.call('HGET', seq, 'n') or '0')
 `;
 
@@ -34,10 +34,24 @@ return {1, epoch, count, oldest, entries}
 const openScript = new RedisScript(OPEN_HISTORY_SCRIPT);
 const readScript = new RedisScript(READ_HISTORY_SCRIPT);
 
+/** Where a user's history stands: when it began, how many events it numbered, the oldest it holds. */
+export interface StoredExtent {
+  readonly epoch: number;
+  readonly count: number;
+  readonly oldest: EventIdParts | undefined;
+}
+
+export interface StoredHistory {
+  /** Undefined when the user has no position (never published to, expired, or lost with Redis). */
+  readonly extent: StoredExtent | undefined;
+  /** Entries after the requested id, oldest first, as the exact payloads that were published. */
+  readonly events: readonly { readonly id: string; readonly payload: Buffer }[];
+}
+
 type Entry = [string, string[]];
 
-export async function openHistory(redis: Redis, sequenceKey: string, ttlSeconds: number): Promise<string> {
-  const position = await openScript.run(redis, [sequenceKey], [ttlSeconds]);
+export async function openHistory(redis: Redis, sequenceKey: string, positionTtlSeconds: number): Promise<string> {
+  const position = await openScript.run(redis, [sequenceKey], [positionTtlSeconds]);
   if (typeof position !== 'string') throw new Error(`unexpected reply opening a history: ${JSON.stringify(position)}`);
   return position;
 }
@@ -47,12 +61,12 @@ export async function readHistory(
   keys: { readonly history: string; readonly sequence: string },
   after: string,
   limit: number,
-): Promise<HistoryPage> {
+): Promise<StoredHistory> {
   const reply = await readScript.run(redis, [keys.history, keys.sequence], [after, limit]);
-  if (!Array.isArray(reply) || reply[0] === 0) return { history: undefined, events: [] };
+  if (!Array.isArray(reply) || reply[0] === 0) return { extent: undefined, events: [] };
   const [, epoch, count, oldest, entries] = reply as [number, string, string, string | null, Entry[]];
   return {
-    history: {
+    extent: {
       epoch: Number(epoch),
       count: Number(count),
       oldest: typeof oldest === 'string' ? parseEventId(oldest) : undefined,

@@ -1,4 +1,4 @@
-import { encodeReceipt, isReceiptRequest, parseReceipt, parseReceiptRequest } from '../src/index.js';
+import { encodeReceipt, isReceiptRequest, parseReceipt, parseReceiptRequest, receiptRequestPayload } from '../src/storage/index.js';
 
 describe('receipts', () => {
   it('parses receipt requests and tells them from events', () => {

@@ -24,6 +24,11 @@ export interface Receipt {
   readonly successful: number;
 }
 
+/** The receipt request for event `id`, answered on `channel` (the publish script builds the same bytes). */
+export function receiptRequestPayload(channel: string, id: string): string {
+  return `${RECEIPT_REQUEST_PREFIX}${channel}","id":"${id}"}`;
+}
+
 export function isReceiptRequest(payload: string): boolean {
   return payload.startsWith(RECEIPT_REQUEST_PREFIX);
 }

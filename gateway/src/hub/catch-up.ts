@@ -1,0 +1,129 @@
+import type { Logger } from 'pino';
+import { CloseCodes, encodeControlFrame, formatEventId, gapFrame, parseEventId, type EventIdParts } from '@herald/protocol';
+import type { HistoryExtent, HistoryReader } from '../broker/broker.js';
+import type { GatewayMetrics } from '../metrics.js';
+import type { FanOut } from './fan-out.js';
+import { replayHistory } from './history-replay.js';
+import type { OutageState } from './outage.js';
+import type { Sequencer } from './sequencer.js';
+import type { UserStream } from './user-stream.js';
+
+/** Why a stream catches up: a hole in its live events, a broker outage, or an outage during its opening. */
+export type CatchUpPath = 'hole' | 'recovery' | 'opening';
+
+export interface CatchUpOptions {
+  readonly history: HistoryReader;
+  readonly outage: OutageState;
+  /** Whether the node still follows this stream (it was not closed or replaced). */
+  readonly follows: (user: UserStream) => boolean;
+  readonly logger: Logger;
+  readonly metrics: GatewayMetrics;
+  readonly pageSize: number;
+  /** First wait before reading history again after a failed read; doubles up to 30 s. */
+  readonly retryDelayMs?: number;
+}
+
+const MAX_RETRY_DELAY_MS = 30_000;
+
+function extentPosition(extent: HistoryExtent): EventIdParts {
+  return { ms: extent.epoch, seq: extent.count };
+}
+
+function resync(user: UserStream, why: string): void {
+  for (const member of user.members) if (!member.detached) member.outlet.close(CloseCodes.RESYNC.code, why);
+}
+
+/**
+ * Brings a holding stream up to date from history, then lets it go live: every event after its
+ * position is handed to its sockets from history, a herald.gap goes first where history cannot
+ * vouch for everything, and what was held meanwhile follows (minus what history already gave).
+ */
+export class CatchUp {
+  private readonly retryDelayMs: number;
+
+  constructor(
+    private readonly options: CatchUpOptions,
+    private readonly sequencer: Sequencer,
+    private readonly fanOut: FanOut,
+  ) {
+    this.retryDelayMs = options.retryDelayMs ?? 250;
+  }
+
+  /** Resolves once the stream is live, no longer followed, or superseded by a newer outage generation. */
+  async run(user: UserStream, path: CatchUpPath): Promise<void> {
+    const { outage } = this.options;
+    if (outage.suspended) return; // the recovery after the outage catches every stream up
+    const generation = outage.generation;
+    if (user.catchingUp === generation) return; // the running catch-up takes what is held
+    user.catchingUp = generation;
+    const current = () => generation === outage.generation && this.options.follows(user);
+    try {
+      for (let failures = 0; current(); ) {
+        try {
+          await this.fillFromHistory(user, path, current);
+          failures = 0;
+        } catch (error) {
+          if (!current()) return;
+          failures += 1;
+          this.giveUpOnSockets(user, error, failures);
+          const delay = Math.min(MAX_RETRY_DELAY_MS, this.retryDelayMs * 2 ** (failures - 1));
+          await new Promise((resolve) => setTimeout(resolve, delay));
+          continue;
+        }
+        if (!current() || user.overflowed) continue;
+        this.sequencer.release(user);
+        if (!user.held) return;
+      }
+    } finally {
+      if (user.catchingUp === generation) user.catchingUp = undefined;
+    }
+  }
+
+  /** Hands the sockets everything history holds after the stream's position. */
+  private async fillFromHistory(user: UserStream, path: CatchUpPath, current: () => boolean): Promise<void> {
+    const { history, metrics } = this.options;
+    user.overflowed = false;
+    const position = user.position;
+    if (position === undefined) throw new Error('catching up a stream whose position is unknown');
+    const since = formatEventId(position);
+    const outcome = await replayHistory(history, user.userId, since, this.options.pageSize, {
+      gap: (oldest) => {
+        const frame = encodeControlFrame(gapFrame(since, oldest));
+        for (const member of user.members) {
+          if (member.resuming || member.detached) continue;
+          metrics.gapsSignalled.labels(path).inc();
+          member.outlet.send(frame);
+        }
+      },
+      event: (payload, id) => {
+        metrics.backfilledEvents.labels(path).inc();
+        this.fanOut.toUser(user, payload, id);
+      },
+      proceed: current,
+    });
+    if (outcome.kind === 'stopped') return;
+    if (outcome.kind === 'future') {
+      // The history restarted behind what this node has (Redis lost data and its clock went back,
+      // or a replica without the last events took over): numbers the sockets hold may be reused.
+      resync(user, 'history was reset; reconnect and resume');
+      user.position = extentPosition(outcome.extent);
+      return;
+    }
+    if (outcome.extent) {
+      // Everything up to the history's position was handed over or announced as a gap.
+      user.advanceTo(extentPosition(outcome.extent));
+      return;
+    }
+    // No position at all (lost with Redis): start the next history now, so new sockets get positions in it.
+    const opened = parseEventId(await history.openHistory(user.userId));
+    if (!opened) throw new Error('the broker returned a malformed history position');
+    if (current()) user.advanceTo(opened);
+  }
+
+  private giveUpOnSockets(user: UserStream, error: unknown, failures: number): void {
+    if (failures === 1) {
+      this.options.logger.error({ err: error }, 'catching a user up from history failed; asking their sockets to resync');
+      resync(user, 'could not read history; reconnect and resume');
+    }
+  }
+}

@@ -1,0 +1,140 @@
+import type { Redis } from 'ioredis';
+
+export interface AttemptSettings {
+  /** Retries after the first attempt. */
+  readonly retries: number;
+  /** First backoff ceiling; doubles each retry (full jitter). */
+  readonly baseDelayMs: number;
+  /** Largest backoff ceiling. */
+  readonly maxDelayMs: number;
+  /** Longest wait for a usable connection, and for each command's answer. */
+  readonly commandTimeoutMs: number;
+}
+
+/** The command was not handed to Redis: it certainly did not run. */
+export class NotSentError extends Error {
+  override readonly name = 'NotSentError';
+}
+
+/** No answer within the deadline: the command may or may not have run. */
+export class NoAnswerError extends Error {
+  override readonly name = 'NoAnswerError';
+}
+
+/**
+ * What a failed command tells about its effect:
+ *  - `not_run`, retryable: never sent, or Redis answered that it could not run it now;
+ *  - `refused`: Redis answered with an error that a retry would repeat;
+ *  - `unknown`: sent, and no answer came (timeout, connection lost): it may have run.
+ */
+export type FailureKind = 'not_run' | 'refused' | 'unknown';
+
+// Redis error replies after which the same command may succeed (failover, loading, busy script).
+const RETRYABLE_REPLY = /^(LOADING|READONLY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|BUSY|NOREPLICAS)\b/;
+
+export function classifyFailure(error: unknown): FailureKind {
+  if (error instanceof NotSentError) return 'not_run';
+  if (!(error instanceof Error)) return 'unknown';
+  if (error.message.startsWith("Stream isn't writeable")) return 'not_run';
+  if (error.name === 'ReplyError') return RETRYABLE_REPLY.test(error.message) ? 'not_run' : 'refused';
+  return 'unknown';
+}
+
+/**
+ * Resolves once the connection can take a command right away, so that a command handed to
+ * ioredis is written at once rather than queued: its fate is then either an answer or unknown.
+ * Rejects with NotSentError after `timeoutMs`, or when the connection was closed for good.
+ */
+export function whenReady(redis: Redis, timeoutMs: number): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  if (redis.status === 'end') return Promise.reject(new NotSentError('the Redis connection is closed'));
+  if (redis.status === 'wait') redis.connect().catch(() => undefined);
+  return new Promise((resolve, reject) => {
+    const done = (error?: Error) => {
+      clearTimeout(timer);
+      redis.off('ready', onReady);
+      redis.off('end', onEnd);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onReady = () => done();
+    const onEnd = () => done(new NotSentError('the Redis connection is closed'));
+    const timer = setTimeout(
+      () => done(new NotSentError(`Redis was not reachable within ${timeoutMs} ms (connection ${redis.status})`)),
+      timeoutMs,
+    );
+    redis.once('ready', onReady);
+    redis.once('end', onEnd);
+  });
+}
+
+/** Rejects with NoAnswerError when `promise` has not settled within `timeoutMs`; a late outcome is ignored. */
+export function withDeadline<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new NoAnswerError(`no answer from Redis to ${what} within ${timeoutMs} ms`)), timeoutMs);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+export type AttemptsFailure =
+  | { readonly kind: 'not_run' | 'refused'; readonly error: unknown }
+  /** Some attempt was sent and never answered; `sentAt` is when the first such attempt was sent. */
+  | { readonly kind: 'unknown'; readonly error: unknown; readonly sentAt: number };
+
+/** Thrown by `runAttempts` when every attempt failed; says what that means for the operation's effect. */
+export class AttemptsExhausted extends Error {
+  override readonly name = 'AttemptsExhausted';
+
+  constructor(readonly failure: AttemptsFailure) {
+    super(failure.error instanceof Error ? failure.error.message : String(failure.error), { cause: failure.error });
+  }
+}
+
+/**
+ * Runs `attempt` (an operation safe to repeat) until it succeeds, Redis refuses it, or the
+ * retries are spent. `attempt` calls `sent()` right before handing its command to Redis: a
+ * failure after that without an answer from Redis makes the outcome unknown.
+ */
+export async function runAttempts<T>(
+  settings: AttemptSettings,
+  attempt: (sent: () => void) => Promise<T>,
+  onRetry: () => void = () => {},
+): Promise<T> {
+  let unansweredSince: number | undefined;
+  for (let retry = 0; ; retry++) {
+    let sentAt: number | undefined;
+    try {
+      return await attempt(() => {
+        sentAt = Date.now();
+      });
+    } catch (error) {
+      let kind = classifyFailure(error);
+      if (kind === 'unknown' && sentAt === undefined) kind = 'not_run';
+      if (kind === 'unknown') unansweredSince ??= sentAt;
+      if (kind === 'refused' || retry >= settings.retries) {
+        throw new AttemptsExhausted(
+          unansweredSince === undefined
+            ? { kind: kind === 'refused' ? 'refused' : 'not_run', error }
+            : { kind: 'unknown', error, sentAt: unansweredSince },
+        );
+      }
+      onRetry();
+      const ceiling = Math.min(settings.maxDelayMs, settings.baseDelayMs * 2 ** retry);
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * ceiling));
+    }
+  }
+}
+
+/** Longest time from the first attempt being sent to the last one being sent (readiness waits included). */
+export function retryHorizonMs(settings: AttemptSettings): number {
+  return (settings.retries + 1) * 2 * settings.commandTimeoutMs + settings.retries * settings.maxDelayMs;
+}
