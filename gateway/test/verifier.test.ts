@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { exportJWK, SignJWT } from 'jose';
 import { AuthError, createTokenVerifier, loadConfig, type TokenVerifier, type VerificationKey } from '../src/index.js';
 import { rejectionOf } from '../../test/support/errors.js';
-import { TEST_JWT_SECRET, signTestToken, unsecuredToken } from '../../test/support/tokens.js';
+import { TEST_JWT_SECRET, signRawPayload, signTestToken, unsecuredToken } from '../../test/support/tokens.js';
 
 function failure(verifier: TokenVerifier, token: string): Promise<AuthError> {
   return rejectionOf(AuthError, verifier.verify(token));
@@ -21,6 +21,12 @@ const noClaims = { issuer: undefined, audience: undefined };
 describe('JWT verification with an HS256 secret', () => {
   const verifier = createTokenVerifier({ kind: 'secret', secret: TEST_JWT_SECRET }, noClaims);
 
+  it('accepts a sub with any well-formed Unicode, astral characters and U+FFFD included', async () => {
+    for (const sub of ['\u{1F600}user', 'victim\ufffd', 'a}:idem:k']) {
+      expect((await verifier.verify(await signTestToken({ sub }))).userId).toBe(sub);
+    }
+  });
+
   it('accepts a valid token and returns its subject and expiry', async () => {
     const identity = await verifier.verify(await signTestToken({ sub: 'alice', expiresIn: 60 }));
     expect(identity.userId).toBe('alice');
@@ -33,6 +39,13 @@ describe('JWT verification with an HS256 secret', () => {
     ['a token signed with another secret', () => signTestToken({ secret: 'another-secret-another-secret-another' }), 'invalid_signature', 401],
     ['a token without sub', () => signTestToken({ sub: undefined }), 'missing_sub', 403],
     ['a token whose sub is not a valid user id', () => signTestToken({ sub: 'bad\nuser' }), 'invalid_sub', 403],
+    ['a token whose sub holds a lone surrogate', () => signTestToken({ sub: 'victim\ud800' }), 'invalid_sub', 403],
+    [
+      'a token whose payload is not UTF-8 (it would decode to U+FFFD)',
+      async () => signRawPayload(Buffer.concat([Buffer.from('{"sub":"victim'), Buffer.from([0xff]), Buffer.from(`","exp":${Math.floor(Date.now() / 1000) + 60}}`)])),
+      'malformed_token',
+      401,
+    ],
     ['an unsecured token (alg none)', async () => unsecuredToken(), 'algorithm_not_allowed', 401],
     ['garbage', async () => 'not-a-jwt', 'malformed_token', 401],
     ['an empty token', async () => '', 'missing_token', 401],

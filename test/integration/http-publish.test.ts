@@ -70,12 +70,28 @@ describe('POST /v1/publish', () => {
     ['a missing user_id', { type: 'agent_started' }, 'missing_field', 'user_id'],
     ['a bad user_id', { user_id: 'a\tb', type: 'agent_started' }, 'invalid_user_id', 'user_id'],
     ['an oversized payload', { user_id: 'watched', type: 'agent_started', data: 'x'.repeat(3000) }, 'payload_too_large', undefined],
+    ['a user_id with a lone surrogate', '{"user_id":"watched\\ud800","type":"agent_started"}', 'invalid_user_id', 'user_id'],
+    ['an idempotency_key with a lone surrogate', '{"user_id":"watched","type":"agent_started","idempotency_key":"k\\udc00"}', 'invalid_idempotency_key', 'idempotency_key'],
+    [
+      'a body that is not UTF-8',
+      Buffer.concat([Buffer.from('{"user_id":"watched'), Buffer.from([0xff]), Buffer.from('","type":"agent_started"}')]),
+      'invalid_utf8',
+      undefined,
+    ],
   ])('answers %s with 400 and a clear message', async (_label, body, code, field) => {
     const answer = await postPublish<ErrorAnswer>(node.httpUrl, body);
     expect(answer.status).toBe(400);
     expect(answer.body.error.code).toBe(code);
     expect(answer.body.error.field).toBe(field);
     expect(answer.body.error.message.length).toBeGreaterThan(10);
+  });
+
+  it('publishes nothing for a body that is not UTF-8, even to the user it would decode to', async () => {
+    const before = watcher.events().length;
+    const body = Buffer.concat([Buffer.from('{"user_id":"watched'), Buffer.from([0xef, 0xbf]), Buffer.from('","type":"agent_started"}')]);
+    expect((await postPublish<ErrorAnswer>(node.httpUrl, body)).status).toBe(400);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(watcher.events()).toHaveLength(before);
   });
 
   it('refuses an oversized body sent without Content-Length', async () => {

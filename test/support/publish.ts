@@ -7,7 +7,7 @@ export interface HttpAnswer<T = unknown> {
   readonly body: T;
 }
 
-/** POST /v1/publish with a raw body (string) or a JSON value; `key: null` sends no Authorization. */
+/** POST /v1/publish with a raw body (string or bytes) or a JSON value; `key: null` sends no Authorization. */
 export async function postPublish<T = BroadcastResult>(
   httpUrl: string,
   body: unknown,
@@ -18,7 +18,7 @@ export async function postPublish<T = BroadcastResult>(
   const response = await fetch(`${httpUrl}/v1/publish`, {
     method: 'POST',
     headers,
-    body: typeof body === 'string' ? body : JSON.stringify(body),
+    body: typeof body === 'string' ? body : Buffer.isBuffer(body) ? new Uint8Array(body) : JSON.stringify(body),
   });
   const text = await response.text();
   return { status: response.status, headers: response.headers, body: JSON.parse(text) as T };

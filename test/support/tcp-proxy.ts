@@ -1,32 +1,87 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 
+/** One proxied connection, with the faults a test can inject on it. */
+export interface ProxiedConnection {
+  readonly id: number;
+  /** The first bytes the client sent (up to 64 KiB): enough to tell which client it is. */
+  readonly clientBytes: () => Buffer;
+  /** Milliseconds to hold each chunk the server sends before passing it on (order is kept). */
+  replyDelayMs: () => number;
+  /** Cut the connection (both sides) instead of passing on the server's next chunk. */
+  cutOnNextReply: boolean;
+  /** Drops the connection, as a network failure would (no close handshake). */
+  cut(): void;
+}
+
+export interface TcpProxyOptions {
+  /** Told of each new connection (set its faults here). */
+  readonly onConnection?: (connection: ProxiedConnection) => void;
+  /** Told of each chunk the client sends, before it is passed on. */
+  readonly onClientChunk?: (connection: ProxiedConnection, chunk: Buffer) => void;
+}
+
 export interface TcpProxy {
   readonly port: number;
   /** Connections currently proxied. */
   readonly open: number;
+  readonly connections: ReadonlySet<ProxiedConnection>;
   /** Drops one proxied connection at random, as a network failure would (no close frame). */
   cutOne(random?: () => number): boolean;
   close(): Promise<void>;
 }
 
-/** A TCP proxy to 127.0.0.1:`targetPort` whose connections can be cut from the outside. */
-export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
-  const pairs = new Set<{ readonly client: Socket; readonly upstream: Socket }>();
-  const server: Server = createServer((client) => {
+const SNIFF_LIMIT = 64 * 1024;
+
+/** A TCP proxy to 127.0.0.1:`targetPort` whose connections can be delayed and cut from the outside. */
+export async function startTcpProxy(targetPort: number, options: TcpProxyOptions = {}): Promise<TcpProxy> {
+  const connections = new Set<ProxiedConnection>();
+  let ids = 0;
+  const server: Server = createServer((client: Socket) => {
     const upstream = createConnection({ port: targetPort, host: '127.0.0.1' });
-    const pair = { client, upstream };
-    pairs.add(pair);
+    let sniffed = Buffer.alloc(0);
+    let lastRelease = 0;
+    let dropped = false;
     const drop = () => {
-      pairs.delete(pair);
-      client.destroy();
+      if (dropped) return;
+      dropped = true;
+      connections.delete(connection);
+      client.resetAndDestroy();
       upstream.destroy();
     };
+    const connection: ProxiedConnection = {
+      id: ++ids,
+      clientBytes: () => sniffed,
+      replyDelayMs: () => 0,
+      cutOnNextReply: false,
+      cut: drop,
+    };
+    connections.add(connection);
     client.on('error', drop);
     upstream.on('error', drop);
     client.on('close', drop);
     upstream.on('close', drop);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    client.on('data', (chunk: Buffer) => {
+      if (sniffed.length < SNIFF_LIMIT) sniffed = Buffer.concat([sniffed, chunk]).subarray(0, SNIFF_LIMIT);
+      options.onClientChunk?.(connection, chunk);
+      if (!dropped) upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (connection.cutOnNextReply) {
+        drop();
+        return;
+      }
+      const delay = connection.replyDelayMs();
+      if (delay <= 0 && lastRelease <= Date.now()) {
+        client.write(chunk);
+        return;
+      }
+      const now = Date.now();
+      lastRelease = Math.max(lastRelease, now + delay);
+      setTimeout(() => {
+        if (!dropped) client.write(chunk);
+      }, lastRelease - now);
+    });
+    options.onConnection?.(connection);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
@@ -34,22 +89,18 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   return {
     port,
     get open() {
-      return pairs.size;
+      return connections.size;
     },
+    connections,
     cutOne(random = Math.random) {
-      const all = [...pairs];
-      const pair = all[Math.floor(random() * all.length)];
-      if (!pair) return false;
-      pairs.delete(pair);
-      pair.client.resetAndDestroy();
-      pair.upstream.destroy();
+      const all = [...connections];
+      const connection = all[Math.floor(random() * all.length)];
+      if (!connection) return false;
+      connection.cut();
       return true;
     },
     async close() {
-      for (const pair of pairs) {
-        pair.client.destroy();
-        pair.upstream.destroy();
-      }
+      for (const connection of [...connections]) connection.cut();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { SignJWT, type CryptoKey, type KeyObject } from 'jose';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256!!';
@@ -32,4 +33,12 @@ export async function signTestToken(options: TokenOptions = {}): Promise<string>
 export function unsecuredToken(sub = 'user-1'): string {
   const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
   return `${encode({ alg: 'none', typ: 'JWT' })}.${encode({ sub, exp: Math.floor(Date.now() / 1000) + 600 })}.`;
+}
+
+/** An HS256 token over exactly these payload bytes (which need not be UTF-8), signed with the test secret. */
+export function signRawPayload(payload: Buffer, secret = TEST_JWT_SECRET): string {
+  const header = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
+  const body = payload.toString('base64url');
+  const signature = createHmac('sha256', secret).update(`${header}.${body}`).digest('base64url');
+  return `${header}.${body}.${signature}`;
 }

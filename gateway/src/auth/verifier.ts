@@ -86,8 +86,8 @@ function isKeySetUnavailable(error: unknown): boolean {
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
- * jose decodes the claims leniently: bytes that are not UTF-8 become U+FFFD, which would give a
- * token for one user the id of another. The payload must be UTF-8 itself.
+ * Bytes that are not UTF-8 would decode to U+FFFD and give a token for one user the id of
+ * another. jose 6 refuses such payloads too; this keeps the rule whatever jose's decoder does.
  */
 function assertUtf8Payload(token: string): void {
   const payload = token.split('.')[1] ?? '';
