@@ -192,6 +192,62 @@ describe('client', () => {
     }
   });
 
+  it('drops an event that does not follow the last one and resumes from the last it had', async () => {
+    const server = new WebSocketServer({ port: 0, handleProtocols: (protocols) => [...protocols][0] ?? false });
+    const urls: string[] = [];
+    const event = (id: string) => JSON.stringify({ id, type: 'agent_thinking', ts: 1, user_id: 'u', data: null });
+    server.on('connection', (socket, request) => {
+      urls.push(request.url ?? '');
+      socket.send(JSON.stringify({ type: 'herald.welcome', protocol: 1, node: 'n', user_id: 'u', connection_id: 'c', since: '100-0' }));
+      if (urls.length === 1) {
+        // 100-3 goes missing: a gateway bug the client must not hide.
+        for (const id of ['100-1', '100-2', '100-4']) socket.send(event(id));
+      } else {
+        for (const id of ['100-3', '100-4', '100-5']) socket.send(event(id));
+      }
+    });
+    try {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      const client = open({ url: `ws://127.0.0.1:${port}`, token: 't' });
+      const seen = record(client);
+      const errors: unknown[] = [];
+      client.on('error', (error) => errors.push(error));
+      await waitUntil('the events after the resume', () => seen.events.length === 5, 5000);
+      expect(seen.events.map((e) => e.id)).toEqual(['100-1', '100-2', '100-3', '100-4', '100-5']);
+      expect(urls[1]).toContain('since=100-2');
+      expect(client.stats).toMatchObject({ holesDetected: 1, duplicatesDropped: 0 });
+      expect(String(errors[0])).toContain('events are missing before 100-4');
+    } finally {
+      for (const socket of server.clients) socket.terminate();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('accepts a jump announced by herald.gap, and the first event of a newer history', async () => {
+    const server = new WebSocketServer({ port: 0, handleProtocols: (protocols) => [...protocols][0] ?? false });
+    const event = (id: string) => JSON.stringify({ id, type: 'agent_thinking', ts: 1, user_id: 'u', data: null });
+    server.on('connection', (socket) => {
+      socket.send(JSON.stringify({ type: 'herald.welcome', protocol: 1, node: 'n', user_id: 'u', connection_id: 'c', since: '100-0' }));
+      socket.send(event('100-1'));
+      socket.send(JSON.stringify({ type: 'herald.gap', since: '100-1', oldest: '100-7' }));
+      socket.send(event('100-7'));
+      socket.send(event('200-1'));
+    });
+    try {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      const client = open({ url: `ws://127.0.0.1:${port}`, token: 't' });
+      const seen = record(client);
+      await waitUntil('three events', () => seen.events.length === 3, 5000);
+      expect(seen.events.map((e) => e.id)).toEqual(['100-1', '100-7', '200-1']);
+      expect(client.stats).toMatchObject({ connections: 1, holesDetected: 0 });
+    } finally {
+      for (const socket of server.clients) socket.terminate();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   it('ends its iterators and stops reconnecting once closed', async () => {
     const gateway = await node();
     const client = open({ url: gateway.url, token: await signTestToken({ sub: 'gu' }) });

@@ -46,17 +46,34 @@ describe('hub', () => {
   let bus: MemoryBus;
   let broker: OutageBroker;
   let hub: Hub;
+  let metrics: GatewayMetrics;
 
-  async function setup(busOptions: ConstructorParameters<typeof MemoryBus>[0] = {}): Promise<void> {
+  async function setup(busOptions: ConstructorParameters<typeof MemoryBus>[0] = {}, maxHeldPerUser?: number): Promise<void> {
     bus = new MemoryBus(busOptions);
     broker = new OutageBroker(bus);
     await broker.start();
+    metrics = new GatewayMetrics('n1', 100);
     hub = new Hub(broker, {
       nodeId: 'n1',
       logger: pino({ level: 'silent' }),
-      metrics: new GatewayMetrics('n1', 100),
+      metrics,
       historyPageSize: 4,
       historyRetryDelayMs: 10,
+      ...(maxHeldPerUser === undefined ? {} : { maxHeldPerUser }),
+    });
+  }
+
+  async function counter(name: string): Promise<number> {
+    const metric = await metrics.registry.getSingleMetric(name)?.get();
+    return metric?.values.reduce((sum, value) => sum + value.value, 0) ?? 0;
+  }
+
+  /** Every event after `since`, by number: what a socket welcomed at `since` must receive. */
+  function after(since: string, ids: readonly string[]): string[] {
+    const [epoch, n] = since.split('-').map(Number) as [number, number];
+    return ids.filter((id) => {
+      const [e, m] = id.split('-').map(Number) as [number, number];
+      return e > epoch || (e === epoch && m > n);
     });
   }
 
@@ -196,6 +213,64 @@ describe('hub', () => {
     expect(result).toMatchObject({ connections_attempted: 1, successful_sends: 1 });
     await resumed;
     expect(outlet.ids()).toEqual([result.event_id]);
+  });
+
+  it('holds events that overtake the position read and delivers every one after the welcome, none twice', async () => {
+    const ids = [(await publish('sam', 0)).event_id];
+    broker.openAnswerDelayMs = 30;
+    const joined = hub.join('sam');
+    // Published after the position was read, their live copies arrive before its answer.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    for (let n = 1; n < 4; n++) ids.push((await publish('sam', n)).event_id);
+    await joined;
+    const outlet = new RecordingOutlet();
+    const { since } = hub.attach('sam', outlet);
+    for (let n = 4; n < 6; n++) ids.push((await publish('sam', n)).event_id);
+    const expected = after(since, ids);
+    await waitUntil('every event after the welcome', () => outlet.ids().length >= expected.length);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(outlet.ids()).toEqual(expected);
+    expect(await counter('herald_sequence_holes_total')).toBe(0);
+  });
+
+  it('fills a hole in the live events from history before delivering past it', async () => {
+    const { outlet } = await member('tia');
+    const ids: string[] = [];
+    let lost = 0;
+    broker.loseLive = () => ++lost === 3 || lost === 4;
+    for (let n = 0; n < 8; n++) ids.push((await publish('tia', n)).event_id);
+    await waitUntil('every event', () => outlet.ids().length === 8);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(outlet.ids()).toEqual(ids);
+    expect(outlet.controls()).toEqual([]);
+    expect(await counter('herald_sequence_holes_total')).toBe(1);
+    expect(await counter('herald_backfilled_events_total')).toBeGreaterThanOrEqual(2);
+  });
+
+  it('reads history again when more arrives during a catch-up than it can hold', async () => {
+    await setup({}, 2);
+    const { outlet } = await member('uma');
+    const ids: string[] = [];
+    let lost = 0;
+    broker.loseLive = () => ++lost === 2;
+    broker.historyDelayMs = 30;
+    for (let n = 0; n < 12; n++) ids.push((await publish('uma', n)).event_id);
+    await waitUntil('every event', () => outlet.ids().length === 12);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(outlet.ids()).toEqual(ids);
+  });
+
+  it("delivers the first event of a new history directly: the node saw the old one's end", async () => {
+    const { outlet } = await member('vic');
+    const before = (await publish('vic', 0)).event_id;
+    await waitUntil('the first event', () => outlet.ids().length === 1);
+    bus.forget(); // the position was lost (evicted) while the node stayed subscribed
+    const next = (await publish('vic', 1)).event_id;
+    await waitUntil('the next event', () => outlet.ids().length === 2);
+    expect(next.endsWith('-1')).toBe(true);
+    expect(outlet.ids()).toEqual([before, next]);
+    expect(outlet.controls()).toEqual([]);
+    expect(await counter('herald_sequence_holes_total')).toBe(0);
   });
 
   it('unsubscribes from the broker when the last lease goes', async () => {

@@ -92,6 +92,8 @@ describe('delivery under faults (real Redis, 3 real gateway processes)', () => {
   });
 
   it('signals herald.gap instead of losing silently when Redis restarts without its data', async () => {
+    await publisher.close();
+    publisher = new SteadyPublisher(fleet.redis.url, USERS, RATE, { faultsExpected: true });
     clients = await openClients((i) => fleet.nodes[i % 3]?.wsUrl ?? '');
     publisher.start();
     await delay(1000);

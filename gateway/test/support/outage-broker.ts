@@ -25,11 +25,16 @@ export class OutageBroker implements Broker {
   failHistoryReads = false;
   /** History reads take this long. */
   historyDelayMs = 0;
+  /** The answer to a position read arrives this much after the read (live messages may overtake it). */
+  openAnswerDelayMs = 0;
+  /** Live messages for which this returns true are lost silently, the connection staying up. */
+  loseLive: (userId: string, payload: Buffer) => boolean = () => false;
 
   constructor(bus: MemoryBus) {
     this.inner = new MemoryBroker({ bus });
     this.inner.onMessage((userId, payload) => {
       if (!this.connected) return; // lost with the connection
+      if (this.loseLive(userId, payload)) return;
       const deliver = () => {
         if (this.connected) this.handler?.(userId, payload);
       };
@@ -65,8 +70,10 @@ export class OutageBroker implements Broker {
     return this.inner.publish(request);
   }
 
-  openHistory(userId: string): Promise<string> {
-    return this.inner.openHistory(userId);
+  async openHistory(userId: string): Promise<string> {
+    const position = await this.inner.openHistory(userId);
+    if (this.openAnswerDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.openAnswerDelayMs));
+    return position;
   }
 
   async readHistory(userId: string, after: string, limit: number): Promise<HistoryPage> {
