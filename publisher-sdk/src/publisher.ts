@@ -27,6 +27,7 @@ import { HeraldPublishError, HeraldPublishOutcomeUnknownError } from './errors.j
 import { PublisherMetrics } from './metrics.js';
 import type { PendingReceipts, ReceiptSummary } from './receipt-inbox.js';
 import { ReceiptListener } from './receipt-listener.js';
+import { randomToken } from './random-token.js';
 import { RetentionCache } from './retention-cache.js';
 import {
   DEFAULT_CHANNEL_PREFIX,
@@ -241,7 +242,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
     );
     const generated = publishOptions.idempotencyKey === undefined;
     const idempotencyKey = generated
-      ? `${GENERATED_KEY_PREFIX}${randomBytes(12).toString('base64url')}`
+      ? `${GENERATED_KEY_PREFIX}${randomToken()}`
       : validateIdempotencyKey(publishOptions.idempotencyKey, 'idempotencyKey');
     const keySeconds = generated ? generatedKeySeconds : idempotencyWindowSeconds;
     const confirm = publishOptions.confirm === true;
@@ -249,7 +250,9 @@ export function createPublisher(options: PublisherOptions): Publisher {
       publishOptions.timeoutMs === undefined
         ? DEFAULT_CONFIRM_TIMEOUT_MS
         : validateConfirmTimeout(publishOptions.timeoutMs, 'timeoutMs');
-    const callToken = randomBytes(12).toString('base64url');
+    // A generated key is known to this call alone: any earlier record under it is this call's own.
+    const callToken = generated ? '' : randomToken();
+    const names = layout.forUser(userId);
 
     let pending: PendingReceipts | undefined;
     let reply: ScriptPublishReply;
@@ -262,19 +265,19 @@ export function createPublisher(options: PublisherOptions): Publisher {
         attempts,
         async (sent) => {
           await whenReady(redis, attempts.commandTimeoutMs);
-          const policy = await withDeadline(retention.get(), attempts.commandTimeoutMs, 'the retention policy').catch(
-            (error: unknown) => {
+          const policy =
+            retention.known() ??
+            (await withDeadline(retention.get(), attempts.commandTimeoutMs, 'the retention policy').catch((error: unknown) => {
               throw new NotSentError(`reading the retention policy failed: ${(error as Error).message}`);
-            },
-          );
+            }));
           if (redis.status !== 'ready') throw new NotSentError(`the Redis connection is ${redis.status}`);
           sent();
           return withDeadline(
             runPublishScript(redis, {
-              historyKey: layout.userHistory(userId),
-              sequenceKey: layout.userSequence(userId),
-              dedupKey: layout.userIdempotency(userId, idempotencyKey),
-              channel: layout.userEvents(userId),
+              historyKey: names.history,
+              sequenceKey: names.sequence,
+              dedupKey: names.idempotency(idempotencyKey),
+              channel: names.events,
               body,
               ts,
               maxEvents: policy.maxEvents,
@@ -296,7 +299,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
     }
     // A duplicate recorded by this very call: an attempt whose answer was lost did publish it.
     const published = reply.duplicate
-      ? reply.record.callToken === callToken
+      ? generated || reply.record.callToken === callToken
         ? { id: reply.record.id, receivers: reply.record.receivers, duplicate: false }
         : { id: reply.record.id, receivers: 0, duplicate: true }
       : { id: reply.id, receivers: reply.receivers, duplicate: false };

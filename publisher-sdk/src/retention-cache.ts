@@ -20,12 +20,17 @@ export class RetentionCache {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** The policy read before, if any (a refresh starts in the background when it is due). */
+  known(): RetentionPolicy | undefined {
+    const known = this.policy;
+    if (known !== undefined && this.now() - this.readAt >= RETENTION_REFRESH_MS) void this.read().catch(() => undefined);
+    return known;
+  }
+
   /** The policy to publish with. Rejects only when none was ever read and Redis cannot be read now. */
   get(): Promise<RetentionPolicy> {
-    const known = this.policy;
-    if (known === undefined) return this.read();
-    if (this.now() - this.readAt >= RETENTION_REFRESH_MS) void this.read().catch(() => undefined);
-    return Promise.resolve(known);
+    const known = this.known();
+    return known === undefined ? this.read() : Promise.resolve(known);
   }
 
   private read(): Promise<RetentionPolicy> {

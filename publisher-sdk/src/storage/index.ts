@@ -9,6 +9,7 @@ export {
   encodeUserTag,
   storageLayout,
   type StorageLayout,
+  type UserNames,
 } from './layout.js';
 export {
   DEFAULT_RETENTION,

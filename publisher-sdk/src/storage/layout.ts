@@ -7,6 +7,7 @@ export const DEFAULT_CHANNEL_PREFIX = 'herald';
 const CHANNEL_PREFIX_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 const ESCAPED = /[%{}]/g;
+const NEEDS_ESCAPE = /[%{}]/;
 
 /** Returns the prefix unchanged, or throws an Error naming what is allowed. */
 export function validateChannelPrefix(prefix: string): string {
@@ -24,7 +25,8 @@ export function validateChannelPrefix(prefix: string): string {
  * ends exactly where the id does.
  */
 export function encodeUserTag(userId: string): string {
-  return validateUserId(userId).replace(ESCAPED, (char) => `%${char.charCodeAt(0).toString(16).toUpperCase()}`);
+  const valid = validateUserId(userId);
+  return NEEDS_ESCAPE.test(valid) ? valid.replace(ESCAPED, (char) => `%${char.charCodeAt(0).toString(16).toUpperCase()}`) : valid;
 }
 
 function token(value: string, what: string): string {
@@ -56,17 +58,36 @@ export interface StorageLayout {
   receipts(publisherId: string): string;
   /** Hash: the deployment's retention policy, written by the gateways, read by publishers. */
   readonly retention: string;
+  /** All of one user's names at once (the id is checked and encoded once). */
+  forUser(userId: string): UserNames;
+}
+
+export interface UserNames {
+  readonly events: string;
+  readonly history: string;
+  readonly sequence: string;
+  idempotency(key: string): string;
 }
 
 export function storageLayout(prefix: string = DEFAULT_CHANNEL_PREFIX): StorageLayout {
   validateChannelPrefix(prefix);
   const user = (userId: string) => `${prefix}:{u:${encodeUserTag(userId)}}`;
+  const forUser = (userId: string): UserNames => {
+    const head = user(userId);
+    return {
+      events: `${head}:events`,
+      history: `${head}:history`,
+      sequence: `${head}:seq`,
+      idempotency: (key) => `${head}:idem:${validateIdempotencyKey(key)}`,
+    };
+  };
   return {
     prefix,
-    userEvents: (userId) => `${user(userId)}:events`,
-    userHistory: (userId) => `${user(userId)}:history`,
-    userSequence: (userId) => `${user(userId)}:seq`,
-    userIdempotency: (userId, key) => `${user(userId)}:idem:${validateIdempotencyKey(key)}`,
+    forUser,
+    userEvents: (userId) => forUser(userId).events,
+    userHistory: (userId) => forUser(userId).history,
+    userSequence: (userId) => forUser(userId).sequence,
+    userIdempotency: (userId, key) => forUser(userId).idempotency(key),
     userRetry: (userId, callToken) => `${user(userId)}:retry:${token(callToken, 'call token')}`,
     receipts: (publisherId) => `${prefix}:{r:${token(publisherId, 'publisher id')}}:receipts`,
     retention: `${prefix}:retention`,

@@ -11,11 +11,12 @@ import { RedisScript } from './redis-script.js';
  *    began and n counts its events (a missing event shows as a jump in n; a history whose
  *    position was lost starts a new epoch);
  *  - appends it to the history stream, publishes it and, when receipts are wanted and a node
- *    listens, a receipt request right behind it; records the outcome under the dedup key.
+ *    listens, a receipt request right behind it; records the outcome under the dedup key:
+ *    `<id> <receivers>`, followed by ` <ts> <call token>` when a call token is given.
  *   KEYS[1] history stream   KEYS[2] sequence hash (epoch, n)   KEYS[3] dedup key
  *   ARGV[1] events channel   ARGV[2] event body (encodeEventBody)   ARGV[3] max events kept
  *   ARGV[4] history ttl (s)  ARGV[5] position ttl (s)   ARGV[6] dedup ttl (s)
- *   ARGV[7] call token       ARGV[8] receipt channel or ''   ARGV[9] event ts (ms)
+ *   ARGV[7] call token or '' ARGV[8] receipt channel or ''   ARGV[9] event ts (ms)
  * Returns { event id, subscribed gateway nodes, 0 } or, for a known dedup key, { record, 0, 1 }.
  */
 export const PUBLISH_SCRIPT = `
@@ -31,7 +32,9 @@ local receivers = redis.call('PUBLISH', ARGV[1], '${EVENT_PAYLOAD_ID_PREFIX}' ..
 if ARGV[8] ~= '' and receivers > 0 then
   redis.call('PUBLISH', ARGV[1], '${RECEIPT_REQUEST_PREFIX}' .. ARGV[8] .. '","id":"' .. id .. '"}')
 end
-redis.call('SET', KEYS[3], id .. ' ' .. receivers .. ' ' .. ARGV[9] .. ' ' .. ARGV[7], 'EX', ARGV[6])
+local record = id .. ' ' .. receivers
+if ARGV[7] ~= '' then record = record .. ' ' .. ARGV[9] .. ' ' .. ARGV[7] end
+redis.call('SET', KEYS[3], record, 'EX', ARGV[6])
 return {id, receivers, 0}
 `;
 
@@ -49,7 +52,10 @@ export interface ScriptPublish {
   readonly ttlSeconds: number;
   readonly positionTtlSeconds: number;
   readonly dedupTtlSeconds: number;
-  /** Identifies the publish call across its attempts (base64url). */
+  /**
+   * Identifies the publish call across its attempts (base64url), so that its own earlier attempt
+   * is told from someone else's publish with the same key; '' for a key only this call knows.
+   */
   readonly callToken: string;
   /** Channel for receipts, or undefined for none. */
   readonly receiptChannel: string | undefined;
@@ -70,7 +76,7 @@ export type ScriptPublishReply =
   | { readonly duplicate: false; readonly id: string; readonly receivers: number }
   | { readonly duplicate: true; readonly record: DedupRecord };
 
-/** Reads `<id> <receivers> <ts> <call token>`; a bare `<id>` (written before these fields existed) is accepted. */
+/** Reads `<id> <receivers>[ <ts> <call token>]`; a bare `<id>` (written before these fields existed) is accepted. */
 export function parseDedupRecord(value: string): DedupRecord {
   const [id = '', receivers, ts, callToken] = value.split(' ');
   return {
