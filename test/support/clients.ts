@@ -70,11 +70,15 @@ export class TestClient {
     });
   }
 
-  /** Opens a socket and waits for `herald.welcome`. Rejects with UpgradeRefused on an HTTP error. */
+  /** Opens a socket and waits for `herald.welcome`. Rejects with UpgradeRefused on an HTTP error, and if the socket closes first. */
   static connect(url: string, options: ConnectOptions = {}): Promise<TestClient> {
     const client = TestClient.open(url, options);
     return client.then(async (opened) => {
-      await opened.waitFor('herald.welcome', (frames) => frames.some((frame) => frame.type === 'herald.welcome'));
+      await opened.waitFor('herald.welcome', (frames) => {
+        if (frames.some((frame) => frame.type === 'herald.welcome')) return true;
+        if (opened.closed) throw new Error(`the socket closed with ${opened.closed.code} (${opened.closed.reason}) before herald.welcome`);
+        return false;
+      });
       return opened;
     });
   }

@@ -39,8 +39,26 @@ export async function startTcpProxy(targetPort: number, options: TcpProxyOptions
   const server: Server = createServer((client: Socket) => {
     const upstream = createConnection({ port: targetPort, host: '127.0.0.1' });
     let sniffed = Buffer.alloc(0);
-    let lastRelease = 0;
     let dropped = false;
+    // Held server chunks, oldest first, each with when it may go: one timer at a time keeps
+    // them in order (two timers due in the same millisecond may fire in either order).
+    const queue: { readonly chunk: Buffer; readonly at: number }[] = [];
+    let pumping = false;
+    const pump = () => {
+      const head = queue[0];
+      if (dropped || !head) {
+        pumping = false;
+        return;
+      }
+      const wait = head.at - Date.now();
+      if (wait > 0) {
+        setTimeout(pump, wait);
+        return;
+      }
+      queue.shift();
+      client.write(head.chunk);
+      pump();
+    };
     const drop = () => {
       if (dropped) return;
       dropped = true;
@@ -71,15 +89,15 @@ export async function startTcpProxy(targetPort: number, options: TcpProxyOptions
         return;
       }
       const delay = connection.replyDelayMs();
-      if (delay <= 0 && lastRelease <= Date.now()) {
+      if (delay <= 0 && queue.length === 0) {
         client.write(chunk);
         return;
       }
-      const now = Date.now();
-      lastRelease = Math.max(lastRelease, now + delay);
-      setTimeout(() => {
-        if (!dropped) client.write(chunk);
-      }, lastRelease - now);
+      queue.push({ chunk, at: Math.max(queue.at(-1)?.at ?? 0, Date.now() + delay) });
+      if (!pumping) {
+        pumping = true;
+        pump();
+      }
     });
     options.onConnection?.(connection);
   });
