@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { CloseCodes } from '@herald/protocol';
 import { CONFIG_VARIABLES } from '@herald/gateway';
 import { REPO_ROOT } from '../support/paths.js';
@@ -18,6 +18,25 @@ describe('README', () => {
     const table = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('## Protocol'));
     const documented = [...table.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((match) => match[1]);
     expect(documented.sort()).toEqual(Object.keys(CONFIG_VARIABLES).sort());
+  });
+
+  it('cites, for every delivery guarantee, test files that exist and tests they contain', () => {
+    const table = readme.slice(readme.indexOf('| Guarantee |'), readme.indexOf('Not guaranteed:'));
+    const rows = table.split('\n').filter((line) => line.startsWith('| ') && !line.startsWith('| Guarantee') && !line.startsWith('| ---'));
+    expect(rows.length).toBeGreaterThan(8);
+    for (const row of rows) {
+      const proof = row.split(' | ').at(-1) ?? '';
+      const citations = [...proof.matchAll(/`([\w./-]+\.test\.ts)`((?: › [^;`(]+)*)/g)];
+      expect(citations.length).toBeGreaterThan(0);
+      for (const [, file, names] of citations) {
+        const path = [file, `test/integration/${file}`].map((candidate) => `${REPO_ROOT}/${candidate}`).find((candidate) => existsSync(candidate));
+        expect({ file, exists: path !== undefined }).toEqual({ file, exists: true });
+        const source = readFileSync(path as string, 'utf8');
+        for (const name of (names ?? '').split(' › ').map((part) => part.trim()).filter(Boolean)) {
+          expect({ file, name, found: source.includes(name.replace(/ \|$/, '')) }).toEqual({ file, name, found: true });
+        }
+      }
+    }
   });
 
   it('documents every close code in the protocol table', () => {
