@@ -18,6 +18,8 @@ export interface TcpProxyOptions {
   readonly onConnection?: (connection: ProxiedConnection) => void;
   /** Told of each chunk the client sends, before it is passed on. */
   readonly onClientChunk?: (connection: ProxiedConnection, chunk: Buffer) => void;
+  /** Rewrites each chunk the server sends before it is passed on (to drop a message, say). */
+  readonly onServerChunk?: (connection: ProxiedConnection, chunk: Buffer) => Buffer;
 }
 
 export interface TcpProxy {
@@ -83,7 +85,9 @@ export async function startTcpProxy(targetPort: number, options: TcpProxyOptions
       options.onClientChunk?.(connection, chunk);
       if (!dropped) upstream.write(chunk);
     });
-    upstream.on('data', (chunk: Buffer) => {
+    upstream.on('data', (received: Buffer) => {
+      const chunk = options.onServerChunk ? options.onServerChunk(connection, received) : received;
+      if (chunk.length === 0) return;
       if (connection.cutOnNextReply) {
         drop();
         return;
