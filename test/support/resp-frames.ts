@@ -4,7 +4,7 @@
  * payloads may hold any bytes, including CRLF.
  */
 export class RespFrames {
-  private pending = Buffer.alloc(0);
+  private pending: Buffer = Buffer.alloc(0);
 
   /** Appends `chunk` and returns the complete values it finishes, each as its raw bytes. */
   push(chunk: Buffer): Buffer[] {
