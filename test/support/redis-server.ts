@@ -8,7 +8,7 @@ export interface RedisServer {
   readonly url: string;
   /** A new client connection (the caller quits it). */
   client(): Redis;
-  /** Stops the server process; its data is gone (nothing is persisted). */
+  /** Kills the server process (SIGKILL); its data is gone, but for a snapshot taken with SAVE in `dir`. */
   stop(): Promise<void>;
   /** Starts it again on the same port. */
   restart(): Promise<void>;
@@ -35,8 +35,14 @@ async function ping(port: number): Promise<boolean> {
   }
 }
 
+export interface RedisServerOptions {
+  readonly port?: number;
+  /** Where SAVE writes its snapshot, which a restart then loads (default: nothing is ever loaded). */
+  readonly dir?: string;
+}
+
 /** Starts a real, throwaway redis-server on a free port (or the given one). */
-export async function startRedisServer(options: { readonly port?: number } = {}): Promise<RedisServer> {
+export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
   assertRedisServerInstalled();
   const port = options.port ?? (await freePort());
   let child: ChildProcess | undefined;
@@ -46,7 +52,10 @@ export async function startRedisServer(options: { readonly port?: number } = {})
     output = '';
     const proc = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'],
+      [
+        ...['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'],
+        ...(options.dir === undefined ? [] : ['--dir', options.dir]),
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     child = proc;

@@ -65,7 +65,10 @@ export async function startTcpProxy(targetPort: number, options: TcpProxyOptions
       if (dropped) return;
       dropped = true;
       connections.delete(connection);
-      client.resetAndDestroy();
+      // A reset on a socket that is already shutting down never completes, and the handle then
+      // keeps the process from exiting (libuv refuses uv_tcp_close_reset while a shutdown is pending).
+      if (client.writableEnded || client.destroyed || client.connecting) client.destroy();
+      else client.resetAndDestroy();
       upstream.destroy();
     };
     const connection: ProxiedConnection = {
