@@ -248,7 +248,7 @@ export function describeBrokerContract(name: string, setup: (options: FixtureOpt
       for (const [broker, attempted] of [[a, 2], [b, 1]] as const) {
         broker.onMessage((_userId, payload) => {
           const request = parseReceiptRequest(payload.toString());
-          if (request) void broker.sendReceipt(request.receipt, { id: request.id, node: `n${attempted}`, attempted, successful: attempted - 1 });
+          if (request) void broker.sendReceipt(request.receipt, { ref: request.ref, id: request.id, node: `n${attempted}`, attempted, successful: attempted - 1 });
         });
         await broker.subscribe('ola');
       }

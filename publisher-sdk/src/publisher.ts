@@ -285,7 +285,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
               positionTtlSeconds: policy.positionTtlSeconds,
               dedupTtlSeconds: keySeconds,
               callToken,
-              receiptChannel: confirm ? receipts.channel : undefined,
+              receipts: pending ? { channel: receipts.channel, ref: pending.ref } : undefined,
             }),
             attempts.commandTimeoutMs,
             'the publish script',
@@ -305,7 +305,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
       : { id: reply.id, receivers: reply.receivers, duplicate: false };
     let delivery: ReceiptSummary | undefined;
     if (pending && published.duplicate) pending.cancel();
-    else if (pending) delivery = await pending.collect(published.id, published.receivers, timeoutMs);
+    else if (pending) delivery = await pending.collect(published.receivers, timeoutMs);
     const eventTs = reply.duplicate ? (reply.record.ts ?? ts) : ts;
     return {
       user_id: userId,

@@ -1,4 +1,5 @@
 import type { BroadcastError } from '@herald/protocol';
+import { randomToken } from './random-token.js';
 import type { Receipt } from './storage/index.js';
 
 export interface ReceiptSummary {
@@ -8,8 +9,10 @@ export interface ReceiptSummary {
 }
 
 export interface PendingReceipts {
+  /** The reference the receipts for this publish quote. */
+  readonly ref: string;
   /** Waits for one receipt from each of `receivers` nodes, at most `timeoutMs`. */
-  collect(eventId: string, receivers: number, timeoutMs: number): Promise<ReceiptSummary>;
+  collect(receivers: number, timeoutMs: number): Promise<ReceiptSummary>;
   /** The publish failed: nothing to collect. */
   cancel(): void;
 }
@@ -39,8 +42,9 @@ export class ReceiptInbox {
   private readonly early = new Map<string, { readonly receipts: Receipt[]; readonly at: number }>();
   private unresolvedPublishes = 0;
 
-  /** Call before publishing with receipts, so receipts that arrive first are kept. */
+  /** Call before publishing with receipts, so receipts that arrive first are kept; publish with the reference it gives. */
   expect(): PendingReceipts {
+    const ref = randomToken();
     this.unresolvedPublishes += 1;
     let settled = false;
     const settle = () => {
@@ -50,16 +54,17 @@ export class ReceiptInbox {
       }
     };
     return {
-      collect: (eventId, receivers, timeoutMs) => {
+      ref,
+      collect: (receivers, timeoutMs) => {
         settle();
-        return this.collect(eventId, receivers, timeoutMs);
+        return this.collect(ref, receivers, timeoutMs);
       },
       cancel: settle,
     };
   }
 
   deliver(receipt: Receipt): void {
-    const collector = this.collectors.get(receipt.id);
+    const collector = this.collectors.get(receipt.ref);
     if (collector) {
       collector.receipts.set(receipt.node, receipt);
       if (collector.receipts.size >= collector.receivers) collector.done();
@@ -67,12 +72,12 @@ export class ReceiptInbox {
     }
     this.purgeEarly();
     if (this.unresolvedPublishes === 0) return;
-    const early = this.early.get(receipt.id) ?? { receipts: [], at: Date.now() };
+    const early = this.early.get(receipt.ref) ?? { receipts: [], at: Date.now() };
     early.receipts.push(receipt);
-    this.early.set(receipt.id, early);
+    this.early.set(receipt.ref, early);
   }
 
-  private collect(eventId: string, receivers: number, timeoutMs: number): Promise<ReceiptSummary> {
+  private collect(ref: string, receivers: number, timeoutMs: number): Promise<ReceiptSummary> {
     if (receivers === 0) return Promise.resolve(summarize([], []));
     return new Promise((resolve) => {
       const receipts = new Map<string, Receipt>();
@@ -87,13 +92,13 @@ export class ReceiptInbox {
       }, timeoutMs);
       const finish = (errors: BroadcastError[]) => {
         clearTimeout(timer);
-        this.collectors.delete(eventId);
+        this.collectors.delete(ref);
         resolve(summarize(receipts.values(), errors));
       };
       const collector: Collector = { receipts, receivers, done: () => finish([]) };
-      this.collectors.set(eventId, collector);
-      for (const receipt of this.early.get(eventId)?.receipts ?? []) this.deliver(receipt);
-      this.early.delete(eventId);
+      this.collectors.set(ref, collector);
+      for (const receipt of this.early.get(ref)?.receipts ?? []) this.deliver(receipt);
+      this.early.delete(ref);
     });
   }
 

@@ -222,8 +222,8 @@ describe('publisher', () => {
       // Defaults: 4 attempts of up to 2 x 2 s, 3 backoffs of up to 1 s, plus 10 s of grace.
       expect(ttl).toBeGreaterThan(0);
       expect(ttl).toBeLessThanOrEqual(29);
-      // Only this call knows the key: the record needs no timestamp or call token.
-      expect(await client.get(keys[0] as string)).toBe(`${result.event_id} 0`);
+      // Only this call knows the key: the record needs no call token.
+      expect(await client.get(keys[0] as string)).toBe(`${result.event_id} 0 ${Date.parse(result.timestamp)}`);
     } finally {
       client.disconnect();
     }

@@ -117,7 +117,7 @@ export class MemoryBus {
     body: string,
     ts: number,
     idempotencyKey: string | undefined,
-    receiptChannel: string | undefined,
+    receipts: { readonly channel: string; readonly ref: string } | undefined,
   ) {
     const now = this.now();
     const history = this.ensureHistory(userId);
@@ -131,8 +131,8 @@ export class MemoryBus {
       this.idempotency.set(`${userId}\u0000${idempotencyKey}`, { id, ts, expiresAt: now + this.idempotencyMs });
     }
     const receivers = this.deliver(userId, Buffer.from(joinEventPayload(id, body)));
-    if (receiptChannel !== undefined && receivers > 0) {
-      this.deliver(userId, Buffer.from(receiptRequestPayload(receiptChannel, id)));
+    if (receipts !== undefined && receivers > 0) {
+      this.deliver(userId, Buffer.from(receiptRequestPayload(receipts.channel, receipts.ref, id)));
     }
     return { id, receivers };
   }
@@ -274,10 +274,10 @@ export class MemoryBroker implements Broker {
       body,
       ts,
       request.idempotency_key,
-      pending ? this.receiptChannel : undefined,
+      pending ? { channel: this.receiptChannel, ref: pending.ref } : undefined,
     );
     const delivery = pending
-      ? await pending.collect(id, receivers, request.confirm_timeout_ms ?? DEFAULT_CONFIRM_TIMEOUT_MS)
+      ? await pending.collect(receivers, request.confirm_timeout_ms ?? DEFAULT_CONFIRM_TIMEOUT_MS)
       : undefined;
     return {
       ...base,

@@ -29,6 +29,7 @@ export class ReceiptAnswers {
     const id = parseEventId(request.id);
     const delivery = user && id ? user.deliveryOf(id) : undefined;
     const receipt = {
+      ref: request.ref,
       id: request.id,
       node: this.nodeId,
       attempted: delivery?.attempted ?? 0,

@@ -12,11 +12,12 @@ import { RedisScript } from './redis-script.js';
  *    position was lost starts a new epoch);
  *  - appends it to the history stream, publishes it and, when receipts are wanted and a node
  *    listens, a receipt request right behind it; records the outcome under the dedup key:
- *    `<id> <receivers>`, followed by ` <ts> <call token>` when a call token is given.
+ *    `<id> <receivers> <ts>`, followed by ` <call token>` when one is given.
  *   KEYS[1] history stream   KEYS[2] sequence hash (epoch, n)   KEYS[3] dedup key
  *   ARGV[1] events channel   ARGV[2] event body (encodeEventBody)   ARGV[3] max events kept
  *   ARGV[4] history ttl (s)  ARGV[5] position ttl (s)   ARGV[6] dedup ttl (s)
  *   ARGV[7] call token or '' ARGV[8] receipt channel or ''   ARGV[9] event ts (ms)
+ *   ARGV[10] receipt reference (when ARGV[8] is given)
  * Returns { event id, subscribed gateway nodes, 0 } or, for a known dedup key, { record, 0, 1 }.
  */
 export const PUBLISH_SCRIPT = `
@@ -30,10 +31,10 @@ redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('EXPIRE', seq, ARGV[5])
 local receivers = redis.call('PUBLISH', ARGV[1], '${EVENT_PAYLOAD_ID_PREFIX}' .. id .. '",' .. ARGV[2])
 if ARGV[8] ~= '' and receivers > 0 then
-  redis.call('PUBLISH', ARGV[1], '${RECEIPT_REQUEST_PREFIX}' .. ARGV[8] .. '","id":"' .. id .. '"}')
+  redis.call('PUBLISH', ARGV[1], '${RECEIPT_REQUEST_PREFIX}' .. ARGV[8] .. '","ref":"' .. ARGV[10] .. '","id":"' .. id .. '"}')
 end
-local record = id .. ' ' .. receivers
-if ARGV[7] ~= '' then record = record .. ' ' .. ARGV[9] .. ' ' .. ARGV[7] end
+local record = id .. ' ' .. receivers .. ' ' .. ARGV[9]
+if ARGV[7] ~= '' then record = record .. ' ' .. ARGV[7] end
 redis.call('SET', KEYS[3], record, 'EX', ARGV[6])
 return {id, receivers, 0}
 `;
@@ -57,8 +58,8 @@ export interface ScriptPublish {
    * is told from someone else's publish with the same key; '' for a key only this call knows.
    */
   readonly callToken: string;
-  /** Channel for receipts, or undefined for none. */
-  readonly receiptChannel: string | undefined;
+  /** Where receipts are wanted (the channel and the reference they quote), or undefined for none. */
+  readonly receipts: { readonly channel: string; readonly ref: string } | undefined;
 }
 
 /** What a dedup key recorded about the event it produced. */
@@ -76,7 +77,7 @@ export type ScriptPublishReply =
   | { readonly duplicate: false; readonly id: string; readonly receivers: number }
   | { readonly duplicate: true; readonly record: DedupRecord };
 
-/** Reads `<id> <receivers>[ <ts> <call token>]`; a bare `<id>` (written before these fields existed) is accepted. */
+/** Reads `<id> <receivers> <ts>[ <call token>]`; a bare `<id>` (written before these fields existed) is accepted. */
 export function parseDedupRecord(value: string): DedupRecord {
   const [id = '', receivers, ts, callToken] = value.split(' ');
   return {
@@ -99,8 +100,9 @@ export async function runPublishScript(redis: Redis, input: ScriptPublish): Prom
       input.positionTtlSeconds,
       input.dedupTtlSeconds,
       input.callToken,
-      input.receiptChannel ?? '',
+      input.receipts?.channel ?? '',
       input.ts,
+      input.receipts?.ref ?? '',
     ],
   );
   if (

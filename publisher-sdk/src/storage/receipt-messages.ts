@@ -1,8 +1,9 @@
 /**
  * Delivery receipts. A publisher that wants them has the publish script send, right after the
- * event and on the same channel, a receipt request naming the event and where to answer. Each
- * gateway node that delivered the event answers there with what it did. The event payload
- * itself is never touched.
+ * event and on the same channel, a receipt request naming the event, where to answer and a
+ * reference of the publisher's own. Each gateway node that delivered the event answers there
+ * with what it did, quoting the reference: event ids are unique per user only, so two users'
+ * events may share one. The event payload itself is never touched.
  */
 
 /** Every receipt request starts with this; event payloads start with `{"id":"`. */
@@ -11,11 +12,15 @@ export const RECEIPT_REQUEST_PREFIX = '{"receipt":"';
 export interface ReceiptRequest {
   /** Channel to answer on. */
   readonly receipt: string;
+  /** The publisher's reference for this publish (base64url); quoted in every receipt. */
+  readonly ref: string;
   /** The event this request follows. */
   readonly id: string;
 }
 
 export interface Receipt {
+  /** The reference of the request this answers. */
+  readonly ref: string;
   readonly id: string;
   readonly node: string;
   /** Sockets of the user on that node when the event arrived. */
@@ -24,9 +29,9 @@ export interface Receipt {
   readonly successful: number;
 }
 
-/** The receipt request for event `id`, answered on `channel` (the publish script builds the same bytes). */
-export function receiptRequestPayload(channel: string, id: string): string {
-  return `${RECEIPT_REQUEST_PREFIX}${channel}","id":"${id}"}`;
+/** The receipt request for event `id`, answered on `channel` quoting `ref` (the publish script builds the same bytes). */
+export function receiptRequestPayload(channel: string, ref: string, id: string): string {
+  return `${RECEIPT_REQUEST_PREFIX}${channel}","ref":"${ref}","id":"${id}"}`;
 }
 
 export function isReceiptRequest(payload: string): boolean {
@@ -37,8 +42,8 @@ export function parseReceiptRequest(payload: string): ReceiptRequest | undefined
   if (!isReceiptRequest(payload)) return undefined;
   try {
     const decoded = JSON.parse(payload) as Partial<ReceiptRequest>;
-    return typeof decoded.receipt === 'string' && typeof decoded.id === 'string'
-      ? { receipt: decoded.receipt, id: decoded.id }
+    return typeof decoded.receipt === 'string' && typeof decoded.ref === 'string' && typeof decoded.id === 'string'
+      ? { receipt: decoded.receipt, ref: decoded.ref, id: decoded.id }
       : undefined;
   } catch {
     return undefined;
@@ -46,13 +51,20 @@ export function parseReceiptRequest(payload: string): ReceiptRequest | undefined
 }
 
 export function encodeReceipt(receipt: Receipt): string {
-  return JSON.stringify({ id: receipt.id, node: receipt.node, attempted: receipt.attempted, successful: receipt.successful });
+  return JSON.stringify({
+    ref: receipt.ref,
+    id: receipt.id,
+    node: receipt.node,
+    attempted: receipt.attempted,
+    successful: receipt.successful,
+  });
 }
 
 export function parseReceipt(payload: string): Receipt | undefined {
   try {
     const decoded = JSON.parse(payload) as Partial<Receipt>;
     if (
+      typeof decoded.ref !== 'string' ||
       typeof decoded.id !== 'string' ||
       typeof decoded.node !== 'string' ||
       !Number.isInteger(decoded.attempted) ||
@@ -60,7 +72,7 @@ export function parseReceipt(payload: string): Receipt | undefined {
     ) {
       return undefined;
     }
-    return { id: decoded.id, node: decoded.node, attempted: decoded.attempted as number, successful: decoded.successful as number };
+    return { ref: decoded.ref, id: decoded.id, node: decoded.node, attempted: decoded.attempted as number, successful: decoded.successful as number };
   } catch {
     return undefined;
   }
