@@ -124,6 +124,8 @@ export function connect(options: ConnectOptions): HeraldClient {
   let state: ConnectionState = 'connecting';
   const sequence = new EventSequence(options.since);
   let welcomedSince: string | undefined;
+  /** The user whose stream `sequence` follows (from the first welcome). */
+  let streamUser: string | undefined;
   let socket: WebSocketLike | undefined;
   let attempt = 0;
   let closed = false;
@@ -188,6 +190,17 @@ export function connect(options: ConnectOptions): HeraldClient {
     }
     switch (frame.type) {
       case 'herald.welcome':
+        if (streamUser !== undefined && frame.user_id !== streamUser) {
+          // getToken now names another user: our position belongs to the old user's stream.
+          const previous = sequence.position;
+          streamUser = undefined;
+          sequence.reset();
+          emitter.emit('error', new Error(`the token now names another user (${frame.user_id}); starting that user's stream afresh`));
+          emitter.emit('gap', { type: 'herald.gap', since: previous ?? frame.since, oldest: null });
+          dropSocket(ws, { code: CloseCodes.RESYNC.code, reason: 'another user; starting afresh' });
+          return;
+        }
+        streamUser = frame.user_id;
         attempt = 0;
         welcomedSince = frame.since;
         // Not seen an event yet: resume from where this socket starts, so nothing is lost in between.
@@ -205,9 +218,14 @@ export function connect(options: ConnectOptions): HeraldClient {
         emitter.emit('resumed', frame);
         return;
       case 'herald.error':
-        // The gateway refused our since and carries on from where the socket started.
-        if (frame.code === 'invalid_since' && welcomedSince !== undefined) sequence.moveTo(welcomedSince);
         emitter.emit('error', frame);
+        if (frame.code === 'invalid_since' && welcomedSince !== undefined) {
+          // The gateway refused our position and carries on from where the socket started: what lies between is unknown.
+          const refused = sequence.position ?? welcomedSince;
+          sequence.moveTo(welcomedSince);
+          sequence.announceGap();
+          emitter.emit('gap', { type: 'herald.gap', since: refused, oldest: null });
+        }
         return;
       case 'herald.pong':
         return;

@@ -36,6 +36,13 @@ export class EventSequence {
     return true;
   }
 
+  /** Forgets the position: the next connection starts afresh. */
+  reset(): void {
+    this.last = undefined;
+    this.lastId = undefined;
+    this.gapAnnounced = false;
+  }
+
   /** A herald.gap arrived: the next event may jump. */
   announceGap(): void {
     this.gapAnnounced = true;

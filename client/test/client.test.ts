@@ -248,6 +248,58 @@ describe('client', () => {
     }
   });
 
+  it('tells the application of a gap when the gateway refuses its position', async () => {
+    const server = new WebSocketServer({ port: 0, handleProtocols: (protocols) => [...protocols][0] ?? false });
+    const event = (id: string) => JSON.stringify({ id, type: 'agent_thinking', ts: 1, user_id: 'u', data: null });
+    server.on('connection', (socket) => {
+      socket.send(JSON.stringify({ type: 'herald.welcome', protocol: 1, node: 'n', user_id: 'u', connection_id: 'c', since: '100-3' }));
+      socket.send(JSON.stringify({ type: 'herald.error', code: 'invalid_since', message: 'no' }));
+      socket.send(event('100-4'));
+    });
+    try {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      const client = open({ url: `ws://127.0.0.1:${port}`, token: 't', since: '999-9' });
+      const seen = record(client);
+      client.on('error', () => undefined);
+      await waitUntil('the event', () => seen.events.length === 1, 5000);
+      expect(seen.gaps).toEqual([{ type: 'herald.gap', since: '999-9', oldest: null }]);
+      expect(seen.events.map((e) => e.id)).toEqual(['100-4']);
+    } finally {
+      for (const socket of server.clients) socket.terminate();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it("starts afresh, with a gap, when getToken starts naming another user: it never resumes one user's stream from another's position", async () => {
+    const server = new WebSocketServer({ port: 0, handleProtocols: (protocols) => [...protocols][0] ?? false });
+    const urls: string[] = [];
+    server.on('connection', (socket, request) => {
+      urls.push(request.url ?? '');
+      const user = urls.length === 1 ? 'amy' : 'ben';
+      socket.send(JSON.stringify({ type: 'herald.welcome', protocol: 1, node: 'n', user_id: user, connection_id: 'c', since: '100-5' }));
+      if (urls.length === 1) {
+        socket.send(JSON.stringify({ id: '100-6', type: 'agent_thinking', ts: 1, user_id: 'amy', data: null }));
+        setTimeout(() => socket.terminate(), 20);
+      }
+    });
+    try {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      const client = open({ url: `ws://127.0.0.1:${port}`, token: 't', reconnect: { initialDelayMs: 1, maxDelayMs: 5 } });
+      const seen = record(client);
+      client.on('error', () => undefined);
+      await waitUntil('a connection without since after the switch', () => urls.length >= 3, 5000);
+      expect(urls[1]).toContain('since=100-6');
+      expect(urls[2]).not.toContain('since=');
+      expect(seen.gaps).toEqual([{ type: 'herald.gap', since: '100-6', oldest: null }]);
+      client.close();
+    } finally {
+      for (const socket of server.clients) socket.terminate();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   it('ends its iterators and stops reconnecting once closed', async () => {
     const gateway = await node();
     const client = open({ url: gateway.url, token: await signTestToken({ sub: 'gu' }) });
