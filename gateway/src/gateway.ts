@@ -5,6 +5,7 @@ import type { Broker } from './broker/broker.js';
 import { createBroker } from './broker/create.js';
 import type { GatewayConfig } from './config/schema.js';
 import { Hub } from './hub/hub.js';
+import { positionRefreshInterval } from './hub/position-keeper.js';
 import { GatewayMetrics } from './metrics.js';
 import { startAdminServer } from './transport/admin.js';
 import { registerHttpRoutes } from './transport/routes.js';
@@ -56,7 +57,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
 
   const metrics = new GatewayMetrics(config.nodeId, config.maxConnections);
   const sockets = new SocketRegistry<SocketData>();
-  const hub = new Hub(broker, { nodeId: config.nodeId, logger, metrics });
+  const hub = new Hub(broker, {
+    nodeId: config.nodeId,
+    logger,
+    metrics,
+    positionRefreshMs: positionRefreshInterval(config.retention.positionTtlSeconds),
+  });
   let accepting = true;
   let draining = false;
   metrics.observe({
@@ -118,6 +124,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       accepting = false;
       uws.us_listen_socket_close(listenSocket);
       await sockets.closeAll(CloseCodes.GOING_AWAY.code, 'node draining', spreadMs, graceMs);
+      hub.stop();
       await broker.close();
       admin.close();
       logger.info('gateway stopped');

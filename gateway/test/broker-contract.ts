@@ -1,5 +1,5 @@
 import { HeraldValidationError, joinEventPayload, parseEventId, type PublishRequest } from '@herald/protocol';
-import { parseReceiptRequest, type RetentionPolicy } from '@herald/publisher-sdk/storage';
+import { MAX_EPOCH_LEAD_MS, parseReceiptRequest, type RetentionPolicy } from '@herald/publisher-sdk/storage';
 import type { Broker } from '../src/index.js';
 import { broadcastResultLike } from '../../test/support/expectations.js';
 import { waitUntil } from '../../test/support/wait.js';
@@ -208,6 +208,50 @@ export function describeBrokerContract(name: string, setup: (options: FixtureOpt
       expect(other.endsWith('-1')).toBe(true);
     });
 
+    it('starts a new history after an id beyond the history, so that no id is handed out twice', async () => {
+      const broker = await node();
+      const ids: string[] = [];
+      for (let n = 0; n < 3; n++) ids.push((await broker.publish(event('lou', n))).event_id);
+      const [epoch] = (ids[0] ?? '').split('-');
+      // Covered ids change nothing.
+      expect(await broker.restartHistoryAfter('lou', `${epoch}-3`)).toEqual({ kind: 'behind', position: `${epoch}-3` });
+      expect(await broker.restartHistoryAfter('lou', '1-1')).toEqual({ kind: 'behind', position: `${epoch}-3` });
+      // Beyond: events 4 and 5 were numbered once and lost.
+      const restart = await broker.restartHistoryAfter('lou', `${epoch}-5`);
+      expect(restart.kind).toBe('restarted');
+      const position = parseEventId(restart.kind === 'restarted' ? restart.position : '');
+      expect(position?.seq).toBe(0);
+      expect(position?.ms).toBeGreaterThan(Number(epoch));
+      const next = (await broker.publish(event('lou', 3))).event_id;
+      expect(next).toBe(`${position?.ms}-1`);
+      // The events kept from the old history are still read after an id before them.
+      const page = await broker.readHistory('lou', ids[0] as string, 10);
+      expect(page.events.map((entry) => entry.id)).toEqual([...ids.slice(1), next]);
+      expect(page.history).toMatchObject({ epoch: position?.ms, count: 1 });
+      // A user with no history at all gets one after the id; an epoch far ahead of the clock is refused.
+      const fresh = await broker.restartHistoryAfter('lou-new', `${Date.now() + 60_000}-7`);
+      expect(fresh.kind).toBe('restarted');
+      expect(parseEventId(fresh.kind === 'restarted' ? fresh.position : '')?.ms).toBeGreaterThan(Date.now() + 59_000);
+      expect(await broker.restartHistoryAfter('lou', `${Date.now() + 2 * MAX_EPOCH_LEAD_MS}-1`)).toEqual({ kind: 'implausible' });
+    });
+
+    it('keeps the positions of the users it is asked to, and creates none', async () => {
+      const kept = await setup({ retention: { ttlSeconds: 1, positionTtlSeconds: 2 } });
+      const broker = await kept.node();
+      try {
+        const last = (await broker.publish(event('mia'))).event_id;
+        for (let i = 0; i < 3; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 900));
+          await broker.keepPositions(['mia', 'mia-never']);
+        }
+        expect((await broker.readHistory('mia', last, 10)).history).toMatchObject({ count: 1 });
+        expect((await broker.readHistory('mia-never', '0-0', 10)).history).toBeUndefined();
+      } finally {
+        await broker.close();
+        await kept.close();
+      }
+    });
+
     it('trims old events beyond the configured number, keeping the newest', async () => {
       const trimmed = await setup({ retention: { maxEvents: 10 } });
       const broker = await trimmed.node();
@@ -254,6 +298,29 @@ export function describeBrokerContract(name: string, setup: (options: FixtureOpt
       }
       const result = await publisher.publish({ ...event('ola'), confirm: true, confirm_timeout_ms: 5000 });
       expect(result).toMatchObject({ nodes_reached: 2, connections_attempted: 3, successful_sends: 1, errors: [] });
+    });
+
+    it("keeps the receipts of two users' events apart when their ids are the same", async () => {
+      const [a, b, publisher] = [await node(), await node(), await node()];
+      // Both histories restart after the same id, so both users' next events get one id.
+      const after = `${Date.now() + 60_000}-9`;
+      await publisher.restartHistoryAfter('pia', after);
+      await publisher.restartHistoryAfter('quin', after);
+      for (const [broker, userId, attempted] of [[a, 'pia', 3], [b, 'quin', 1]] as const) {
+        broker.onMessage((_userId, payload) => {
+          const request = parseReceiptRequest(payload.toString());
+          if (request) void broker.sendReceipt(request.receipt, { ref: request.ref, id: request.id, node: 'same-node', attempted, successful: attempted });
+        });
+        await broker.subscribe(userId);
+      }
+      for (let round = 0; round < 3; round++) {
+        const [pia, quin] = await Promise.all(
+          ['pia', 'quin'].map((userId) => publisher.publish({ ...event(userId, round), confirm: true, confirm_timeout_ms: 5000 })),
+        );
+        expect(pia?.event_id).toBe(quin?.event_id);
+        expect(pia).toMatchObject({ connections_attempted: 3, successful_sends: 3, errors: [] });
+        expect(quin).toMatchObject({ connections_attempted: 1, successful_sends: 1, errors: [] });
+      }
     });
 
     it('reports the nodes that did not confirm in time', async () => {

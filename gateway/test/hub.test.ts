@@ -1,6 +1,7 @@
-import { DEFAULT_RETENTION } from '@herald/publisher-sdk/storage';
+import { DEFAULT_RETENTION, MAX_EPOCH_LEAD_MS } from '@herald/publisher-sdk/storage';
 import { pino } from 'pino';
 import {
+  compareEventIds,
   isControlFrame,
   parseServerFrame,
   type EventEnvelope,
@@ -139,13 +140,30 @@ describe('hub', () => {
     expect(outlet.ids()).toEqual(ids.slice(7));
   });
 
-  it('refuses a since newer than any event and carries on live', async () => {
+  it('takes a since beyond the history as events Redis lost: a new history starts after it, with a gap', async () => {
     const last = (await publish('fay', 0)).event_id;
     const { member: resuming, outlet } = await member('fay');
     const [epoch, n] = last.split('-');
-    await hub.resume(resuming, `${epoch}-${Number(n) + 5}`);
-    expect(outlet.frames[0]).toMatchObject({ type: 'herald.error', code: 'invalid_since' });
+    const ahead = `${epoch}-${Number(n) + 5}`;
+    await hub.resume(resuming, ahead);
+    expect(outlet.frames).toEqual([
+      { type: 'herald.gap', since: ahead, oldest: null },
+      { type: 'herald.resumed', since: ahead, replayed: 0 },
+    ]);
+    // No id the client holds is handed out again: the next event is the first of a newer epoch.
     const next = (await publish('fay', 1)).event_id;
+    expect(compareEventIds(next, ahead)).toBeGreaterThan(0);
+    expect(next).toMatch(/-1$/);
+    await waitUntil('live again', () => outlet.ids().length === 1);
+    expect(outlet.ids()).toEqual([next]);
+  });
+
+  it('refuses a since implausibly far ahead and carries on live', async () => {
+    await publish('fay2', 0);
+    const { member: resuming, outlet } = await member('fay2');
+    await hub.resume(resuming, `${Date.now() + 2 * MAX_EPOCH_LEAD_MS}-1`);
+    expect(outlet.frames[0]).toMatchObject({ type: 'herald.error', code: 'invalid_since' });
+    const next = (await publish('fay2', 1)).event_id;
     await waitUntil('live again', () => outlet.ids().length === 1);
     expect(outlet.ids()).toEqual([next]);
   });
@@ -245,6 +263,47 @@ describe('hub', () => {
     expect(outlet.controls()).toEqual([]);
     expect(await counter('herald_sequence_holes_total')).toBe(1);
     expect(await counter('herald_backfilled_events_total')).toBeGreaterThanOrEqual(2);
+  });
+
+  it('announces a gap found while filling a hole only to the sockets that miss something', async () => {
+    await setup({ retention: { ...DEFAULT_RETENTION, maxEvents: 3 } });
+    const behind = await member('ivy');
+    const ids: string[] = [];
+    for (let n = 0; n < 2; n++) ids.push((await publish('ivy', n)).event_id);
+    await waitUntil('two events', () => behind.outlet.ids().length === 2);
+    // The node loses events 3-8 live; history keeps only the last three (7-9 once 9 is out).
+    broker.loseLive = () => true;
+    for (let n = 2; n < 8; n++) ids.push((await publish('ivy', n)).event_id);
+    // A socket that resumes to the newest event is ahead of the node: it misses nothing.
+    const ahead = await member('ivy');
+    await hub.resume(ahead.member, ids[6] as string);
+    broker.loseLive = () => false;
+    ids.push((await publish('ivy', 8)).event_id); // the hole shows
+    await waitUntil('the last event', () => behind.outlet.ids().at(-1) === ids[8] && ahead.outlet.ids().at(-1) === ids[8]);
+    expect(behind.outlet.controls()).toEqual([{ type: 'herald.gap', since: ids[1], oldest: ids[6] }]);
+    expect(behind.outlet.ids()).toEqual([...ids.slice(0, 2), ...ids.slice(6)]);
+    expect(ahead.outlet.frames.filter((frame) => frame.type === 'herald.gap')).toEqual([]);
+    expect(ahead.outlet.ids()).toEqual(ids.slice(7));
+  });
+
+  it('gives a socket whose resume is refused the gap announced while it was resuming', async () => {
+    await setup({ retention: { ...DEFAULT_RETENTION, maxEvents: 3 } });
+    const ids: string[] = [(await publish('joy', 0)).event_id];
+    const { member: refused, outlet } = await member('joy');
+    broker.loseLive = () => true;
+    for (let n = 1; n < 8; n++) ids.push((await publish('joy', n)).event_id);
+    broker.loseLive = () => false;
+    broker.historyDelayMs = 30;
+    ids.push((await publish('joy', 8)).event_id); // the hole shows: the node reads history
+    await new Promise((resolve) => setImmediate(resolve));
+    // The resume reads after the catch-up: the catch-up's gap comes while the socket resumes.
+    await hub.resume(refused, `${Date.now() + 2 * MAX_EPOCH_LEAD_MS}-1`);
+    await waitUntil('the last event', () => outlet.ids().at(-1) === ids[8]);
+    expect(outlet.controls()).toEqual([
+      expect.objectContaining({ type: 'herald.error', code: 'invalid_since' }),
+      { type: 'herald.gap', since: ids[0], oldest: ids[6] },
+    ]);
+    expect(outlet.ids()).toEqual(ids.slice(6));
   });
 
   it('reads history again when more arrives during a catch-up than it can hold', async () => {

@@ -1,4 +1,4 @@
-import { CloseCodes, type BroadcastResult } from '@herald/protocol';
+import { CloseCodes, compareEventIds, type BroadcastResult } from '@herald/protocol';
 import { TestClient } from '../support/clients.js';
 import { startTestGateway, type TestGateway } from '../support/in-process-gateway.js';
 import { postPublish } from '../support/publish.js';
@@ -79,10 +79,25 @@ describe('resuming over a real socket', () => {
     expect(client.events()[0]?.id).toBe(live);
   });
 
-  it('answers a since from the future with herald.error', async () => {
+  it('answers a since beyond the history with herald.gap, and never reuses its ids', async () => {
     const [last] = await publishMany('eli', 1);
     const [epoch, n] = (last ?? '').split('-');
-    const client = await connect('eli', `?since=${epoch}-${Number(n) + 10}`);
+    const ahead = `${epoch}-${Number(n) + 10}`;
+    const client = await connect('eli', `?since=${ahead}`);
+    await client.waitFor('resumed', (frames) => frames.some((frame) => frame.type === 'herald.resumed'));
+    expect(client.frames.slice(1)).toEqual([
+      { type: 'herald.gap', since: ahead, oldest: null },
+      { type: 'herald.resumed', since: ahead, replayed: 0 },
+    ]);
+    const [next] = await publishMany('eli', 1);
+    await client.waitForEvents(1);
+    expect(client.events().map((event) => event.id)).toEqual([next]);
+    expect(compareEventIds(next ?? '', ahead)).toBeGreaterThan(0);
+  });
+
+  it('answers a since implausibly far ahead with herald.error', async () => {
+    await publishMany('eli2', 1);
+    const client = await connect('eli2', `?since=${Date.now() + 10 * 24 * 3600 * 1000}-1`);
     await client.waitFor('the error', (frames) => frames.some((frame) => frame.type === 'herald.error'));
     expect(client.frames[1]).toMatchObject({ type: 'herald.error', code: 'invalid_since' });
   });

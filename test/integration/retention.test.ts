@@ -99,3 +99,39 @@ describe('retention, set once on the gateways (real Redis, 2 gateway processes)'
     ]);
   });
 });
+
+describe('positions of connected users (real Redis, 2 gateway processes, positions kept 2 s)', () => {
+  let fleet: Fleet;
+  let publisher: Publisher;
+
+  beforeAll(async () => {
+    fleet = await startFleet(2, { HISTORY_MAX_EVENTS: '10', HISTORY_TTL_SECONDS: '1', HISTORY_POSITION_TTL_SECONDS: '2' });
+    publisher = createPublisher({ redisUrl: fleet.redis.url });
+  });
+  afterAll(async () => {
+    await publisher.close();
+    await fleet.stop();
+  });
+
+  async function resumeFrames(node: number, since: string, token: string): Promise<unknown[]> {
+    const back = await TestClient.connect(`${fleet.nodes[node]?.wsUrl ?? ''}?since=${since}`, { token });
+    try {
+      await back.waitFor('herald.resumed', (frames) => frames.some((frame) => frame.type === 'herald.resumed'));
+      return back.frames.slice(1);
+    } finally {
+      back.terminate();
+    }
+  }
+
+  it('outlive a quiet stretch longer than their ttl while a socket stays open, and the ttl after it closes', async () => {
+    const token = await signTestToken({ sub: 'long-quiet' });
+    const open = await TestClient.connect(fleet.nodes[0]?.wsUrl ?? '', { token });
+    const last = (await publisher.agentThinking('long-quiet', 'r', { n: 0 })).event_id;
+    await open.waitForEvents(1);
+    await new Promise((resolve) => setTimeout(resolve, 3500));
+    expect(await resumeFrames(1, last, token)).toEqual([{ type: 'herald.resumed', since: last, replayed: 0 }]);
+    await open.close();
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    expect(await resumeFrames(1, last, token)).toEqual([{ type: 'herald.resumed', since: last, replayed: 0 }]);
+  });
+});

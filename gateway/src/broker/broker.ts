@@ -1,5 +1,5 @@
 import type { BroadcastResult, PublishRequest } from '@herald/protocol';
-import type { Receipt, StoredExtent } from '@herald/publisher-sdk/storage';
+import type { HistoryRestart, Receipt, StoredExtent } from '@herald/publisher-sdk/storage';
 
 /**
  * Receives each message published on a subscribed user's channel, as the exact bytes that were
@@ -18,6 +18,7 @@ export interface BrokerHealth {
 
 /** Where a user's history stands: when it began, how many events it numbered, the oldest it holds. */
 export type HistoryExtent = StoredExtent;
+export type { HistoryRestart };
 
 export interface HistoryEvent {
   readonly id: string;
@@ -53,6 +54,15 @@ export interface HistoryReader {
   openHistory(userId: string): Promise<string>;
   /** The user's history after `after` (exclusive), up to `limit` events. */
   readHistory(userId: string, after: string, limit: number): Promise<HistoryPage>;
+  /**
+   * When `id` lies beyond anything the user's history has numbered (or there is no history),
+   * starts a new one whose ids all come after `id`, so that ids a client already holds are never
+   * handed out again for other events. Nothing changes for an id the history covers, or one whose
+   * epoch lies implausibly far ahead.
+   */
+  restartHistoryAfter(userId: string, id: string): Promise<HistoryRestart>;
+  /** Keeps the positions of these users (those that still have one) for another position ttl. */
+  keepPositions(userIds: readonly string[]): Promise<void>;
 }
 
 export interface ReceiptSender {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import {
   DEFAULT_CONFIRM_TIMEOUT_MS,
   DEFAULT_MAX_EVENT_BYTES,
+  compareEventIdParts,
   compareEventIds,
   encodeEventBody,
   formatEventId,
@@ -17,8 +18,10 @@ import {
   DEFAULT_CHANNEL_PREFIX,
   DEFAULT_IDEMPOTENCY_WINDOW_SECONDS,
   DEFAULT_RETENTION,
+  MAX_EPOCH_LEAD_MS,
   receiptRequestPayload,
   storageLayout,
+  type HistoryRestart,
   type Receipt,
   type RetentionPolicy,
 } from '@herald/publisher-sdk/storage';
@@ -40,7 +43,7 @@ export interface MemoryBusOptions {
 
 interface History {
   /** When this history began: the first part of its event ids. */
-  readonly epoch: number;
+  epoch: number;
   /** Events appended so far: the second part of the last event id. */
   count: number;
   entries: { readonly id: string; readonly body: string }[];
@@ -149,6 +152,34 @@ export class MemoryBus {
       history: { epoch: history.epoch, count: history.count, oldest: oldest ? parseEventId(oldest.id) : undefined },
       events,
     };
+  }
+
+  /** Starts a new history after `id` when `id` lies beyond the user's history (see HistoryReader). */
+  restartAfter(userId: string, id: string): HistoryRestart {
+    const parts = parseEventId(id);
+    if (!parts) throw new Error(`not an event id: ${JSON.stringify(id)}`);
+    const now = this.now();
+    if (parts.ms > now + MAX_EPOCH_LEAD_MS) return { kind: 'implausible' };
+    const history = this.livePosition(userId);
+    if (history && compareEventIdParts(parts, { ms: history.epoch, seq: history.count }) <= 0) {
+      return { kind: 'behind', position: formatEventId({ ms: history.epoch, seq: history.count }) };
+    }
+    // As in Redis: two users' histories restarted after one id share their epoch.
+    const epoch = Math.max(now, parts.ms + 1);
+    this.lastEpoch = Math.max(this.lastEpoch, epoch);
+    const restarted = history ?? this.ensureHistory(userId);
+    restarted.epoch = epoch;
+    restarted.count = 0;
+    restarted.positionExpiresAt = now + this.positionTtlMs;
+    return { kind: 'restarted', position: formatEventId({ ms: restarted.epoch, seq: 0 }) };
+  }
+
+  /** Keeps these users' positions (those that have one) for another position ttl. */
+  keep(userIds: readonly string[]): void {
+    for (const userId of userIds) {
+      const history = this.livePosition(userId);
+      if (history) history.positionExpiresAt = this.now() + this.positionTtlMs;
+    }
   }
 
   /** Loses every history and idempotency key, as a Redis restart without persistence does. */
@@ -299,6 +330,16 @@ export class MemoryBroker implements Broker {
   async readHistory(userId: string, after: string, limit: number): Promise<HistoryPage> {
     this.assertStarted();
     return this.bus.read(validateUserId(userId), after, limit);
+  }
+
+  async restartHistoryAfter(userId: string, id: string): Promise<HistoryRestart> {
+    this.assertStarted();
+    return this.bus.restartAfter(validateUserId(userId), id);
+  }
+
+  async keepPositions(userIds: readonly string[]): Promise<void> {
+    this.assertStarted();
+    this.bus.keep(userIds);
   }
 
   async sendReceipt(channel: string, receipt: Receipt): Promise<void> {

@@ -1,14 +1,17 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
-import type { BroadcastResult, PublishRequest } from '@herald/protocol';
+import { parseEventId, type BroadcastResult, type PublishRequest } from '@herald/protocol';
 import { createPublisher, type Publisher } from '@herald/publisher-sdk';
 import {
   encodeReceipt,
+  keepPositions,
   openHistory,
   readHistory,
+  restartHistoryAfter,
   sameRetention,
   storageLayout,
   writeRetention,
+  type HistoryRestart,
   type Receipt,
   type RetentionPolicy,
   type StorageLayout,
@@ -141,6 +144,19 @@ export class RedisBroker implements Broker {
     const keys = { history: this.layout.userHistory(userId), sequence: this.layout.userSequence(userId) };
     const stored = await readHistory(this.commands, keys, after, limit);
     return { history: stored.extent, events: stored.events };
+  }
+
+  async restartHistoryAfter(userId: string, id: string): Promise<HistoryRestart> {
+    if (this.closed) throw new BrokerUnavailableError('broker is closed');
+    const parts = parseEventId(id);
+    if (!parts) throw new Error(`not an event id: ${JSON.stringify(id)}`);
+    return restartHistoryAfter(this.commands, this.layout.userSequence(userId), parts, this.retention.positionTtlSeconds);
+  }
+
+  async keepPositions(userIds: readonly string[]): Promise<void> {
+    if (this.closed) throw new BrokerUnavailableError('broker is closed');
+    const keys = userIds.map((userId) => this.layout.userSequence(userId));
+    await keepPositions(this.commands, keys, this.retention.positionTtlSeconds);
   }
 
   async sendReceipt(channel: string, receipt: Receipt): Promise<void> {

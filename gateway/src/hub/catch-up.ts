@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
-import { CloseCodes, encodeControlFrame, formatEventId, gapFrame, parseEventId, type EventIdParts } from '@herald/protocol';
+import { CloseCodes, encodeControlFrame, formatEventId, gapFrame, type EventIdParts } from '@herald/protocol';
 import type { HistoryExtent, HistoryReader } from '../broker/broker.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { FanOut } from './fan-out.js';
+import { gapConcerns } from './history-coverage.js';
 import { replayHistory } from './history-replay.js';
 import type { OutageState } from './outage.js';
 import type { Sequencer } from './sequencer.js';
@@ -79,20 +80,20 @@ export class CatchUp {
     }
   }
 
-  /** Hands the sockets everything history holds after the stream's position. */
+  /** Hands the sockets everything history holds after the stream's position, and a gap notice to each that misses some. */
   private async fillFromHistory(user: UserStream, path: CatchUpPath, current: () => boolean): Promise<void> {
     const { history, metrics } = this.options;
     user.overflowed = false;
     const position = user.position;
     if (position === undefined) throw new Error('catching up a stream whose position is unknown');
-    const since = formatEventId(position);
-    const outcome = await replayHistory(history, user.userId, since, this.options.pageSize, {
-      gap: (oldest) => {
-        const frame = encodeControlFrame(gapFrame(since, oldest));
+    const outcome = await replayHistory(history, user.userId, formatEventId(position), this.options.pageSize, {
+      gap: (since, next, extent) => {
         for (const member of user.members) {
-          if (member.resuming || member.detached) continue;
+          if (member.detached) continue;
+          const at = member.gapPosition() ?? since;
+          if (!gapConcerns(at, next, extent)) continue;
           metrics.gapsSignalled.labels(path).inc();
-          member.outlet.send(frame);
+          member.sendGap(encodeControlFrame(gapFrame(formatEventId(at), next ? formatEventId(next) : null)));
         }
       },
       event: (payload, id) => {
@@ -102,22 +103,9 @@ export class CatchUp {
       proceed: current,
     });
     if (outcome.kind === 'stopped') return;
-    if (outcome.kind === 'future') {
-      // The history restarted behind what this node has (Redis lost data and its clock went back,
-      // or a replica without the last events took over): numbers the sockets hold may be reused.
-      resync(user, 'history was reset; reconnect and resume');
-      user.position = extentPosition(outcome.extent);
-      return;
-    }
-    if (outcome.extent) {
-      // Everything up to the history's position was handed over or announced as a gap.
-      user.advanceTo(extentPosition(outcome.extent));
-      return;
-    }
-    // No position at all (lost with Redis): start the next history now, so new sockets get positions in it.
-    const opened = parseEventId(await history.openHistory(user.userId));
-    if (!opened) throw new Error('the broker returned a malformed history position');
-    if (current()) user.advanceTo(opened);
+    if (outcome.kind === 'invalid') throw new Error("this node's position for the user lies implausibly far ahead of Redis's clock");
+    // Everything up to the history's position was handed over or announced as a gap.
+    user.advanceTo(extentPosition(outcome.extent));
   }
 
   private giveUpOnSockets(user: UserStream, error: unknown, failures: number): void {

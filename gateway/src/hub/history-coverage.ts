@@ -1,4 +1,4 @@
-import type { EventIdParts } from '@herald/protocol';
+import { compareEventIdParts, type EventIdParts } from '@herald/protocol';
 import type { HistoryExtent } from '../broker/broker.js';
 
 /** Whether `since` lies beyond anything the history has numbered (a client bug, or a history rewound). */
@@ -7,14 +7,11 @@ export function isAfterHistory(since: EventIdParts, history: HistoryExtent): boo
 }
 
 /**
- * Whether the history vouches for every event after `since`: `since` belongs to the current
- * history (same epoch), and none of that history's events after it are gone. The position
- * outlives the events, so a `since` at the end of an expired history is still covered.
+ * Whether a reader that has everything up to `position` misses anything when the history
+ * announces a gap before `next` (the next event it holds; undefined: it holds nothing more,
+ * and ends at its count). A reader already at the event before `next`, or beyond, misses nothing.
  */
-export function historyCoversSince(since: EventIdParts, history: HistoryExtent | undefined): boolean {
-  if (!history || since.ms !== history.epoch) return false;
-  if (since.seq >= history.count) return true;
-  const oldest = history.oldest;
-  if (!oldest) return false;
-  return oldest.ms < history.epoch || since.seq + 1 >= oldest.seq;
+export function gapConcerns(position: EventIdParts, next: EventIdParts | undefined, history: HistoryExtent): boolean {
+  const end = next ? { ms: next.ms, seq: next.seq - 1 } : { ms: history.epoch, seq: history.count };
+  return compareEventIdParts(position, end) < 0;
 }

@@ -1,26 +1,45 @@
 import { formatEventId, parseEventId, type EventIdParts } from '@herald/protocol';
 import type { HistoryExtent, HistoryReader } from '../broker/broker.js';
-import { historyCoversSince, isAfterHistory } from './history-coverage.js';
+import { isAfterHistory } from './history-coverage.js';
 
 export interface ReplayHandlers {
-  /** Events after `since` may be missing; `oldest` is the oldest still held. Called at most once, first. */
-  gap(oldest: string | null): void;
+  /**
+   * Events after `since` may be missing: the history does not hold them all. `next` is the event
+   * that comes next (undefined: none), `extent` the history as read. Called before that event,
+   * and again wherever the history lost events while the replay paged through it.
+   */
+  gap(since: EventIdParts, next: EventIdParts | undefined, extent: HistoryExtent): void;
   event(payload: Buffer, id: EventIdParts): void;
-  /** Whether to carry on after each page (false: the socket went away, an outage began…). */
+  /** Whether to carry on after each read (false: the socket went away, an outage began…). */
   proceed(): boolean;
 }
 
 export type ReplayOutcome =
-  /** Every event the history holds after `since` was handed over; `extent` is the history as last read. */
-  | { readonly kind: 'done'; readonly replayed: number; readonly extent: HistoryExtent | undefined }
-  /** `since` lies beyond anything the history numbered: it was reset behind the reader. */
-  | { readonly kind: 'future'; readonly extent: HistoryExtent }
+  /** Every event the history holds after `since` was handed over, each hole announced as a gap; `extent` is the history as last read. */
+  | { readonly kind: 'done'; readonly replayed: number; readonly extent: HistoryExtent }
+  /** `since` names an epoch implausibly far ahead of Redis's clock: nothing was sent. */
+  | { readonly kind: 'invalid' }
   | { readonly kind: 'stopped' };
 
+// A history restarted behind the reader is read again; it cannot fall behind again so soon
+// unless its position keeps vanishing (expiring within milliseconds).
+const MAX_RESTARTS = 3;
+
+function follows(previous: EventIdParts, id: EventIdParts): boolean {
+  return id.ms === previous.ms && id.seq === previous.seq + 1;
+}
+
+function isEnd(position: EventIdParts, extent: HistoryExtent): boolean {
+  return position.ms === extent.epoch && position.seq >= extent.count;
+}
+
 /**
- * Feeds a user's history after `since` to the handlers, page by page, oldest first, after a gap
- * notice when the history cannot vouch for all of it. A `since` beyond anything the history has
- * numbered is refused ('future') before anything is sent.
+ * Feeds a user's history after `since` to the handlers, page by page, oldest first. Each event
+ * must directly follow the one before (the same epoch, the next number), and the last must be
+ * the last the history numbered; wherever that does not hold (trimmed or expired events, a new
+ * epoch, even between two pages) a gap notice goes first. Where the history has fallen behind
+ * the replay (Redis lost events it had numbered, or the whole history), a new history is
+ * started after that point, so no id a reader holds is ever handed out again.
  */
 export async function replayHistory(
   history: HistoryReader,
@@ -31,26 +50,38 @@ export async function replayHistory(
 ): Promise<ReplayOutcome> {
   const start = parseEventId(since);
   if (!start) throw new Error(`not an event id: ${JSON.stringify(since)}`);
-  let after = since;
+  let after = start;
   let replayed = 0;
-  for (let first = true; ; first = false) {
-    const page = await history.readHistory(userId, after, pageSize);
+  let restarts = 0;
+  let gapAnnounced = false;
+  const announceGap = (next: EventIdParts | undefined, extent: HistoryExtent) => {
+    if (!gapAnnounced) handlers.gap(after, next, extent);
+    gapAnnounced = true;
+  };
+  for (;;) {
+    const at = formatEventId(after);
+    const page = await history.readHistory(userId, at, pageSize);
     if (!handlers.proceed()) return { kind: 'stopped' };
-    if (first) {
-      if (page.history && isAfterHistory(start, page.history)) return { kind: 'future', extent: page.history };
-      if (!historyCoversSince(start, page.history)) {
-        const oldest = page.history?.oldest;
-        handlers.gap(oldest ? formatEventId(oldest) : null);
-      }
+    const extent = page.history;
+    if (!extent || isAfterHistory(after, extent)) {
+      if (++restarts > MAX_RESTARTS) throw new Error(`the history of a user kept falling behind ${at}`);
+      const restart = await history.restartHistoryAfter(userId, at);
+      if (!handlers.proceed()) return { kind: 'stopped' };
+      if (restart.kind === 'implausible') return { kind: 'invalid' };
+      continue; // `after` now lies before the history's epoch: the next read announces the gap
     }
     for (const event of page.events) {
       const id = parseEventId(event.id);
       if (!id) continue;
+      if (!follows(after, id)) announceGap(id, extent);
       handlers.event(event.payload, id);
       replayed += 1;
+      after = id;
+      gapAnnounced = false;
     }
-    const last = page.events.at(-1);
-    if (page.events.length < pageSize || !last) return { kind: 'done', replayed, extent: page.history };
-    after = last.id;
+    if (page.events.length < pageSize) {
+      if (!isEnd(after, extent)) announceGap(undefined, extent);
+      return { kind: 'done', replayed, extent };
+    }
   }
 }

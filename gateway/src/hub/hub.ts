@@ -5,6 +5,7 @@ import type { GatewayMetrics } from '../metrics.js';
 import { CatchUp } from './catch-up.js';
 import { FanOut } from './fan-out.js';
 import { Member, type Outlet } from './member.js';
+import { PositionKeeper } from './position-keeper.js';
 import { ReceiptAnswers } from './receipts.js';
 import { Recovery } from './recovery.js';
 import { Sequencer } from './sequencer.js';
@@ -24,6 +25,8 @@ export interface HubOptions {
   readonly recoveryConcurrency?: number;
   /** First wait before a failed history read is tried again. */
   readonly historyRetryDelayMs?: number;
+  /** How often the positions of followed users are kept alive (position-keeper.ts); default: never. */
+  readonly positionRefreshMs?: number;
 }
 
 export type HubBroker = UserSubscriptions & HistoryReader & ReceiptSender;
@@ -36,7 +39,8 @@ export type HubBroker = UserSubscriptions & HistoryReader & ReceiptSender;
  * message is lost at that seam. Broker outages hold every stream and catch each up afterwards
  * (recovery.ts); a resuming socket gets its history first (socket-resume.ts); receipt requests
  * are answered with what was sent (receipts.ts). The node follows U for as long as any of U's
- * sockets holds a lease (subscription-tracker.ts).
+ * sockets holds a lease (subscription-tracker.ts), and keeps U's position alive meanwhile
+ * (position-keeper.ts).
  */
 export class Hub {
   private readonly users = new Map<string, UserStream>();
@@ -46,6 +50,7 @@ export class Hub {
   private readonly recovery: Recovery;
   private readonly receipts: ReceiptAnswers;
   private readonly resumes: SocketResume;
+  private readonly positions: PositionKeeper;
   private readonly droppedClosed;
 
   constructor(
@@ -76,6 +81,8 @@ export class Hub {
     );
     this.recovery = new Recovery(this.catchUp, outage, logger, metrics, options.recoveryConcurrency ?? 32);
     this.resumes = new SocketResume(broker, fanOut, metrics, logger, pageSize);
+    this.positions = new PositionKeeper(broker, () => this.users.keys(), options.positionRefreshMs ?? 0, logger);
+    if (options.positionRefreshMs !== undefined) this.positions.start();
     this.subscriptions = new SubscriptionTracker(
       { subscribe: (userId) => this.open(userId), unsubscribe: (userId) => this.close(userId) },
       (operation, _userId, error) => logger.warn({ err: error, operation }, 'broker subscription call failed'),
@@ -100,6 +107,11 @@ export class Hub {
   /** Users this node is subscribed to. */
   get subscribedUsers(): number {
     return this.subscriptions.activeUsers;
+  }
+
+  /** Stops the hub's own timers (the node is leaving). */
+  stop(): void {
+    this.positions.stop();
   }
 
   /** Resolves once U's events reach this node; hold the lease for as long as the socket is open. */
@@ -172,6 +184,7 @@ export class Hub {
 
   private async close(userId: string): Promise<void> {
     this.users.delete(userId);
+    this.positions.left(userId);
     await this.broker.unsubscribe(userId);
   }
 }

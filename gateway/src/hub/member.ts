@@ -34,6 +34,8 @@ export class Member {
   private seq = -1;
   private held: Buffer[] | undefined;
   private beforeResume: EventIdParts | undefined;
+  /** Gap notices for where the socket stood before its resume, sent only if the resume is refused. */
+  private gapsBeforeResume: string[] | undefined;
   /** Events sent since the member joined. */
   sent = 0;
   /** Set when the socket closes; the member must not be used after. */
@@ -78,6 +80,21 @@ export class Member {
     return outcome;
   }
 
+  /** Where the socket stands for a gap notice: while resuming, where it stood before (a refused resume goes back there). */
+  gapPosition(): EventIdParts | undefined {
+    if (this.held) return this.beforeResume;
+    return this.ms < 0 ? undefined : { ms: this.ms, seq: this.seq };
+  }
+
+  /**
+   * Sends a gap notice computed for `gapPosition()`. While resuming it is kept instead: the
+   * resume announces its own gaps, and only a refused one needs this notice.
+   */
+  sendGap(frame: string): void {
+    if (this.held) (this.gapsBeforeResume ??= []).push(frame);
+    else this.outlet.send(frame);
+  }
+
   /** Held events discarded because the socket went away while resuming. */
   discardHeld(): number {
     const count = this.held?.length ?? 0;
@@ -96,6 +113,7 @@ export class Member {
   finishResume(): void {
     const held = this.held ?? [];
     this.held = undefined;
+    this.gapsBeforeResume = undefined;
     for (const payload of held) {
       const id = eventIdPartsOfPayload(payload);
       if (id) this.sendIfNew(payload, id);
@@ -106,6 +124,7 @@ export class Member {
   cancelResume(): void {
     this.ms = this.beforeResume?.ms ?? -1;
     this.seq = this.beforeResume?.seq ?? -1;
+    for (const frame of this.gapsBeforeResume ?? []) this.outlet.send(frame);
     this.finishResume();
   }
 

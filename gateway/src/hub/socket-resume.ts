@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { CloseCodes, encodeControlFrame, errorFrame, gapFrame, parseEventId, resumedFrame, type ServerControlFrame } from '@herald/protocol';
+import { CloseCodes, encodeControlFrame, errorFrame, formatEventId, gapFrame, parseEventId, resumedFrame, type ServerControlFrame } from '@herald/protocol';
 import type { HistoryReader } from '../broker/broker.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { FanOut } from './fan-out.js';
@@ -31,10 +31,10 @@ export class SocketResume {
     let gap = false;
     try {
       const outcome = await replayHistory(this.history, member.userId, since, this.pageSize, {
-        gap: (oldest) => {
+        gap: (at, next) => {
           gap = true;
           this.metrics.gapsSignalled.labels('resume').inc();
-          send(member, gapFrame(since, oldest));
+          send(member, gapFrame(formatEventId(at), next ? formatEventId(next) : null));
         },
         event: (payload, id) => {
           if (!member.detached) this.fanOut.count(member.sendIfNew(payload, id));
@@ -42,9 +42,9 @@ export class SocketResume {
         proceed: () => !member.detached,
       });
       if (outcome.kind === 'stopped') return;
-      if (outcome.kind === 'future') {
+      if (outcome.kind === 'invalid') {
         this.metrics.resumes.labels('invalid_since').inc();
-        send(member, errorFrame('invalid_since', `since ${since} is newer than any event of this user`));
+        send(member, errorFrame('invalid_since', `since ${since} names a time implausibly far ahead`));
         member.cancelResume();
         return;
       }

@@ -1,5 +1,5 @@
 import type { BroadcastResult, PublishRequest } from '@herald/protocol';
-import type { Receipt } from '@herald/publisher-sdk/storage';
+import type { HistoryRestart, Receipt } from '@herald/publisher-sdk/storage';
 import type {
   Broker,
   BrokerHealth,
@@ -80,6 +80,14 @@ export class OutageBroker implements Broker {
     if (this.failHistoryReads) throw new Error('history unavailable');
     if (this.historyDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.historyDelayMs));
     return this.inner.readHistory(userId, after, limit);
+  }
+
+  restartHistoryAfter(userId: string, id: string): Promise<HistoryRestart> {
+    return this.inner.restartHistoryAfter(userId, id);
+  }
+
+  keepPositions(userIds: readonly string[]): Promise<void> {
+    return this.inner.keepPositions(userIds);
   }
 
   sendReceipt(channel: string, receipt: Receipt): Promise<void> {

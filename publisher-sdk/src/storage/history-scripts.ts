@@ -31,8 +31,38 @@ local entries = redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV
 return {1, epoch, count, oldest, entries}
 `;
 
+/**
+ * Starts a new history whose ids all come after `id` when `id` lies beyond anything the user's
+ * history has numbered: Redis lost events it had acknowledged (a restart from an older snapshot,
+ * a replica promoted before it had them) and would otherwise hand their ids out again.
+ *   KEYS[1] sequence hash   ARGV[1] id's epoch   ARGV[2] id's n   ARGV[3] position ttl (s)
+ *   ARGV[4] how far (ms) an epoch may lie ahead of Redis's clock and still be believed
+ * Returns {0} when the id's epoch is implausibly far ahead (nothing changed), {1, position}
+ * when the id is not beyond the history (nothing changed), {2, position} after starting one.
+ */
+const RESTART_HISTORY_SCRIPT = `
+local seq = KEYS[1]
+local now = redis.call('TIME')
+local nowMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local idEpoch = tonumber(ARGV[1])
+if idEpoch > nowMs + tonumber(ARGV[4]) then return {0} end
+local epoch = tonumber(redis.call('HGET', seq, 'epoch') or '-1')
+local n = tonumber(redis.call('HGET', seq, 'n') or '0')
+if idEpoch < epoch or (idEpoch == epoch and tonumber(ARGV[2]) <= n) then
+  return {1, string.format('%.0f', epoch) .. '-' .. string.format('%.0f', n)}
+end
+local started = math.max(nowMs, idEpoch + 1)
+redis.call('HSET', seq, 'epoch', string.format('%.0f', started), 'n', '0')
+redis.call('EXPIRE', seq, ARGV[3])
+return {2, string.format('%.0f', started) .. '-0'}
+`;
+
+/** How far ahead of Redis's clock a history's epoch is believed (clocks of a failover pair may disagree). */
+export const MAX_EPOCH_LEAD_MS = 24 * 60 * 60 * 1000;
+
 const openScript = new RedisScript(OPEN_HISTORY_SCRIPT);
 const readScript = new RedisScript(READ_HISTORY_SCRIPT);
+const restartScript = new RedisScript(RESTART_HISTORY_SCRIPT);
 
 /** Where a user's history stands: when it began, how many events it numbered, the oldest it holds. */
 export interface StoredExtent {
@@ -54,6 +84,41 @@ export async function openHistory(redis: Redis, sequenceKey: string, positionTtl
   const position = await openScript.run(redis, [sequenceKey], [positionTtlSeconds]);
   if (typeof position !== 'string') throw new Error(`unexpected reply opening a history: ${JSON.stringify(position)}`);
   return position;
+}
+
+/** What `restartHistoryAfter` did. */
+export type HistoryRestart =
+  /** The id's epoch lies implausibly far ahead: nothing changed. */
+  | { readonly kind: 'implausible' }
+  /** The id is not beyond the history (any more): nothing changed. */
+  | { readonly kind: 'behind'; readonly position: string }
+  /** A new history began after the id. */
+  | { readonly kind: 'restarted'; readonly position: string };
+
+export async function restartHistoryAfter(
+  redis: Redis,
+  sequenceKey: string,
+  id: EventIdParts,
+  positionTtlSeconds: number,
+): Promise<HistoryRestart> {
+  const reply = await restartScript.run(redis, [sequenceKey], [id.ms, id.seq, positionTtlSeconds, MAX_EPOCH_LEAD_MS]);
+  if (!Array.isArray(reply)) throw new Error(`unexpected reply restarting a history: ${JSON.stringify(reply)}`);
+  const [code, position] = reply as [number, string | undefined];
+  if (code === 0) return { kind: 'implausible' };
+  if (typeof position !== 'string' || !parseEventId(position)) {
+    throw new Error(`unexpected reply restarting a history: ${JSON.stringify(reply)}`);
+  }
+  return code === 2 ? { kind: 'restarted', position } : { kind: 'behind', position };
+}
+
+/** Keeps the positions of these users (those that still have one) for another position ttl. */
+export async function keepPositions(redis: Redis, sequenceKeys: readonly string[], positionTtlSeconds: number): Promise<void> {
+  if (sequenceKeys.length === 0) return;
+  const pipeline = redis.pipeline();
+  for (const key of sequenceKeys) pipeline.expire(key, positionTtlSeconds);
+  const results = (await pipeline.exec()) ?? [];
+  const failed = results.find(([error]) => error);
+  if (failed?.[0]) throw failed[0];
 }
 
 export async function readHistory(

@@ -30,7 +30,16 @@ export {
   type ScriptPublishReply,
   type DedupRecord,
 } from './publish-script.js';
-export { openHistory, readHistory, type StoredExtent, type StoredHistory } from './history-scripts.js';
+export {
+  openHistory,
+  readHistory,
+  restartHistoryAfter,
+  keepPositions,
+  MAX_EPOCH_LEAD_MS,
+  type HistoryRestart,
+  type StoredExtent,
+  type StoredHistory,
+} from './history-scripts.js';
 export {
   RECEIPT_REQUEST_PREFIX,
   isReceiptRequest,

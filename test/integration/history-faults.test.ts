@@ -1,0 +1,134 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compareEventIds, isControlFrame, parseEventId } from '@herald/protocol';
+import { createPublisher, type Publisher } from '@herald/publisher-sdk';
+import { storageLayout } from '@herald/publisher-sdk/storage';
+import { TestClient } from '../support/clients.js';
+import { arrivalProblems, CheckedClient, type Arrival } from '../support/delivery-check.js';
+import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
+import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+import { TEST_JWT_SECRET, signTestToken } from '../support/tokens.js';
+import { delay, waitUntil } from '../support/wait.js';
+
+/** A raw socket's frames as the delivery checker reads them: events and gap notices in arrival order. */
+function arrivalsOf(client: TestClient): Arrival[] {
+  return client.frames.flatMap((frame): Arrival[] => {
+    if (!isControlFrame(frame)) return [{ kind: 'event', id: frame.id, userId: frame.user_id, n: null }];
+    return frame.type === 'herald.gap' ? [{ kind: 'gap', gap: frame }] : [];
+  });
+}
+
+async function publishMany(publisher: Publisher, userId: string, count: number, inFlight = 25): Promise<string[]> {
+  const ids: string[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next < count) {
+        next += 1;
+        ids.push((await publisher.agentThinking(userId, 'r', null)).event_id);
+      }
+    }),
+  );
+  return ids.sort(compareEventIds);
+}
+
+describe('a resume longer than one page of history while publishing trims it (real Redis)', () => {
+  let redis: RedisServer;
+  let link: TcpProxy;
+  let node: GatewayProcess;
+  let publisher: Publisher;
+  let slow = false;
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    link = await startTcpProxy(redis.port, {
+      onConnection: (connection) => {
+        connection.replyDelayMs = () => (slow && connection.clientBytes().includes('herald-cmd-') ? 1000 : 0);
+      },
+    });
+    node = await startGatewayProcess({
+      REDIS_URL: `redis://127.0.0.1:${link.port}`,
+      JWT_SECRET: TEST_JWT_SECRET,
+      NODE_ENV: 'production',
+      HISTORY_MAX_EVENTS: '600',
+    });
+    publisher = createPublisher({ redisUrl: redis.url });
+  });
+  afterAll(async () => {
+    await publisher.close();
+    await node.stop('SIGKILL');
+    await link.close();
+    await redis.stop();
+  });
+
+  it('announces the events trimmed between two page reads with herald.gap, right where they are missing', async () => {
+    const published = await publishMany(publisher, 'pager', 1000);
+    const client = redis.client();
+    const [oldest = ''] = (await client.xrange(storageLayout().userHistory('pager'), '-', '+', 'COUNT', 1))[0] ?? [];
+    client.disconnect();
+    const parts = parseEventId(oldest);
+    const since = `${parts?.ms}-${(parts?.seq ?? 0) - 1}`;
+    // A resume loads the read script into Redis first, so the next one reads at once.
+    const warm = await TestClient.connect(`${node.wsUrl}?since=1-0`, { token: await signTestToken({ sub: 'warm-up' }) });
+    await warm.waitFor('herald.resumed', (frames) => frames.some((frame) => frame.type === 'herald.resumed'));
+    warm.terminate();
+    // The first page (500 events) is covered; its reply is held 1 s, while 900 more events trim
+    // the history past the point where the second page starts.
+    slow = true;
+    const socket = await TestClient.connect(`${node.wsUrl}?since=${since}`, { token: await signTestToken({ sub: 'pager' }) });
+    published.push(...(await publishMany(publisher, 'pager', 900)));
+    await delay(1100);
+    slow = false;
+    await socket.waitFor('herald.resumed', (frames) => frames.some((frame) => frame.type === 'herald.resumed'), 20_000);
+    await waitUntil('the newest event', () => socket.events().some((event) => event.id === published.at(-1)));
+    socket.terminate();
+    const gaps = socket.frames.filter((frame) => frame.type === 'herald.gap');
+    expect(gaps.length).toBeGreaterThan(0);
+    expect(arrivalProblems('pager', since, arrivalsOf(socket), published)).toEqual([]);
+  });
+});
+
+describe('Redis comes back from an older snapshot, without events it had acknowledged (real Redis, SAVE then SIGKILL)', () => {
+  let dir: string;
+  let redis: RedisServer;
+  let node: GatewayProcess;
+  let publisher: Publisher;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'herald-snapshot-'));
+    redis = await startRedisServer({ dir });
+    node = await startGatewayProcess({ REDIS_URL: redis.url, JWT_SECRET: TEST_JWT_SECRET, NODE_ENV: 'production' });
+    publisher = createPublisher({ redisUrl: redis.url, commandTimeoutMs: 500 });
+  });
+  afterAll(async () => {
+    await publisher.close();
+    await node.stop('SIGKILL');
+    await redis.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('tells the sockets that had the lost events with herald.gap and never hands their ids out again', async () => {
+    const client = CheckedClient.open('rewound', node.wsUrl);
+    await waitUntil('welcomed', () => client.start !== undefined);
+    const before: string[] = [];
+    for (let n = 0; n < 8; n++) before.push((await publisher.agentThinking('rewound', 'r', { n })).event_id);
+    const admin = redis.client();
+    await admin.save();
+    admin.disconnect();
+    const lost: string[] = [];
+    for (let n = 8; n < 10; n++) lost.push((await publisher.agentThinking('rewound', 'r', { n })).event_id);
+    await waitUntil('every event', () => client.received.length === 10);
+    await redis.restart(); // SIGKILL, then start from the snapshot: events 9 and 10 are gone
+    await waitUntil('the node to recover', async () => (await fetch(`${node.adminUrl}/readyz`)).status === 200);
+    await waitUntil('the gap', () => client.gaps.length > 0);
+    const after: string[] = [];
+    for (let n = 10; n < 13; n++) after.push((await waitUntil('a publish', () => publisher.agentThinking('rewound', 'r', { n }).then((r) => r.event_id, () => false))) as string);
+    await waitUntil('the events after the gap', () => client.received.length === 13);
+    client.close();
+    expect(client.gaps).toEqual([{ type: 'herald.gap', since: lost.at(-1), oldest: null }]);
+    for (const id of after) expect(compareEventIds(id, lost.at(-1) ?? '')).toBeGreaterThan(0);
+    expect(client.problems([...before, ...lost, ...after])).toEqual([]);
+  });
+});
