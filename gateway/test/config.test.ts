@@ -107,7 +107,7 @@ describe('gateway configuration', () => {
     });
   });
 
-  it.each(['production', 'Production', 'PRODUCTION', 'prod', 'staging', 'production ', ' development', 'Development'])(
+  it.each(['production', 'Production', 'PRODUCTION', 'prod', 'staging', 'production ', ' development', 'Development', ''])(
     'applies production rules for NODE_ENV=%p (development defaults only when unset, development or test)',
     (value) => {
       expect(configError({ NODE_ENV: value }).variable).toBe('JWT_SECRET');

@@ -13,7 +13,7 @@ describe('gateway entry point', () => {
     expect(result.output).toBe('herald: configuration error: PORT must be an integer from 0 to 65535 (got "eighty")\n');
   });
 
-  it.each(['production', 'Production', 'prod', 'production '])(
+  it.each(['production', 'Production', 'prod', 'production ', ''])(
     'refuses to start with NODE_ENV=%p without a JWT key, and prints no development credentials',
     async (value) => {
       const result = await runGatewayToExit({ NODE_ENV: value });

@@ -1,6 +1,6 @@
 import { ConfigError } from './errors.js';
 
-/** Turns a raw environment value (undefined when unset or empty) into a typed value, or throws ConfigError. */
+/** Turns a raw environment value (undefined when unset, or empty for most variables) into a typed value, or throws ConfigError. */
 export type Parser<T> = (raw: string | undefined, name: string) => T;
 
 function shown(raw: string): string {

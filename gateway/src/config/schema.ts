@@ -78,6 +78,8 @@ export interface GatewayConfig {
 interface Variable<T> {
   /** Raw default, parsed like an environment value; undefined: optional, no default. */
   readonly default?: string;
+  /** An empty value is a value, not "unset" (which is what it means for every other variable). */
+  readonly emptyIsValue?: true;
   readonly description: string;
   readonly parse: Parser<T>;
 }
@@ -112,7 +114,8 @@ const publicKey: Parser<PublicVerificationKey> = (raw, name) => {
 export const CONFIG_VARIABLES = {
   NODE_ENV: {
     description:
-      'Unset, `development` or `test`: development defaults (a generated JWT secret and publish key) are allowed. Any other value (`production`, `staging`…) forbids them.',
+      'Unset, `development` or `test`: development defaults (a generated JWT secret and publish key) are allowed. Any other value (`production`, `staging`, empty…) forbids them.',
+    emptyIsValue: true,
     parse: optional(text()),
   },
   PORT: { default: '8080', description: 'Public port: WebSockets on /ws, HTTP publish API, health probes.', parse: integer(0, 65535) },
@@ -249,7 +252,7 @@ type Environment = Readonly<Record<string, string | undefined>>;
 function read<N extends ConfigVariableName>(env: Environment, name: N): ReturnType<(typeof CONFIG_VARIABLES)[N]['parse']> {
   const variable: Variable<unknown> = CONFIG_VARIABLES[name];
   const raw = env[name];
-  const value = raw === undefined || raw === '' ? variable.default : raw;
+  const value = raw === undefined || (raw === '' && variable.emptyIsValue !== true) ? variable.default : raw;
   return variable.parse(value, name) as ReturnType<(typeof CONFIG_VARIABLES)[N]['parse']>;
 }
 
