@@ -130,6 +130,9 @@ describe('gateway configuration', () => {
     [{ PORT: '80.5' }, 'PORT', 'must be an integer'],
     [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL', 'REDIS_URL must use redis:// or rediss://'],
     [{ REDIS_URL: 'not a url' }, 'REDIS_URL', 'REDIS_URL must be a valid URL'],
+    [{ REDIS_URL: 'redis://' }, 'REDIS_URL', 'REDIS_URL must include a host'],
+    [{ REDIS_URL: 'rediss:///0' }, 'REDIS_URL', 'REDIS_URL must include a host'],
+    [{ REDIS_URL: 'redis:localhost' }, 'REDIS_URL', 'REDIS_URL must include a host'],
     [{ CHANNEL_PREFIX: 'a{b}' }, 'CHANNEL_PREFIX', 'CHANNEL_PREFIX must be 1-64 characters'],
     [{ NODE_ID: 'has space' }, 'NODE_ID', 'NODE_ID must be 1-64 characters'],
     [{ JWT_SECRET: 'short' }, 'JWT_SECRET', 'JWT_SECRET must be at least 32 bytes long (got 5)'],
@@ -159,6 +162,7 @@ describe('gateway configuration', () => {
 
   it('never echoes a Redis URL, which may hold a password', () => {
     expect(configError({ REDIS_URL: 'redis://:hunter2@' + 'x'.repeat(3) + ':notaport' }).message).not.toContain('hunter2');
+    expect(configError({ REDIS_URL: 'redis:///0?password=hunter2' }).message).not.toContain('hunter2');
   });
 
   it('accepts a PEM public key, also with escaped newlines, and picks its algorithms', () => {

@@ -13,6 +13,12 @@ describe('gateway entry point', () => {
     expect(result.output).toBe('herald: configuration error: PORT must be an integer from 0 to 65535 (got "eighty")\n');
   });
 
+  it.each(['redis://', 'redis:///0?password=hunter2'])('refuses REDIS_URL=%p, which has no host, in one line that hides the URL', async (value) => {
+    const result = await runGatewayToExit({ REDIS_URL: value, JWT_SECRET: TEST_JWT_SECRET, PORT: '0', ADMIN_PORT: '0' });
+    expect(result.code).toBe(78);
+    expect(result.output).toBe('herald: configuration error: REDIS_URL must include a host\n');
+  });
+
   it.each(['production', 'Production', 'prod', 'production ', ''])(
     'refuses to start with NODE_ENV=%p without a JWT key, and prints no development credentials',
     async (value) => {

@@ -88,6 +88,8 @@ export function url(protocols: readonly string[]): Parser<URL> {
         `must use ${protocols.map((p) => `${p}//`).join(' or ')} (got ${JSON.stringify(parsed.protocol)})`,
       );
     }
+    // "redis://" parses, and the Redis client would quietly take it for localhost:6379.
+    if (parsed.hostname === '') throw new ConfigError(name, 'must include a host');
     return parsed;
   };
 }
