@@ -42,12 +42,31 @@ describe('gateway entry point', () => {
       });
       expect(result.code).toBe(1);
       const lines = result.output.trim().split('\n');
-      expect(lines.at(-1)).toBe(`herald: ${variable}=${taken}: cannot listen on 127.0.0.1:${taken} (already in use, or not available)`);
+      const hostVariable = variable === 'PORT' ? 'HOST' : 'ADMIN_HOST';
+      expect(lines.at(-1)).toBe(`herald: cannot listen on ${hostVariable}=127.0.0.1 ${variable}=${taken}: the address is in use or not available`);
       expect(result.output).not.toMatch(/\n\s+at /);
       expect((await fetch(`${first.adminUrl}/readyz`)).status).toBe(200);
     } finally {
       await first.stop('SIGKILL');
     }
+  });
+
+  it.each([
+    ['HOST', 'PORT'],
+    ['ADMIN_HOST', 'ADMIN_PORT'],
+  ])('refuses %s=not.a.host.invalid in one line that also names %s', async (hostVariable, portVariable) => {
+    const port = await freePort();
+    const result = await runGatewayToExit({
+      JWT_SECRET: TEST_JWT_SECRET,
+      PORT: '0',
+      ADMIN_PORT: '0',
+      [hostVariable]: 'not.a.host.invalid',
+      [portVariable]: String(port),
+    });
+    expect(result.code).toBe(1);
+    const lines = result.output.trim().split('\n');
+    expect(lines.at(-1)).toBe(`herald: cannot listen on ${hostVariable}=not.a.host.invalid ${portVariable}=${port}: the address is in use or not available`);
+    expect(result.output).not.toMatch(/\n\s+at /);
   });
 
   it("refuses to run on uWebSockets.js's JavaScript fallback", async () => {

@@ -1,10 +1,12 @@
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import type { UwsModule } from './uws.js';
 
-/** A port this node was told to listen on is taken or not available. */
+/** An address this node was told to listen on is taken or not available. */
 export class ListenError extends Error {
   override readonly name = 'ListenError';
 }
+
+const HOST_VARIABLE = { PORT: 'HOST', ADMIN_PORT: 'ADMIN_HOST' } as const;
 
 type ListenWithOptions = (
   host: string,
@@ -16,14 +18,14 @@ type ListenWithOptions = (
 /**
  * Listens without SO_REUSEPORT, so a port another process holds is refused instead of silently
  * shared (uWS reuses ports by default: two gateways on one port would split its traffic).
- * `variable` names the setting to change in the error.
+ * The error names `portVariable` and the host variable that goes with it: either may be the one to change.
  */
 export function listenExclusive(
   uws: UwsModule,
   app: TemplatedApp,
   host: string,
   port: number,
-  variable: string,
+  portVariable: keyof typeof HOST_VARIABLE,
 ): Promise<us_listen_socket> {
   // The binding exports the flag and takes (host, port, options, callback); the typings have neither.
   const exclusive = (uws as unknown as { readonly LIBUS_LISTEN_EXCLUSIVE_PORT?: unknown }).LIBUS_LISTEN_EXCLUSIVE_PORT;
@@ -32,8 +34,12 @@ export function listenExclusive(
   }
   return new Promise((resolve, reject) => {
     (app.listen as unknown as ListenWithOptions).call(app, host, port, exclusive, (socket) => {
-      if (socket) resolve(socket);
-      else reject(new ListenError(`${variable}=${port}: cannot listen on ${host}:${port} (already in use, or not available)`));
+      if (socket) {
+        resolve(socket);
+        return;
+      }
+      const address = `${HOST_VARIABLE[portVariable]}=${host} ${portVariable}=${port}`;
+      reject(new ListenError(`cannot listen on ${address}: the address is in use or not available`));
     });
   });
 }
