@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { isIPv6 } from 'node:net';
 import { resolveCredentials, DEVELOPMENT_USER_ID } from './auth/development.js';
 import { ConfigError } from './config/errors.js';
 import { loadConfig, type GatewayConfig } from './config/schema.js';
@@ -42,6 +43,12 @@ function developmentBanner(baseHttp: string, baseWs: string, token: string | und
   return `${lines.join('\n')}\n\n`;
 }
 
+/** How a URL names the listen address: a wildcard is reached as localhost, an IPv6 literal needs brackets. */
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return 'localhost';
+  return isIPv6(host) ? `[${host}]` : host;
+}
+
 async function main(): Promise<void> {
   const config = readConfig();
   const logger = createLogger(config.logLevel, config.nodeId);
@@ -65,7 +72,7 @@ async function main(): Promise<void> {
   }
 
   if (credentials.token !== undefined || credentials.generatedPublishKey) {
-    const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+    const host = urlHost(config.host);
     process.stdout.write(
       developmentBanner(
         `http://${host}:${gateway.port}`,

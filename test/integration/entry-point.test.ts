@@ -96,6 +96,24 @@ describe('gateway entry point', () => {
     }
   });
 
+  it('prints a development token and publish command with bracketed URLs for an IPv6 HOST', async () => {
+    const node = await startGatewayProcess({ HOST: '::1', ADMIN_HOST: '127.0.0.1' });
+    try {
+      const output = node.output();
+      const printedWs = /(ws:\S+\/ws)\?token=(\S+)/.exec(output);
+      const printedHttp = /curl -X POST (\S+)\/v1\/publish -H 'authorization: Bearer (\S+)'/.exec(output);
+      expect(printedWs?.[1]).toBe(`ws://[::1]:${node.port}/ws`);
+      expect(printedHttp?.[1]).toBe(`http://[::1]:${node.port}`);
+      const client = await TestClient.connect(printedWs?.[1] ?? '', { token: printedWs?.[2] ?? '', via: 'query' });
+      const published = await postPublish(printedHttp?.[1] ?? '', { user_id: 'dev-user', type: 'agent_started', run_id: 'run-1' }, printedHttp?.[2] ?? '');
+      expect(published.status).toBe(200);
+      await client.waitForEvents(1);
+      await client.close();
+    } finally {
+      await node.stop('SIGKILL');
+    }
+  });
+
   it('logs JSON lines with connection lifecycle at debug, and never a token or a payload', async () => {
     const node = await startGatewayProcess({ LOG_LEVEL: 'debug', JWT_SECRET: TEST_JWT_SECRET, HERALD_PUBLISH_KEY: TEST_PUBLISH_KEY });
     try {
