@@ -9,6 +9,8 @@ import { ListenError } from './transport/listen.js';
 import { NativeTransportUnavailableError } from './transport/uws.js';
 
 const EXIT_CONFIG = 78;
+/** A repeat of the first signal within this long is the same request, not a second one. */
+const REPEATED_SIGNAL_MS = 1000;
 
 function fail(message: string, code: number): never {
   process.stderr.write(`herald: ${message}\n`);
@@ -84,13 +86,16 @@ async function main(): Promise<void> {
   }
 
   const running = gateway;
-  let signalled = false;
+  let first: { readonly signal: NodeJS.Signals; readonly at: number } | undefined;
   const shutdown = (signal: NodeJS.Signals) => {
-    if (signalled) {
+    if (first !== undefined) {
+      // Under `npm start`, Ctrl-C (and `timeout`) signal the whole process group and npm forwards
+      // the same signal to node: both copies arrive together and must not cut the drain short.
+      if (signal === first.signal && performance.now() - first.at < REPEATED_SIGNAL_MS) return;
       logger.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
     }
-    signalled = true;
+    first = { signal, at: performance.now() };
     logger.info({ signal }, 'shutting down');
     running.drain().then(
       () => process.exit(0),

@@ -4,7 +4,7 @@ import { freePort } from '../support/ports.js';
 import { postPublish } from '../support/publish.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { TEST_JWT_SECRET, TEST_PUBLISH_KEY, signTestToken } from '../support/tokens.js';
-import { waitUntil } from '../support/wait.js';
+import { delay, waitUntil } from '../support/wait.js';
 
 describe('gateway entry point', () => {
   it('refuses a bad setting with exit code 78 and one line naming the variable', async () => {
@@ -139,6 +139,22 @@ describe('gateway entry point', () => {
     }
   });
 
+  it('stops at once on a signal that comes later than the first, but not on a repeat right after it', async () => {
+    const node = await startGatewayProcess({ LOG_LEVEL: 'info', JWT_SECRET: TEST_JWT_SECRET, DRAIN_DELAY_MS: '60000' });
+    try {
+      node.process.kill('SIGTERM');
+      await waitUntil('the drain to start', () => node.output().includes('draining'));
+      node.process.kill('SIGTERM');
+      await delay(1200);
+      expect(node.process.exitCode).toBeNull();
+      expect(node.output()).not.toContain('second signal: exiting now');
+      expect(await node.stop('SIGTERM')).toBe(1);
+      expect(node.output()).toContain('second signal: exiting now');
+    } finally {
+      await node.stop('SIGKILL');
+    }
+  });
+
   it('starts unready when Redis is unreachable and becomes ready once Redis is up', async () => {
     const redisPort = await freePort();
     const node = await startGatewayProcess(
@@ -159,3 +175,4 @@ describe('gateway entry point', () => {
     }
   });
 });
+
