@@ -1,5 +1,8 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { TestClient } from '../support/clients.js';
 import { runGatewayToExit, startGatewayProcess } from '../support/gateway-process.js';
+import { REPO_ROOT } from '../support/paths.js';
 import { freePort } from '../support/ports.js';
 import { postPublish } from '../support/publish.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
@@ -176,3 +179,130 @@ describe('gateway entry point', () => {
   });
 });
 
+/** Every process below `pid` (npm runs its script under sh, which may start node as its own child). */
+function descendants(pid: number): number[] {
+  const table = spawnSync('ps', ['-A', '-o', 'pid=,ppid='], { encoding: 'utf8' })
+    .stdout.trim()
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/).map(Number));
+  const found: number[] = [];
+  const parents = [pid];
+  while (parents.length > 0) {
+    const parent = parents.pop();
+    for (const [child, ppid] of table) {
+      if (ppid !== parent || child === undefined) continue;
+      found.push(child);
+      parents.push(child);
+    }
+  }
+  return found;
+}
+
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+describe('npm start', () => {
+  interface Started {
+    readonly npm: ChildProcess;
+    readonly pid: number;
+    readonly exited: Promise<number | null>;
+    readonly ports: readonly number[];
+    readonly client: TestClient;
+    /** npm and the processes under it, seen once the gateway was ready. */
+    readonly processes: readonly number[];
+    output(): string;
+  }
+
+  function killTree(pid: number): void {
+    for (const each of [pid, ...descendants(pid)]) if (running(each)) process.kill(each, 'SIGKILL');
+  }
+
+  async function npmStart(detached: boolean): Promise<Started> {
+    const [port, adminPort] = [await freePort(), await freePort()];
+    const npm = spawn('npm', ['start'], {
+      cwd: REPO_ROOT,
+      detached,
+      env: {
+        PATH: process.env['PATH'],
+        HOME: process.env['HOME'],
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        ADMIN_PORT: String(adminPort),
+        LOG_LEVEL: 'info',
+        DRAIN_DELAY_MS: '200',
+        DRAIN_SPREAD_MS: '0',
+        DRAIN_GRACE_MS: '1000',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    npm.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    npm.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => npm.once('exit', (code) => resolve(code)));
+    const pid = npm.pid;
+    if (pid === undefined) throw new Error('npm did not start');
+    try {
+      await waitUntil('npm start to serve a ready gateway', async () => {
+        if (npm.exitCode !== null) throw new Error(`npm start exited with ${npm.exitCode}:\n${output}`);
+        return (await fetch(`http://127.0.0.1:${adminPort}/readyz`).catch(() => undefined))?.status === 200;
+      }, 30_000);
+      const token = /\/ws\?token=(\S+)/.exec(output)?.[1] ?? '';
+      const client = await TestClient.connect(`ws://127.0.0.1:${port}/ws`, { token, via: 'query' });
+      return { npm, pid, exited, ports: [port, adminPort], client, processes: [pid, ...descendants(pid)], output: () => output };
+    } catch (error) {
+      killTree(pid);
+      throw error;
+    }
+  }
+
+  async function expectDrainedAndGone(started: Started): Promise<void> {
+    await waitUntil('every process of npm start to exit', () => !started.processes.some(running), 10_000);
+    expect(await started.exited).toBe(0);
+    expect((await started.client.waitForClose()).code).toBe(1001);
+    expect(started.output()).toContain('"msg":"gateway stopped"');
+    expect(started.output()).not.toContain('second signal: exiting now');
+    for (const port of started.ports) expect(await canListen(port)).toBe(true);
+  }
+
+  function stopAll(started: Started): void {
+    for (const pid of started.processes) if (running(pid)) process.kill(pid, 'SIGKILL');
+    started.client.terminate();
+  }
+
+  it('drains the gateway and leaves nothing running when the npm process gets SIGTERM', async () => {
+    const started = await npmStart(false);
+    try {
+      started.npm.kill('SIGTERM');
+      await expectDrainedAndGone(started);
+    } finally {
+      stopAll(started);
+    }
+  });
+
+  it.each(['SIGINT', 'SIGTERM'] as const)(
+    'drains once when %s reaches its whole process group (Ctrl-C in a terminal, timeout)',
+    async (signal) => {
+      const started = await npmStart(true);
+      try {
+        process.kill(-started.pid, signal);
+        await expectDrainedAndGone(started);
+      } finally {
+        stopAll(started);
+      }
+    },
+  );
+});
