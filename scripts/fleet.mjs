@@ -29,6 +29,18 @@ function requireBinary(name, hint) {
   if (probe.error) fail(`${name} is not installed: ${hint}`);
 }
 
+/** Fails unless `port` can be bound on every IPv4 address, as HAProxy's `bind *:port` does. */
+function assertPortFree(port) {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', (error) => {
+      const reason = error.code === 'EADDRINUSE' ? 'is in use by another process' : `cannot be listened on (${error.code ?? error.message})`;
+      fail(`--port ${port} ${reason}: stop it or pick another port with --port`);
+    });
+    server.listen(port, '0.0.0.0', () => server.close(() => resolve()));
+  });
+}
+
 function freePort() {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -56,12 +68,19 @@ function start(name, command, args, env = {}) {
   child.stdout.on('data', (chunk) => process.stdout.write(prefix(chunk)));
   child.stderr.on('data', (chunk) => process.stderr.write(prefix(chunk)));
   child.on('exit', (code, signal) => {
-    if (!stopping) process.stderr.write(`fleet: ${name} exited (${signal ?? code})\n`);
+    if (stopping) return;
+    if (ready) {
+      process.stderr.write(`fleet: ${name} exited (${signal ?? code})\n`);
+      return;
+    }
+    process.stderr.write(`fleet: ${name} exited (${signal ?? code}) before the fleet was ready\n`);
+    void stopAll(1);
   });
   children.push({ name, child });
   return child;
 }
 
+let ready = false;
 let stopping = false;
 async function stopAll(exitCode) {
   if (stopping) return;
@@ -85,6 +104,7 @@ process.on('SIGTERM', () => void stopAll(0));
 
 async function main() {
   requireBinary('haproxy', 'apt-get install -y haproxy');
+  await assertPortFree(lbPort);
   mkdirSync(`${root}.fleet`, { recursive: true });
 
   let redisUrl = process.env.REDIS_URL;
@@ -122,12 +142,22 @@ async function main() {
   }
 
   const template = readFileSync(`${root}deploy/haproxy/haproxy.cfg`, 'utf8');
+  // Marks this HAProxy's answers, so another process on the port is never taken for it.
+  const fleetId = randomBytes(8).toString('hex');
   const servers = nodes.map((node) => `  server ${node.id} 127.0.0.1:${node.port} check port ${node.adminPort}`).join('\n');
-  const config = template.replace(/ {2}# servers: begin[\s\S]*# servers: end/, `  # servers: begin\n${servers}\n  # servers: end`);
+  const config = template.replace(
+    / {2}# servers: begin[\s\S]*# servers: end/,
+    `  http-response set-header x-herald-fleet ${fleetId}\n  # servers: begin\n${servers}\n  # servers: end`,
+  );
   const configPath = `${root}.fleet/haproxy.cfg`;
   writeFileSync(configPath, config);
   start('haproxy', 'haproxy', ['-f', configPath], { HERALD_LB_PORT: String(lbPort) });
-  await waitFor('HAProxy to route to a ready node', async () => (await fetch(`http://127.0.0.1:${lbPort}/ws`)).status === 426);
+  await waitFor('HAProxy to route to a ready node', async () => {
+    const response = await fetch(`http://127.0.0.1:${lbPort}/ws`);
+    return response.status === 426 && response.headers.get('x-herald-fleet') === fleetId;
+  });
+  if (stopping) return;
+  ready = true;
 
   const token = await new SignJWT({})
     .setProtectedHeader({ alg: 'HS256' })

@@ -1,24 +1,54 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { TestClient } from '../support/clients.js';
 import { REPO_ROOT } from '../support/paths.js';
 import { freePort } from '../support/ports.js';
 import { postPublish } from '../support/publish.js';
 import { waitUntil } from '../support/wait.js';
 
+interface Fleet {
+  readonly process: ChildProcess;
+  readonly exited: Promise<number | null>;
+  output(): string;
+}
+
+function startFleet(args: readonly string[], path = process.env['PATH'] ?? ''): Fleet {
+  const child = spawn(process.execPath, ['scripts/fleet.mjs', ...args], {
+    cwd: REPO_ROOT,
+    env: { PATH: path, HOME: process.env['HOME'] },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { process: child, exited, output: () => output };
+}
+
+/** Ctrl-C, so the fleet stops what it started; SIGKILL if it does not exit. */
+async function stopFleet(fleet: Fleet): Promise<void> {
+  if (fleet.process.exitCode !== null || fleet.process.signalCode !== null) return;
+  fleet.process.kill('SIGINT');
+  const timer = setTimeout(() => fleet.process.kill('SIGKILL'), 20_000);
+  await fleet.exited;
+  clearTimeout(timer);
+}
+
+/** Waits until the fleet exits or claims to be ready, whichever comes first. */
+function settled(fleet: Fleet): Promise<boolean> {
+  return waitUntil('the fleet to exit or be ready', () => fleet.process.exitCode !== null || fleet.output().includes('Herald fleet ready'), 30_000);
+}
+
 describe('npm run fleet', () => {
   it('starts Redis, gateway nodes and HAProxy, serves events through the load balancer, and stops cleanly on Ctrl-C', async () => {
     const port = await freePort();
-    const fleet = spawn(process.execPath, ['scripts/fleet.mjs', '--nodes', '2', '--port', String(port)], {
-      cwd: REPO_ROOT,
-      env: { PATH: process.env['PATH'], HOME: process.env['HOME'] },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    fleet.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    fleet.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => fleet.once('exit', (code) => resolve(code)));
+    const fleet = startFleet(['--nodes', '2', '--port', String(port)]);
     try {
-      await waitUntil('the fleet to be ready', () => output.includes('Herald fleet ready'), 30_000);
+      await waitUntil('the fleet to be ready', () => fleet.output().includes('Herald fleet ready'), 30_000);
+      const output = fleet.output();
       const wsUrl = /(ws:\/\/127\.0\.0\.1:\d+\/ws)\?token=(\S+)/.exec(output);
       const publishKey = /authorization: Bearer (\S+)'/.exec(output)?.[1];
       const metricsUrls = [...output.matchAll(/metrics (http:\/\/\S+\/metrics)/g)].map((match) => match[1] as string);
@@ -33,13 +63,58 @@ describe('npm run fleet', () => {
       const scrapes = await Promise.all(metricsUrls.map(async (url) => (await fetch(url)).text()));
       expect(scrapes.join('\n')).toMatch(/^herald_connections\{node="gateway-\d"\} 1$/m);
 
-      fleet.kill('SIGINT');
-      expect(await exited).toBe(0);
-      expect(output).toContain('fleet: stopped');
+      fleet.process.kill('SIGINT');
+      expect(await fleet.exited).toBe(0);
+      expect(fleet.output()).toContain('fleet: stopped');
       expect((await client.waitForClose()).code).toBe(1001);
       await expect(fetch(`http://127.0.0.1:${port}/ws`)).rejects.toThrow();
     } finally {
-      if (fleet.exitCode === null) fleet.kill('SIGKILL');
+      await stopFleet(fleet);
+    }
+  });
+
+  it('refuses a --port another process listens on, before starting anything', async () => {
+    // Answers like a gateway behind HAProxy would, so only a check of the port itself tells them apart.
+    const squatter = createServer((_request, response) => response.writeHead(426).end());
+    const port = await freePort();
+    await new Promise<void>((resolve) => squatter.listen(port, '127.0.0.1', resolve));
+    const fleet = startFleet(['--nodes', '1', '--port', String(port)]);
+    try {
+      await settled(fleet);
+      expect(fleet.output()).not.toContain('Herald fleet ready');
+      expect(await fleet.exited).toBe(1);
+      expect(fleet.output()).toBe(`fleet: --port ${port} is in use by another process: stop it or pick another port with --port\n`);
+    } finally {
+      await stopFleet(fleet);
+      squatter.close();
+    }
+  });
+
+  it('stops everything and exits non-zero when HAProxy exits before the fleet is ready', async () => {
+    // An "haproxy" that answers on the port like a gateway for a second, then fails.
+    const bin = mkdtempSync(join(tmpdir(), 'herald-fleet-'));
+    const haproxy = join(bin, 'haproxy');
+    writeFileSync(
+      haproxy,
+      [
+        '#!/usr/bin/env node',
+        "if (process.argv[2] === '-v') process.exit(0);",
+        "require('node:http').createServer((request, response) => response.writeHead(426).end()).listen(Number(process.env.HERALD_LB_PORT), '127.0.0.1');",
+        'setTimeout(() => process.exit(1), 1000);',
+        '',
+      ].join('\n'),
+    );
+    chmodSync(haproxy, 0o755);
+    const fleet = startFleet(['--nodes', '1', '--port', String(await freePort())], `${bin}:${process.env['PATH'] ?? ''}`);
+    try {
+      await settled(fleet);
+      expect(fleet.output()).not.toContain('Herald fleet ready');
+      expect(await fleet.exited).toBe(1);
+      expect(fleet.output()).toContain('fleet: haproxy exited (1) before the fleet was ready\n');
+      expect(fleet.output()).toContain('fleet: stopped\n');
+    } finally {
+      await stopFleet(fleet);
+      rmSync(bin, { recursive: true, force: true });
     }
   });
 });
