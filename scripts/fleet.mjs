@@ -63,7 +63,8 @@ async function waitFor(what, check, timeoutMs = 15_000) {
 
 const children = [];
 function start(name, command, args, env = {}) {
-  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Own process groups: Ctrl-C in a terminal reaches only this script, which stops the gateways first.
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const prefix = (chunk) => chunk.toString().split('\n').filter(Boolean).map((line) => `[${name}] ${line}\n`).join('');
   child.stdout.on('data', (chunk) => process.stdout.write(prefix(chunk)));
   child.stderr.on('data', (chunk) => process.stderr.write(prefix(chunk)));
@@ -101,6 +102,10 @@ async function stopAll(exitCode) {
 }
 process.on('SIGINT', () => void stopAll(0));
 process.on('SIGTERM', () => void stopAll(0));
+// The children are not in the terminal's process group: closing the terminal must stop them too,
+// and writing to the closed terminal must not interrupt that.
+process.on('SIGHUP', () => void stopAll(0));
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
 
 async function main() {
   requireBinary('haproxy', 'apt-get install -y haproxy');

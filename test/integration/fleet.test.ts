@@ -11,30 +11,50 @@ import { waitUntil } from '../support/wait.js';
 
 interface Fleet {
   readonly process: ChildProcess;
+  /** The process group when started through npm, else the script's pid: what stopFleet signals. */
+  readonly target: number;
   readonly exited: Promise<number | null>;
   output(): string;
 }
 
-function startFleet(args: readonly string[], path = process.env['PATH'] ?? ''): Fleet {
-  const child = spawn(process.execPath, ['scripts/fleet.mjs', ...args], {
+interface FleetOptions {
+  readonly path?: string;
+  /** Run `npm run fleet` in a process group of its own, as a terminal does. */
+  readonly viaNpm?: boolean;
+}
+
+function startFleet(args: readonly string[], options: FleetOptions = {}): Fleet {
+  const [command, commandArgs] = options.viaNpm
+    ? ['npm', ['run', 'fleet', '--', ...args]]
+    : [process.execPath, ['scripts/fleet.mjs', ...args]];
+  const child = spawn(command, commandArgs, {
     cwd: REPO_ROOT,
-    env: { PATH: path, HOME: process.env['HOME'] },
+    env: { PATH: options.path ?? process.env['PATH'], HOME: process.env['HOME'] },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.viaNpm === true,
   });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { process: child, exited, output: () => output };
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('the fleet did not start');
+  return { process: child, target: options.viaNpm ? -pid : pid, exited, output: () => output };
 }
 
-/** Ctrl-C, so the fleet stops what it started; SIGKILL if it does not exit. */
+function signal(target: number, name: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(target, name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Ctrl-C, so the fleet stops what it started (which may outlive npm); SIGKILL if it does not stop. */
 async function stopFleet(fleet: Fleet): Promise<void> {
-  if (fleet.process.exitCode !== null || fleet.process.signalCode !== null) return;
-  fleet.process.kill('SIGINT');
-  const timer = setTimeout(() => fleet.process.kill('SIGKILL'), 20_000);
-  await fleet.exited;
-  clearTimeout(timer);
+  if (!signal(fleet.target, 'SIGINT')) return;
+  await waitUntil('the fleet to stop', () => !signal(fleet.target, 0), 20_000).catch(() => signal(fleet.target, 'SIGKILL'));
 }
 
 /** Waits until the fleet exits or claims to be ready, whichever comes first. */
@@ -45,7 +65,7 @@ function settled(fleet: Fleet): Promise<boolean> {
 describe('npm run fleet', () => {
   it('starts Redis, gateway nodes and HAProxy, serves events through the load balancer, and stops cleanly on Ctrl-C', async () => {
     const port = await freePort();
-    const fleet = startFleet(['--nodes', '2', '--port', String(port)]);
+    const fleet = startFleet(['--nodes', '2', '--port', String(port)], { viaNpm: true });
     try {
       await waitUntil('the fleet to be ready', () => fleet.output().includes('Herald fleet ready'), 30_000);
       const output = fleet.output();
@@ -63,10 +83,12 @@ describe('npm run fleet', () => {
       const scrapes = await Promise.all(metricsUrls.map(async (url) => (await fetch(url)).text()));
       expect(scrapes.join('\n')).toMatch(/^herald_connections\{node="gateway-\d"\} 1$/m);
 
-      fleet.process.kill('SIGINT');
+      // Ctrl-C in a terminal signals npm's whole process group.
+      process.kill(fleet.target, 'SIGINT');
+      expect((await client.waitForClose()).code).toBe(1001);
       expect(await fleet.exited).toBe(0);
       expect(fleet.output()).toContain('fleet: stopped');
-      expect((await client.waitForClose()).code).toBe(1001);
+      expect(fleet.output()).not.toContain('second signal: exiting now');
       await expect(fetch(`http://127.0.0.1:${port}/ws`)).rejects.toThrow();
     } finally {
       await stopFleet(fleet);
@@ -105,7 +127,7 @@ describe('npm run fleet', () => {
       ].join('\n'),
     );
     chmodSync(haproxy, 0o755);
-    const fleet = startFleet(['--nodes', '1', '--port', String(await freePort())], `${bin}:${process.env['PATH'] ?? ''}`);
+    const fleet = startFleet(['--nodes', '1', '--port', String(await freePort())], { path: `${bin}:${process.env['PATH'] ?? ''}` });
     try {
       await settled(fleet);
       expect(fleet.output()).not.toContain('Herald fleet ready');
@@ -115,6 +137,22 @@ describe('npm run fleet', () => {
     } finally {
       await stopFleet(fleet);
       rmSync(bin, { recursive: true, force: true });
+    }
+  });
+
+  it('stops everything when the npm process gets SIGTERM', async () => {
+    const port = await freePort();
+    const fleet = startFleet(['--nodes', '1', '--port', String(port)], { viaNpm: true });
+    try {
+      await waitUntil('the fleet to be ready', () => fleet.output().includes('Herald fleet ready'), 30_000);
+      const metricsUrl = /metrics (http:\/\/\S+\/metrics)/.exec(fleet.output())?.[1] ?? '';
+      fleet.process.kill('SIGTERM');
+      expect(await fleet.exited).toBe(0);
+      expect(fleet.output()).toContain('fleet: stopped');
+      await expect(fetch(`http://127.0.0.1:${port}/ws`)).rejects.toThrow();
+      await expect(fetch(metricsUrl)).rejects.toThrow();
+    } finally {
+      await stopFleet(fleet);
     }
   });
 });
