@@ -25,6 +25,7 @@ import {
 } from './attempts.js';
 import { HeraldPublishError, HeraldPublishOutcomeUnknownError } from './errors.js';
 import { PublisherMetrics } from './metrics.js';
+import { checkPublishOptions, requireRunId } from './publish-options.js';
 import type { PendingReceipts, ReceiptSummary } from './receipt-inbox.js';
 import { ReceiptListener } from './receipt-listener.js';
 import { randomToken } from './random-token.js';
@@ -226,9 +227,10 @@ export function createPublisher(options: PublisherOptions): Publisher {
     userId: string,
     type: string,
     data: unknown,
-    publishOptions: PublishOptions,
+    options: PublishOptions,
   ): Promise<BroadcastResult> {
     if (closed) throw new HeraldPublishError('closed', 'publisher is closed');
+    const publishOptions = checkPublishOptions(options);
     const ts = Date.now();
     const body = encodeEventBody(
       {
@@ -322,8 +324,10 @@ export function createPublisher(options: PublisherOptions): Publisher {
 
   const goldenPath =
     (type: GoldenPathEventType) =>
-    (userId: string, runId: string, data?: unknown, publishOptions: PublishOptions = {}): Promise<BroadcastResult> =>
-      publish(userId, type, data, { ...publishOptions, runId });
+    async (userId: string, runId: string, data?: unknown, publishOptions: PublishOptions = {}): Promise<BroadcastResult> => {
+      requireRunId(runId);
+      return publish(userId, type, data, { ...checkPublishOptions(publishOptions), runId });
+    };
 
   return {
     publish,

@@ -7,6 +7,7 @@ import {
   HeraldValidationError,
   createPublisher,
   type Publisher,
+  type PublishOptions,
 } from '../src/index.js';
 import { freePort } from '../../test/support/ports.js';
 import { broadcastResultLike } from '../../test/support/expectations.js';
@@ -117,6 +118,11 @@ describe('publisher', () => {
         [() => publisher.publish('dave\ud800', 'agent_started'), 'invalid_user_id', 'user_id'],
         [() => publisher.agentStarted('dave', 'run\udfff'), 'invalid_run_id', 'runId'],
         [() => publisher.publish('dave', 'agent_started', null, { idempotencyKey: 'k\ud83d' }), 'invalid_idempotency_key', 'idempotencyKey'],
+        // What the HTTP API refuses too: a misspelt option would publish without the caller's key.
+        [() => publisher.publish('dave', 'agent_started', null, { idempotencykey: 'k' } as PublishOptions), 'unknown_field', 'idempotencykey'],
+        [() => publisher.publish('dave', 'agent_started', null, { confirm: 'yes' } as unknown as PublishOptions), 'invalid_option', 'confirm'],
+        [() => publisher.agentStarted('dave', undefined as unknown as string), 'missing_field', 'runId'],
+        [() => publisher.agentStarted('dave', 'run', null, { runid: 'x' } as PublishOptions), 'unknown_field', 'runid'],
       ];
       for (const [attempt, code, field] of attempts) {
         const error = await attempt().then(
