@@ -14,6 +14,7 @@ import { reconnectDelay, type BackoffOptions } from './backoff.js';
 import { Emitter } from './emitter.js';
 import { EventQueue } from './event-queue.js';
 import { EventSequence } from './event-sequence.js';
+import { tokenSubject } from './token-subject.js';
 
 /** The part of the WebSocket API the client uses: the browser's, or `ws` in Node. */
 export interface WebSocketLike {
@@ -98,10 +99,11 @@ function messageText(data: unknown): string {
   return String(data);
 }
 
-function withSince(url: string, since: string | undefined): string {
+function withSince(url: string, since: string | undefined, sinceTs: number | undefined): string {
   if (since === undefined) return url;
   const separator = url.includes('?') ? '&' : '?';
-  return `${url}${separator}since=${encodeURIComponent(since)}`;
+  const ts = sinceTs === undefined ? '' : `&since_ts=${sinceTs}`;
+  return `${url}${separator}since=${encodeURIComponent(since)}${ts}`;
 }
 
 /**
@@ -155,6 +157,15 @@ export function connect(options: ConnectOptions): HeraldClient {
     attempt += 1;
   };
 
+  /** getToken now names another user: the position belongs to the old user's stream, and must not be sent with it. */
+  const startAfresh = (user: string) => {
+    const previous = sequence.position;
+    streamUser = undefined;
+    sequence.reset();
+    emitter.emit('error', new Error(`the token now names another user (${user}); starting that user's stream afresh`));
+    if (previous !== undefined) emitter.emit('gap', { type: 'herald.gap', since: previous, oldest: null });
+  };
+
   const onEvent = (ws: WebSocketLike, event: EventEnvelope) => {
     switch (sequence.classify(event.id)) {
       case 'duplicate':
@@ -169,7 +180,7 @@ export function connect(options: ConnectOptions): HeraldClient {
         dropSocket(ws, { code: CloseCodes.RESYNC.code, reason: 'events missing; resuming' });
         return;
       case 'next':
-        sequence.accept(event.id);
+        sequence.accept(event.id, Number.isSafeInteger(event.ts) ? event.ts : undefined);
         emitter.emit('event', event);
         for (const queue of queues) queue.push(event);
     }
@@ -191,12 +202,8 @@ export function connect(options: ConnectOptions): HeraldClient {
     switch (frame.type) {
       case 'herald.welcome':
         if (streamUser !== undefined && frame.user_id !== streamUser) {
-          // getToken now names another user: our position belongs to the old user's stream.
-          const previous = sequence.position;
-          streamUser = undefined;
-          sequence.reset();
-          emitter.emit('error', new Error(`the token now names another user (${frame.user_id}); starting that user's stream afresh`));
-          emitter.emit('gap', { type: 'herald.gap', since: previous ?? frame.since, oldest: null });
+          // A token whose user could not be read named another user: our position belonged to the old one.
+          startAfresh(frame.user_id);
           dropSocket(ws, { code: CloseCodes.RESYNC.code, reason: 'another user; starting afresh' });
           return;
         }
@@ -272,7 +279,9 @@ export function connect(options: ConnectOptions): HeraldClient {
       return;
     }
     if (closed) return finish();
-    const url = withSince(typeof options.url === 'function' ? options.url() : options.url, sequence.position);
+    const subject = tokenSubject(token);
+    if (streamUser !== undefined && subject !== undefined && subject !== streamUser) startAfresh(subject);
+    const url = withSince(typeof options.url === 'function' ? options.url() : options.url, sequence.position, sequence.positionTs);
     const ws = new Socket(url, [`bearer.${token}`]);
     socket = ws;
     connections += 1;

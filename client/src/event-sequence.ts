@@ -11,6 +11,7 @@ export type Arrival = 'next' | 'duplicate' | 'hole' | 'invalid';
 export class EventSequence {
   private last: EventIdParts | undefined;
   private lastId: string | undefined;
+  private lastTs: number | undefined;
   private gapAnnounced = false;
 
   constructor(start: string | undefined) {
@@ -20,6 +21,11 @@ export class EventSequence {
   /** The last event id the client has (or the position it started from). */
   get position(): string | undefined {
     return this.lastId;
+  }
+
+  /** The `ts` of the event at `position`, when the client received it (a start position has none). */
+  get positionTs(): number | undefined {
+    return this.lastTs;
   }
 
   /** Starts from `id` when the client has no position yet (the first welcome). False if `id` is not an event id. */
@@ -33,6 +39,7 @@ export class EventSequence {
     if (!parts) return false;
     this.last = parts;
     this.lastId = id as string;
+    this.lastTs = undefined;
     return true;
   }
 
@@ -40,6 +47,7 @@ export class EventSequence {
   reset(): void {
     this.last = undefined;
     this.lastId = undefined;
+    this.lastTs = undefined;
     this.gapAnnounced = false;
   }
 
@@ -59,9 +67,10 @@ export class EventSequence {
     return next.seq === 1 ? 'next' : 'hole';
   }
 
-  /** Records an event classified `next`. */
-  accept(id: string): void {
+  /** Records an event classified `next`, with its `ts`. */
+  accept(id: string, ts: number | undefined): void {
     this.moveTo(id);
+    this.lastTs = ts;
     this.gapAnnounced = false;
   }
 }

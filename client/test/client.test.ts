@@ -300,6 +300,39 @@ describe('client', () => {
     }
   });
 
+  it("resumes with the last event's time, and never sends one user's position with another user's token", async () => {
+    const server = new WebSocketServer({ port: 0, handleProtocols: (protocols) => [...protocols][0] ?? false });
+    const urls: string[] = [];
+    const jwt = (sub: string) => `h.${Buffer.from(JSON.stringify({ sub, exp: 1 })).toString('base64url')}.s`;
+    server.on('connection', (socket, request) => {
+      urls.push(request.url ?? '');
+      const user = urls.length <= 2 ? 'amy' : 'ben';
+      socket.send(JSON.stringify({ type: 'herald.welcome', protocol: 1, node: 'n', user_id: user, connection_id: 'c', since: '100-5' }));
+      if (urls.length === 1) socket.send(JSON.stringify({ id: '100-6', type: 'agent_thinking', ts: 1234, user_id: 'amy', data: null }));
+      if (urls.length <= 2) setTimeout(() => socket.terminate(), 20);
+    });
+    try {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      let tokens = 0;
+      const client = open({
+        url: `ws://127.0.0.1:${port}`,
+        getToken: () => jwt(++tokens <= 2 ? 'amy' : 'ben'),
+        reconnect: { initialDelayMs: 1, maxDelayMs: 5 },
+      });
+      const seen = record(client);
+      client.on('error', () => undefined);
+      await waitUntil('the connection as the other user', () => urls.length >= 3, 5000);
+      expect(urls[1]).toContain('since=100-6&since_ts=1234');
+      expect(urls[2]).not.toContain('since');
+      expect(seen.gaps).toEqual([{ type: 'herald.gap', since: '100-6', oldest: null }]);
+      client.close();
+    } finally {
+      for (const socket of server.clients) socket.terminate();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   it('ends its iterators and stops reconnecting once closed', async () => {
     const gateway = await node();
     const client = open({ url: gateway.url, token: await signTestToken({ sub: 'gu' }) });

@@ -1,5 +1,5 @@
 import type { EventEnvelope } from './envelope.js';
-import { isEventId } from './event-id.js';
+import { isEventId, parseEventTime } from './event-id.js';
 import { PROTOCOL_VERSION } from './version.js';
 
 /** Every control frame's `type` starts with this; event types never do. */
@@ -66,6 +66,11 @@ export interface PingFrame {
 export interface ResumeFrame {
   readonly type: 'herald.resume';
   readonly since: string;
+  /**
+   * The `ts` of the event at `since`, when the client has that event: the gateway then tells it
+   * from another event that took its id after Redis lost data (`?since_ts=` on the URL).
+   */
+  readonly since_ts?: number;
 }
 
 /** Every frame a client may send. */
@@ -125,11 +130,16 @@ export function parseClientFrame(text: string): ClientFrameParse {
   }
   if (type === 'herald.ping') return { ok: true, frame: { type } };
   if (type === 'herald.resume') {
-    const since = (decoded as { since?: unknown }).since;
+    const { since, since_ts: rawTs } = decoded as { since?: unknown; since_ts?: unknown };
     if (!isEventId(since)) {
       return { ok: false, error: errorFrame('invalid_since', 'herald.resume needs "since": an event id like "1700000000000-0"') };
     }
-    return { ok: true, frame: { type, since } };
+    if (rawTs === undefined) return { ok: true, frame: { type, since } };
+    const sinceTs = parseEventTime(rawTs);
+    if (sinceTs === undefined) {
+      return { ok: false, error: errorFrame('invalid_since', '"since_ts" must be the event\'s ts: milliseconds since the Unix epoch') };
+    }
+    return { ok: true, frame: { type, since, since_ts: sinceTs } };
   }
   const shown = type.length > MAX_CLIENT_FRAME_TYPE_LENGTH ? `${type.slice(0, MAX_CLIENT_FRAME_TYPE_LENGTH)}…` : type;
   return {

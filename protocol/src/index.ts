@@ -22,6 +22,7 @@ export {
   parseEventId,
   parseEventIdBytes,
   isEventId,
+  parseEventTime,
   compareEventIds,
   compareEventIdParts,
   formatEventId,

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import type { EventEnvelope } from '@herald/protocol';
+import { compareEventIds, type EventEnvelope } from '@herald/protocol';
 import { storageLayout } from '../src/storage/index.js';
 import {
   HeraldPublishError,
@@ -213,6 +213,22 @@ describe('publisher', () => {
       expect(history).toHaveLength(2);
     } finally {
       await unlucky.close();
+      client.disconnect();
+    }
+  });
+
+  it('starts a history after the events its stream still holds when the position is gone', async () => {
+    const client = redis().client();
+    try {
+      const layout = storageLayout(prefix);
+      // A stream whose newest entry lies ahead of Redis's clock (a history restarted after a
+      // client's position), whose position was then lost: XADD refuses any id at or below it.
+      const ahead = `${Date.now() + 3_600_000}-2`;
+      await client.xadd(layout.userHistory('lia'), ahead, 'b', '"type":"x","ts":1,"user_id":"lia","data":null}');
+      const result = await publisher.publish('lia', 'agent_started');
+      expect(compareEventIds(result.event_id, ahead)).toBeGreaterThan(0);
+      expect(result.event_id.endsWith('-1')).toBe(true);
+    } finally {
       client.disconnect();
     }
   });

@@ -136,21 +136,25 @@ export class RedisBroker implements Broker {
 
   async openHistory(userId: string): Promise<string> {
     if (this.closed) throw new BrokerUnavailableError('broker is closed');
-    return openHistory(this.commands, this.layout.userSequence(userId), this.retention.positionTtlSeconds);
+    return openHistory(this.commands, this.userKeys(userId), this.retention.positionTtlSeconds);
   }
 
   async readHistory(userId: string, after: string, limit: number): Promise<HistoryPage> {
     if (this.closed) throw new BrokerUnavailableError('broker is closed');
-    const keys = { history: this.layout.userHistory(userId), sequence: this.layout.userSequence(userId) };
-    const stored = await readHistory(this.commands, keys, after, limit);
-    return { history: stored.extent, events: stored.events };
+    const stored = await readHistory(this.commands, this.userKeys(userId), after, limit);
+    return { history: stored.extent, events: stored.events, afterTs: stored.afterTs };
   }
 
-  async restartHistoryAfter(userId: string, id: string): Promise<HistoryRestart> {
+  async restartHistoryAfter(userId: string, id: string, replaced = false): Promise<HistoryRestart> {
     if (this.closed) throw new BrokerUnavailableError('broker is closed');
     const parts = parseEventId(id);
     if (!parts) throw new Error(`not an event id: ${JSON.stringify(id)}`);
-    return restartHistoryAfter(this.commands, this.layout.userSequence(userId), parts, this.retention.positionTtlSeconds);
+    return restartHistoryAfter(this.commands, this.userKeys(userId), parts, this.retention.positionTtlSeconds, replaced);
+  }
+
+  private userKeys(userId: string): { readonly history: string; readonly sequence: string } {
+    const names = this.layout.forUser(userId);
+    return { history: names.history, sequence: names.sequence };
   }
 
   async keepPositions(userIds: readonly string[]): Promise<void> {

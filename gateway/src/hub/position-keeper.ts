@@ -2,10 +2,10 @@ import type { Logger } from 'pino';
 import type { HistoryReader } from '../broker/broker.js';
 
 const BATCH = 1000;
-const MIN_INTERVAL_MS = 1000;
+const MIN_INTERVAL_MS = 250;
 const MAX_INTERVAL_MS = 24 * 3600 * 1000;
 
-/** How often to refresh positions that live `positionTtlSeconds`: three times per ttl, within sane bounds. */
+/** How often to refresh positions that live `positionTtlSeconds`: three times per ttl (at most every 250 ms, at least daily). */
 export function positionRefreshInterval(positionTtlSeconds: number): number {
   return Math.min(MAX_INTERVAL_MS, Math.max(MIN_INTERVAL_MS, Math.floor((positionTtlSeconds * 1000) / 3)));
 }

@@ -24,6 +24,7 @@ export const PUBLISH_SCRIPT = `
 local previous = redis.call('GET', KEYS[3])
 if previous then return {previous, 0, 1} end
 local seq = KEYS[2]
+local stream = KEYS[1]
 ${LUA_ENSURE_EPOCH}
 local n = redis.call('HINCRBY', seq, 'n', 1)
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], epoch .. '-' .. n, '${HISTORY_BODY_FIELD}', ARGV[2])
