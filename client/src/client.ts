@@ -99,11 +99,10 @@ function messageText(data: unknown): string {
   return String(data);
 }
 
-function withSince(url: string, since: string | undefined, sinceTs: number | undefined): string {
+function withSince(url: string, since: string | undefined): string {
   if (since === undefined) return url;
   const separator = url.includes('?') ? '&' : '?';
-  const ts = sinceTs === undefined ? '' : `&since_ts=${sinceTs}`;
-  return `${url}${separator}since=${encodeURIComponent(since)}${ts}`;
+  return `${url}${separator}since=${encodeURIComponent(since)}`;
 }
 
 /**
@@ -180,7 +179,7 @@ export function connect(options: ConnectOptions): HeraldClient {
         dropSocket(ws, { code: CloseCodes.RESYNC.code, reason: 'events missing; resuming' });
         return;
       case 'next':
-        sequence.accept(event.id, Number.isSafeInteger(event.ts) ? event.ts : undefined);
+        sequence.accept(event.id);
         emitter.emit('event', event);
         for (const queue of queues) queue.push(event);
     }
@@ -281,7 +280,7 @@ export function connect(options: ConnectOptions): HeraldClient {
     if (closed) return finish();
     const subject = tokenSubject(token);
     if (streamUser !== undefined && subject !== undefined && subject !== streamUser) startAfresh(subject);
-    const url = withSince(typeof options.url === 'function' ? options.url() : options.url, sequence.position, sequence.positionTs);
+    const url = withSince(typeof options.url === 'function' ? options.url() : options.url, sequence.position);
     const ws = new Socket(url, [`bearer.${token}`]);
     socket = ws;
     connections += 1;

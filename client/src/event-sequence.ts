@@ -11,7 +11,6 @@ export type Arrival = 'next' | 'duplicate' | 'hole' | 'invalid';
 export class EventSequence {
   private last: EventIdParts | undefined;
   private lastId: string | undefined;
-  private lastTs: number | undefined;
   private gapAnnounced = false;
 
   constructor(start: string | undefined) {
@@ -21,11 +20,6 @@ export class EventSequence {
   /** The last event id the client has (or the position it started from). */
   get position(): string | undefined {
     return this.lastId;
-  }
-
-  /** The `ts` of the event at `position`, when the client received it (a start position has none). */
-  get positionTs(): number | undefined {
-    return this.lastTs;
   }
 
   /** Starts from `id` when the client has no position yet (the first welcome). False if `id` is not an event id. */
@@ -39,7 +33,6 @@ export class EventSequence {
     if (!parts) return false;
     this.last = parts;
     this.lastId = id as string;
-    this.lastTs = undefined;
     return true;
   }
 
@@ -47,7 +40,6 @@ export class EventSequence {
   reset(): void {
     this.last = undefined;
     this.lastId = undefined;
-    this.lastTs = undefined;
     this.gapAnnounced = false;
   }
 
@@ -67,10 +59,9 @@ export class EventSequence {
     return next.seq === 1 ? 'next' : 'hole';
   }
 
-  /** Records an event classified `next`, with its `ts`. */
-  accept(id: string, ts: number | undefined): void {
+  /** Records an event classified `next`. */
+  accept(id: string): void {
     this.moveTo(id);
-    this.lastTs = ts;
     this.gapAnnounced = false;
   }
 }

@@ -235,21 +235,6 @@ export function describeBrokerContract(name: string, setup: (options: FixtureOpt
       expect(await broker.restartHistoryAfter('lou', `${Date.now() + 2 * MAX_EPOCH_LEAD_MS}-1`)).toEqual({ kind: 'implausible' });
     });
 
-    it('tells the time of the event at the id read after, and restarts a history whose event there was replaced', async () => {
-      const broker = await node();
-      const first = await broker.publish(event('ray', 0));
-      const second = await broker.publish(event('ray', 1));
-      expect((await broker.readHistory('ray', first.event_id, 10)).afterTs).toBe(Date.parse(first.timestamp));
-      expect((await broker.readHistory('ray', '1-1', 10)).afterTs).toBeUndefined();
-      // The id is covered, so only a replaced event makes a restart; then only once for that epoch.
-      expect((await broker.restartHistoryAfter('ray', first.event_id)).kind).toBe('behind');
-      const restart = await broker.restartHistoryAfter('ray', first.event_id, true);
-      expect(restart.kind).toBe('restarted');
-      const [epoch] = second.event_id.split('-');
-      expect(parseEventId(restart.kind === 'restarted' ? restart.position : '')?.ms).toBeGreaterThan(Number(epoch));
-      expect((await broker.restartHistoryAfter('ray', first.event_id, true)).kind).toBe('behind');
-    });
-
     it('keeps the positions of the users it is asked to, and creates none', async () => {
       const kept = await setup({ retention: { ttlSeconds: 1, positionTtlSeconds: 2 } });
       const broker = await kept.node();

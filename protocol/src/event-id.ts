@@ -23,17 +23,6 @@ export function isEventId(value: unknown): value is string {
   return typeof value === 'string' && EVENT_ID_PATTERN.test(value);
 }
 
-const EVENT_TIME_PATTERN = /^\d{1,15}$/;
-
-/**
- * An event's `ts` as a client sends it back with `since` (`since_ts`): milliseconds since the
- * Unix epoch, a number or a string of up to 15 digits. Undefined when it is neither.
- */
-export function parseEventTime(value: unknown): number | undefined {
-  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
-  return typeof value === 'string' && EVENT_TIME_PATTERN.test(value) ? Number(value) : undefined;
-}
-
 /** Negative when `a` was published before `b`, 0 when equal, positive after. Both must be valid ids. */
 export function compareEventIds(a: string, b: string): number {
   const left = parseEventId(a);

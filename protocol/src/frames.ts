@@ -1,5 +1,5 @@
 import type { EventEnvelope } from './envelope.js';
-import { isEventId, parseEventTime } from './event-id.js';
+import { isEventId } from './event-id.js';
 import { PROTOCOL_VERSION } from './version.js';
 
 /** Every control frame's `type` starts with this; event types never do. */
@@ -66,11 +66,6 @@ export interface PingFrame {
 export interface ResumeFrame {
   readonly type: 'herald.resume';
   readonly since: string;
-  /**
-   * The `ts` of the event at `since`, when the client has that event: the gateway then tells it
-   * from another event that took its id after Redis lost data (`?since_ts=` on the URL).
-   */
-  readonly since_ts?: number;
 }
 
 /** Every frame a client may send. */
@@ -130,16 +125,11 @@ export function parseClientFrame(text: string): ClientFrameParse {
   }
   if (type === 'herald.ping') return { ok: true, frame: { type } };
   if (type === 'herald.resume') {
-    const { since, since_ts: rawTs } = decoded as { since?: unknown; since_ts?: unknown };
+    const since = (decoded as { since?: unknown }).since;
     if (!isEventId(since)) {
       return { ok: false, error: errorFrame('invalid_since', 'herald.resume needs "since": an event id like "1700000000000-0"') };
     }
-    if (rawTs === undefined) return { ok: true, frame: { type, since } };
-    const sinceTs = parseEventTime(rawTs);
-    if (sinceTs === undefined) {
-      return { ok: false, error: errorFrame('invalid_since', '"since_ts" must be the event\'s ts: milliseconds since the Unix epoch') };
-    }
-    return { ok: true, frame: { type, since, since_ts: sinceTs } };
+    return { ok: true, frame: { type, since } };
   }
   const shown = type.length > MAX_CLIENT_FRAME_TYPE_LENGTH ? `${type.slice(0, MAX_CLIENT_FRAME_TYPE_LENGTH)}…` : type;
   return {

@@ -22,7 +22,6 @@ export {
   parseEventId,
   parseEventIdBytes,
   isEventId,
-  parseEventTime,
   compareEventIds,
   compareEventIdParts,
   formatEventId,

@@ -33,6 +33,7 @@ import { RetentionCache } from './retention-cache.js';
 import {
   DEFAULT_CHANNEL_PREFIX,
   DEFAULT_IDEMPOTENCY_WINDOW_SECONDS,
+  ServerRun,
   runPublishScript,
   storageLayout,
   type ScriptPublishReply,
@@ -199,6 +200,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
       : new PublisherMetrics(options.metrics === true ? undefined : options.metrics);
   const { redis, owned } = connect(options);
   const retention = new RetentionCache(redis, layout);
+  const serverRun = new ServerRun(redis);
   const receipts = new ReceiptListener(redis, layout.receipts(randomBytes(12).toString('base64url')));
   let closed = false;
 
@@ -272,7 +274,13 @@ export function createPublisher(options: PublisherOptions): Publisher {
             (await withDeadline(retention.get(), attempts.commandTimeoutMs, 'the retention policy').catch((error: unknown) => {
               throw new NotSentError(`reading the retention policy failed: ${(error as Error).message}`);
             }));
+          const run = await withDeadline(serverRun.current(), attempts.commandTimeoutMs, "the server's run id").catch(
+            (error: unknown) => {
+              throw new NotSentError(`reading the server's run id failed: ${(error as Error).message}`);
+            },
+          );
           if (redis.status !== 'ready') throw new NotSentError(`the Redis connection is ${redis.status}`);
+          if (!serverRun.isCurrent(run)) throw new NotSentError('the Redis connection changed');
           sent();
           return withDeadline(
             runPublishScript(redis, {
@@ -288,6 +296,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
               dedupTtlSeconds: keySeconds,
               callToken,
               receipts: pending ? { channel: receipts.channel, ref: pending.ref } : undefined,
+              run: run.run,
             }),
             attempts.commandTimeoutMs,
             'the publish script',

@@ -132,7 +132,7 @@ describe('Redis comes back from an older snapshot, without events it had acknowl
     expect(client.problems([...before, ...lost, ...after])).toEqual([]);
   });
 
-  it('tells them too when publishes reused the lost ids before any node noticed, and passes no reused id off as the next event', async () => {
+  it('never lets publishes that reach the restarted Redis first take the lost ids, and tells every reader that had them', async () => {
     const live = CheckedClient.open('reused', node.wsUrl);
     await waitUntil('welcomed', () => live.start !== undefined);
     const kept: string[] = [];
@@ -140,42 +140,50 @@ describe('Redis comes back from an older snapshot, without events it had acknowl
     const admin = redis.client();
     await admin.save();
     admin.disconnect();
-    const lostResults = [];
-    for (let n = 10; n < 12; n++) lostResults.push(await publisher.agentThinking('reused', 'r', { n }));
-    const lost = lostResults.map((result) => result.event_id);
+    const lost: string[] = [];
+    for (let n = 10; n < 12; n++) lost.push((await publisher.agentThinking('reused', 'r', { n })).event_id);
     await waitUntil('every event', () => live.received.length === 12);
+    // A socket that holds only its welcome's position: the node's position, the last lost event.
+    const quiet = CheckedClient.open('reused', node.wsUrl);
+    await waitUntil('welcomed', () => quiet.start !== undefined);
+    expect(quiet.start).toBe(lost.at(-1));
     await redis.restart();
-    // Publishes reach the restarted Redis before the node is back: they take the lost ids.
-    const reusing: string[] = [];
+    // Publishes reach the restarted Redis before the node is back: they begin a new history.
+    const fresh: string[] = [];
     for (let n = 100; n < 103; n++) {
-      reusing.push((await waitUntil('a publish', () => publisher.agentThinking('reused', 'r', { n }).then((r) => r.event_id, () => false))) as string);
+      fresh.push((await waitUntil('a publish', () => publisher.agentThinking('reused', 'r', { n }).then((r) => r.event_id, () => false))) as string);
     }
-    expect(reusing.slice(0, 2)).toEqual(lost);
+    for (const id of fresh) expect(compareEventIds(id, lost.at(-1) ?? '')).toBeGreaterThan(0);
+    expect(fresh.map((id) => id.split('-')[1])).toEqual(['1', '2', '3']);
     await waitUntil('the node to recover', async () => (await fetch(`${node.adminUrl}/readyz`)).status === 200);
-    await waitUntil('the gap', () => live.gaps.length > 0);
     const after: string[] = [];
     for (let n = 200; n < 202; n++) after.push((await publisher.agentThinking('reused', 'r', { n })).event_id);
-    await waitUntil('the events after the gap', () => live.received.length === 14);
-    live.close();
-    expect(live.gaps).toEqual([{ type: 'herald.gap', since: lost.at(-1), oldest: null }]);
-    expect(live.received.map((event) => event.id)).toEqual([...kept, ...lost, ...after]);
-    expect(live.arrivals.filter((arrival) => arrival.kind === 'event').map((arrival) => arrival.kind === 'event' && arrival.n)).toEqual([
+    await waitUntil('the events after the gap', () => [live, quiet].every((client) => client.received.at(-1)?.id === after.at(-1)));
+    for (const client of [live, quiet]) {
+      client.close();
+      expect(client.gaps).toEqual([{ type: 'herald.gap', since: lost.at(-1), oldest: fresh[0] }]);
+      expect(client.stats).toMatchObject({ duplicatesDropped: 0, holesDetected: 0 });
+    }
+    expect(live.arrivals.map((arrival) => (arrival.kind === 'event' ? arrival.n : 'gap'))).toEqual([
       ...Array.from({ length: 12 }, (_, n) => n),
+      'gap',
+      100,
+      101,
+      102,
       200,
       201,
     ]);
-    expect(live.stats).toMatchObject({ duplicatesDropped: 0, holesDetected: 0 });
-    for (const id of after) expect(compareEventIds(id, lost.at(-1) ?? '')).toBeGreaterThan(0);
-    // A client that went away holding the last lost event resumes with its id and time (as the client SDK does).
+    expect(quiet.received.map((event) => event.id)).toEqual([...fresh, ...after]);
+    // A client that went away holding the last lost event resumes from it.
     const since = lost.at(-1) ?? '';
-    const sinceTs = Date.parse(lostResults.at(-1)?.timestamp ?? '');
-    const back = await TestClient.connect(`${node.wsUrl}?since=${since}&since_ts=${sinceTs}`, { token: await signTestToken({ sub: 'reused' }) });
+    const back = await TestClient.connect(`${node.wsUrl}?since=${since}`, { token: await signTestToken({ sub: 'reused' }) });
     await back.waitFor('herald.resumed', (frames) => frames.some((frame) => frame.type === 'herald.resumed'));
     back.terminate();
     expect(back.frames.slice(1).map((frame) => ('id' in frame ? frame.id : frame))).toEqual([
-      { type: 'herald.gap', since, oldest: after[0] },
+      { type: 'herald.gap', since, oldest: fresh[0] },
+      ...fresh,
       ...after,
-      { type: 'herald.resumed', since, replayed: 2 },
+      { type: 'herald.resumed', since, replayed: 5 },
     ]);
   });
 });

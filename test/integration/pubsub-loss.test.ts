@@ -74,7 +74,7 @@ describe('a pub/sub message lost on a live subscriber connection (real Redis; a 
       ...publisher.problems(),
       ...clients.flatMap((client) => client.problems(publisher.published.get(client.userId) ?? [])),
       ...clients.filter((client) => client.gaps.length > 0).map((client) => `${client.userId}: told of a gap history could cover`),
-      ...clients.filter((client) => client.closes.length > 0).map((client) => `${client.userId}: its socket was closed`),
+      ...clients.filter((client) => client.closes.length > 0).map((client) => `${client.userId}: its socket was closed (${JSON.stringify(client.closes)}) ${node.output().slice(-1500)}`),
     ];
     for (const client of clients) client.close();
     expect(problems).toEqual([]);

@@ -95,23 +95,6 @@ describe('resuming over a real socket', () => {
     expect(compareEventIds(next ?? '', ahead)).toBeGreaterThan(0);
   });
 
-  it('checks since_ts against the event the history holds at since', async () => {
-    const first = (await postPublish<BroadcastResult>(node.httpUrl, { user_id: 'eli3', type: 'agent_thinking' })).body;
-    const rest = await publishMany('eli3', 2);
-    const malformed = await connect('eli3', `?since=${first.event_id}&since_ts=soon`);
-    await malformed.waitFor('the error', (frames) => frames.some((frame) => frame.type === 'herald.error'));
-    expect(malformed.frames[1]).toMatchObject({ type: 'herald.error', code: 'invalid_since' });
-    // The event's own time: an ordinary resume.
-    const matching = await connect('eli3', `?since=${first.event_id}&since_ts=${Date.parse(first.timestamp)}`);
-    await matching.waitFor('resumed', (frames) => frames.some((frame) => frame.type === 'herald.resumed'));
-    expect(matching.frames.slice(1).map((frame) => frame.type)).toEqual(['agent_thinking', 'agent_thinking', 'herald.resumed']);
-    expect(matching.events().map((event) => event.id)).toEqual(rest);
-    // Another time: the history holds another event under that id, so the client is told of a gap.
-    const other = await connect('eli3', `?since=${first.event_id}&since_ts=${Date.parse(first.timestamp) + 1}`);
-    await other.waitFor('resumed', (frames) => frames.some((frame) => frame.type === 'herald.resumed'));
-    expect(other.frames[1]).toEqual({ type: 'herald.gap', since: first.event_id, oldest: null });
-  });
-
   it('answers a since implausibly far ahead with herald.error', async () => {
     await publishMany('eli2', 1);
     const client = await connect('eli2', `?since=${Date.now() + 10 * 24 * 3600 * 1000}-1`);

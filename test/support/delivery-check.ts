@@ -39,7 +39,9 @@ export class SteadyPublisher {
     private readonly rate: number,
     private readonly options: SteadyPublisherOptions = {},
   ) {
-    this.publisher = createPublisher({ redisUrl, retry: { retries: 2, baseDelayMs: 20 }, commandTimeoutMs: 1000 });
+    // No retries inside the SDK: this publisher retries itself, so it sees every attempt whose
+    // outcome was unknown (a copy of it may have been delivered before Redis lost it).
+    this.publisher = createPublisher({ redisUrl, retry: { retries: 0 }, commandTimeoutMs: 1000 });
     for (const user of users) {
       this.published.set(user, []);
       this.uncertain.set(user, new Set());

@@ -32,8 +32,6 @@ export interface HistoryPage {
   readonly history: HistoryExtent | undefined;
   /** Events after the requested id, oldest first, at most the requested number. */
   readonly events: readonly HistoryEvent[];
-  /** The time (`ts`) of the event at the requested id, when the history still holds it. */
-  readonly afterTs?: number | undefined;
 }
 
 /** How a node hears about a user's events. */
@@ -57,13 +55,12 @@ export interface HistoryReader {
   /** The user's history after `after` (exclusive), up to `limit` events. */
   readHistory(userId: string, after: string, limit: number): Promise<HistoryPage>;
   /**
-   * When `id` lies beyond anything the user's history has numbered (or there is no history), or
-   * when `replaced` (the event a reader holds at `id` is not the one the history holds) and the
-   * history is still `id`'s epoch, starts a new one whose ids all come after `id`, so that ids a
-   * reader already holds are never handed out again for other events. Nothing changes otherwise,
-   * nor for an id whose epoch lies implausibly far ahead.
+   * When `id` lies beyond anything the user's history has numbered (or there is no history),
+   * starts a new one whose ids all come after `id`, so that ids a client already holds are never
+   * handed out again for other events. Nothing changes for an id the history covers, or one whose
+   * epoch lies implausibly far ahead.
    */
-  restartHistoryAfter(userId: string, id: string, replaced?: boolean): Promise<HistoryRestart>;
+  restartHistoryAfter(userId: string, id: string): Promise<HistoryRestart>;
   /** Keeps the positions of these users (those that still have one) for another position ttl. */
   keepPositions(userIds: readonly string[]): Promise<void>;
 }

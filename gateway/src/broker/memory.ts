@@ -5,7 +5,6 @@ import {
   compareEventIdParts,
   compareEventIds,
   encodeEventBody,
-  eventTimestampOfPayload,
   formatEventId,
   joinEventPayload,
   parseEventId,
@@ -149,23 +148,20 @@ export class MemoryBus {
       .slice(0, limit)
       .map((entry) => ({ id: entry.id, payload: Buffer.from(joinEventPayload(entry.id, entry.body)) }));
     const oldest = history.entries[0];
-    const at = history.entries.find((entry) => entry.id === after);
     return {
       history: { epoch: history.epoch, count: history.count, oldest: oldest ? parseEventId(oldest.id) : undefined },
       events,
-      afterTs: at ? eventTimestampOfPayload(Buffer.from(joinEventPayload(at.id, at.body))) : undefined,
     };
   }
 
-  /** Starts a new history after `id` when Redis would (see HistoryReader.restartHistoryAfter). */
-  restartAfter(userId: string, id: string, replaced: boolean): HistoryRestart {
+  /** Starts a new history after `id` when `id` lies beyond the user's history (see HistoryReader). */
+  restartAfter(userId: string, id: string): HistoryRestart {
     const parts = parseEventId(id);
     if (!parts) throw new Error(`not an event id: ${JSON.stringify(id)}`);
     const now = this.now();
     if (parts.ms > now + MAX_EPOCH_LEAD_MS) return { kind: 'implausible' };
     const history = this.livePosition(userId);
-    const beyond = !history || compareEventIdParts(parts, { ms: history.epoch, seq: history.count }) > 0;
-    if (history && !beyond && !(replaced && parts.ms === history.epoch)) {
+    if (history && compareEventIdParts(parts, { ms: history.epoch, seq: history.count }) <= 0) {
       return { kind: 'behind', position: formatEventId({ ms: history.epoch, seq: history.count }) };
     }
     // As in Redis: two users' histories restarted after one id share their epoch.
@@ -184,15 +180,6 @@ export class MemoryBus {
       const history = this.livePosition(userId);
       if (history) history.positionExpiresAt = this.now() + this.positionTtlMs;
     }
-  }
-
-  /** What Redis holds now, to go back to later as a restart from an older snapshot does. */
-  snapshot(): () => void {
-    const copies = new Map([...this.histories].map(([userId, history]) => [userId, { ...history, entries: [...history.entries] }]));
-    return () => {
-      this.histories.clear();
-      for (const [userId, history] of copies) this.histories.set(userId, { ...history, entries: [...history.entries] });
-    };
   }
 
   /** Loses every history and idempotency key, as a Redis restart without persistence does. */
@@ -345,9 +332,9 @@ export class MemoryBroker implements Broker {
     return this.bus.read(validateUserId(userId), after, limit);
   }
 
-  async restartHistoryAfter(userId: string, id: string, replaced = false): Promise<HistoryRestart> {
+  async restartHistoryAfter(userId: string, id: string): Promise<HistoryRestart> {
     this.assertStarted();
-    return this.bus.restartAfter(validateUserId(userId), id, replaced);
+    return this.bus.restartAfter(validateUserId(userId), id);
   }
 
   async keepPositions(userIds: readonly string[]): Promise<void> {

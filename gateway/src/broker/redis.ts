@@ -8,6 +8,7 @@ import {
   openHistory,
   readHistory,
   restartHistoryAfter,
+  ServerRun,
   sameRetention,
   storageLayout,
   writeRetention,
@@ -48,6 +49,7 @@ export class RedisBroker implements Broker {
   private readonly layout: StorageLayout;
   private readonly subscriber: Redis;
   private readonly commands: Redis;
+  private readonly runs: ServerRun;
   private readonly publisher: Publisher;
   private readonly logger: Logger;
   private readonly retention: RetentionPolicy;
@@ -78,6 +80,7 @@ export class RedisBroker implements Broker {
       connectionName: `herald-sub-${options.nodeId}`,
     });
     this.commands = new Redis(options.url, { ...common, connectionName: `herald-cmd-${options.nodeId}` });
+    this.runs = new ServerRun(this.commands);
     this.publisher = createPublisher({
       redis: this.commands,
       channelPrefix: options.channelPrefix,
@@ -135,26 +138,36 @@ export class RedisBroker implements Broker {
   }
 
   async openHistory(userId: string): Promise<string> {
-    if (this.closed) throw new BrokerUnavailableError('broker is closed');
-    return openHistory(this.commands, this.userKeys(userId), this.retention.positionTtlSeconds);
+    const run = await this.serverRun();
+    return openHistory(this.commands, this.userKeys(userId), this.retention.positionTtlSeconds, run);
   }
 
   async readHistory(userId: string, after: string, limit: number): Promise<HistoryPage> {
-    if (this.closed) throw new BrokerUnavailableError('broker is closed');
-    const stored = await readHistory(this.commands, this.userKeys(userId), after, limit);
-    return { history: stored.extent, events: stored.events, afterTs: stored.afterTs };
+    const run = await this.serverRun();
+    const stored = await readHistory(this.commands, this.userKeys(userId), after, limit, run);
+    return { history: stored.extent, events: stored.events };
   }
 
-  async restartHistoryAfter(userId: string, id: string, replaced = false): Promise<HistoryRestart> {
-    if (this.closed) throw new BrokerUnavailableError('broker is closed');
+  async restartHistoryAfter(userId: string, id: string): Promise<HistoryRestart> {
     const parts = parseEventId(id);
     if (!parts) throw new Error(`not an event id: ${JSON.stringify(id)}`);
-    return restartHistoryAfter(this.commands, this.userKeys(userId), parts, this.retention.positionTtlSeconds, replaced);
+    const run = await this.serverRun();
+    return restartHistoryAfter(this.commands, this.userKeys(userId), parts, this.retention.positionTtlSeconds, run);
   }
 
   private userKeys(userId: string): { readonly history: string; readonly sequence: string } {
     const names = this.layout.forUser(userId);
     return { history: names.history, sequence: names.sequence };
+  }
+
+  /** The run id of the server the command connection is on, for a script sent right after. */
+  private async serverRun(): Promise<string> {
+    if (this.closed) throw new BrokerUnavailableError('broker is closed');
+    const run = await this.runs.current().catch((error: unknown) => {
+      throw new BrokerUnavailableError(`reading the Redis server's run id failed: ${(error as Error).message}`, { cause: error });
+    });
+    if (!this.runs.isCurrent(run)) throw new BrokerUnavailableError('the Redis connection changed');
+    return run.run;
   }
 
   async keepPositions(userIds: readonly string[]): Promise<void> {

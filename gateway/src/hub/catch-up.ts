@@ -1,11 +1,5 @@
 import type { Logger } from 'pino';
-import {
-  CloseCodes,
-  encodeControlFrame,
-  formatEventId,
-  gapFrame,
-  type EventIdParts,
-} from '@herald/protocol';
+import { CloseCodes, encodeControlFrame, formatEventId, gapFrame, type EventIdParts } from '@herald/protocol';
 import type { HistoryExtent, HistoryReader } from '../broker/broker.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { FanOut } from './fan-out.js';
@@ -92,8 +86,7 @@ export class CatchUp {
     user.overflowed = false;
     const position = user.position;
     if (position === undefined) throw new Error('catching up a stream whose position is unknown');
-    const start = { since: formatEventId(position), sinceTs: user.positionTs };
-    const outcome = await replayHistory(history, user.userId, start, this.options.pageSize, {
+    const outcome = await replayHistory(history, user.userId, formatEventId(position), this.options.pageSize, {
       gap: (since, next, extent) => {
         for (const member of user.members) {
           if (member.detached) continue;

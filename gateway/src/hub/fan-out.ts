@@ -1,4 +1,4 @@
-import type { EventIdParts } from '@herald/protocol';
+import { eventTimestampOfPayload, type EventIdParts } from '@herald/protocol';
 import type { GatewayMetrics } from '../metrics.js';
 import type { OfferOutcome } from './member.js';
 import type { UserStream } from './user-stream.js';
@@ -19,7 +19,8 @@ export class FanOut {
     const delivery = user.deliver(payload, id);
     if (delivery.sent > 0) {
       this.metrics.eventsDelivered.inc(delivery.sent);
-      if (delivery.ts !== undefined) this.metrics.deliveryLatency.observe(Math.max(0, Date.now() - delivery.ts) / 1000);
+      const ts = eventTimestampOfPayload(payload);
+      if (ts !== undefined) this.metrics.deliveryLatency.observe(Math.max(0, Date.now() - ts) / 1000);
     }
     if (delivery.refused > 0) this.droppedBackpressure.inc(delivery.refused);
     if (delivery.tooLarge > 0) this.droppedTooLarge.inc(delivery.tooLarge);

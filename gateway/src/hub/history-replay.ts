@@ -33,76 +33,54 @@ function isEnd(position: EventIdParts, extent: HistoryExtent): boolean {
   return position.ms === extent.epoch && position.seq >= extent.count;
 }
 
-/** Where a replay starts: after `since`; `sinceTs` is the time of the event the reader holds there, if known. */
-export interface ReplayStart {
-  readonly since: string;
-  readonly sinceTs?: number | undefined;
-}
-
 /**
  * Feeds a user's history after `since` to the handlers, page by page, oldest first. Each event
  * must directly follow the one before (the same epoch, the next number), and the last must be
  * the last the history numbered; wherever that does not hold (trimmed or expired events, a new
- * epoch, even between two pages) a gap notice goes first.
- *
- * Redis may lose events it had acknowledged (a restart from an older snapshot, a replica promoted
- * before it had them). Where the history has fallen behind the reader, or holds another event at
- * `since` than the reader has (publishes reused the lost ids), a new history is started after
- * that point and the reader is told of a gap: no id it holds is ever handed out again, and no
- * event under a reused id is passed off as the continuation of what it has.
+ * epoch, even between two pages) a gap notice goes first. Where the history has fallen behind
+ * the replay (Redis lost events it had numbered, or the whole history), a new history is
+ * started after that point, so no id a reader holds is ever handed out again.
  */
 export async function replayHistory(
   history: HistoryReader,
   userId: string,
-  from: ReplayStart,
+  since: string,
   pageSize: number,
   handlers: ReplayHandlers,
 ): Promise<ReplayOutcome> {
-  const start = parseEventId(from.since);
-  if (!start) throw new Error(`not an event id: ${JSON.stringify(from.since)}`);
+  const start = parseEventId(since);
+  if (!start) throw new Error(`not an event id: ${JSON.stringify(since)}`);
   let after = start;
-  let verifyTs = from.sinceTs;
   let replayed = 0;
   let restarts = 0;
   let gapAnnounced = false;
-  /** Set when the history was replaced under the reader: the gap is announced from there. */
-  let replacedAt: EventIdParts | undefined;
   const announceGap = (next: EventIdParts | undefined, extent: HistoryExtent) => {
-    if (!gapAnnounced) handlers.gap(replacedAt ?? after, next, extent);
+    if (!gapAnnounced) handlers.gap(after, next, extent);
     gapAnnounced = true;
-    replacedAt = undefined;
   };
   for (;;) {
     const at = formatEventId(after);
     const page = await history.readHistory(userId, at, pageSize);
     if (!handlers.proceed()) return { kind: 'stopped' };
     const extent = page.history;
-    const beyond = !extent || isAfterHistory(after, extent);
-    const replaced = !beyond && verifyTs !== undefined && page.afterTs !== undefined && page.afterTs !== verifyTs;
-    verifyTs = undefined;
-    if (beyond || replaced) {
+    if (!extent || isAfterHistory(after, extent)) {
       if (++restarts > MAX_RESTARTS) throw new Error(`the history of a user kept falling behind ${at}`);
-      const restart = await history.restartHistoryAfter(userId, at, replaced);
+      const restart = await history.restartHistoryAfter(userId, at);
       if (!handlers.proceed()) return { kind: 'stopped' };
       if (restart.kind === 'implausible') return { kind: 'invalid' };
-      if (replaced) {
-        // The entries after `after` in its epoch reuse lost ids: go on from the new history's start.
-        replacedAt = after;
-        after = { ms: parseEventId(restart.position)?.ms ?? after.ms + 1, seq: 0 };
-      }
-      continue; // the next read announces the gap
+      continue; // `after` now lies before the history's epoch: the next read announces the gap
     }
     for (const event of page.events) {
       const id = parseEventId(event.id);
       if (!id) continue;
-      if (replacedAt || !follows(after, id)) announceGap(id, extent);
+      if (!follows(after, id)) announceGap(id, extent);
       handlers.event(event.payload, id);
       replayed += 1;
       after = id;
       gapAnnounced = false;
     }
     if (page.events.length < pageSize) {
-      if (replacedAt || !isEnd(after, extent)) announceGap(undefined, extent);
+      if (!isEnd(after, extent)) announceGap(undefined, extent);
       return { kind: 'done', replayed, extent };
     }
   }

@@ -148,12 +148,9 @@ export class Hub {
     this.users.get(member.userId)?.members.delete(member);
   }
 
-  /**
-   * Replays the user's history after `since` to the member, then lets live events through
-   * (socket-resume.ts). `sinceTs`: the time of the event the client holds at `since`, if known.
-   */
-  resume(member: Member, since: string, sinceTs?: number): Promise<void> {
-    return this.resumes.resume(member, since, sinceTs);
+  /** Replays the user's history after `since` to the member, then lets live events through (socket-resume.ts). */
+  resume(member: Member, since: string): Promise<void> {
+    return this.resumes.resume(member, since);
   }
 
   /**

@@ -24,13 +24,13 @@ export class SocketResume {
     private readonly pageSize: number,
   ) {}
 
-  async resume(member: Member, since: string, sinceTs?: number): Promise<void> {
+  async resume(member: Member, since: string): Promise<void> {
     const start = parseEventId(since);
     if (!start) throw new Error(`resume needs an event id, got ${JSON.stringify(since)}`);
     member.beginResume(start);
     let gap = false;
     try {
-      const outcome = await replayHistory(this.history, member.userId, { since, sinceTs }, this.pageSize, {
+      const outcome = await replayHistory(this.history, member.userId, since, this.pageSize, {
         gap: (at, next) => {
           gap = true;
           this.metrics.gapsSignalled.labels('resume').inc();

@@ -1,12 +1,10 @@
-import { compareEventIdParts, eventTimestampOfPayload, type EventIdParts } from '@herald/protocol';
+import { compareEventIdParts, type EventIdParts } from '@herald/protocol';
 import type { Member } from './member.js';
 
 /** What delivering one event achieved on this node, kept for its receipt request and metrics. */
 export interface Delivery {
   ms: number;
   seq: number;
-  /** The event's `ts`, if its payload carries one. */
-  ts: number | undefined;
   attempted: number;
   /** Sends accepted, events held for resuming sockets, and sockets that already had the event. */
   successful: number;
@@ -26,15 +24,13 @@ export class UserStream {
   readonly members = new Set<Member>();
   /** The newest event this node has for the user; undefined until the opening read returns. */
   position: EventIdParts | undefined;
-  /** The time (`ts`) of the event at `position`, when this node delivered it: tells it from another event under its id. */
-  positionTs: number | undefined;
   /** Messages waiting, in arrival order; undefined when live. */
   held: Buffer[] | undefined = [];
   /** Held messages were dropped for lack of room: history must be read again before going live. */
   overflowed = false;
   /** The outage generation of the catch-up running for this stream, if one is. */
   catchingUp: number | undefined;
-  readonly lastDelivery: Delivery = { ms: -1, seq: -1, ts: undefined, attempted: 0, successful: 0, sent: 0, refused: 0, tooLarge: 0 };
+  readonly lastDelivery: Delivery = { ms: -1, seq: -1, attempted: 0, successful: 0, sent: 0, refused: 0, tooLarge: 0 };
 
   constructor(readonly userId: string) {}
 
@@ -75,16 +71,12 @@ export class UserStream {
       }
     }
     this.advanceTo(id);
-    this.positionTs = delivery.ts = eventTimestampOfPayload(payload);
     return delivery;
   }
 
   /** Moves the position forward to `id` (never back). */
   advanceTo(id: EventIdParts): void {
-    if (this.position === undefined || compareEventIdParts(id, this.position) > 0) {
-      this.position = id;
-      this.positionTs = undefined;
-    }
+    if (this.position === undefined || compareEventIdParts(id, this.position) > 0) this.position = id;
   }
 
   /** The sends of event `id`, if it was the last one delivered. */

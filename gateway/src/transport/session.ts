@@ -14,8 +14,6 @@ export interface Session {
   readonly lease: Lease;
   /** `?since=` from the URL, if any (checked after the welcome). */
   readonly since: string | undefined;
-  /** `?since_ts=` from the URL, if any (checked after the welcome). */
-  readonly sinceTs: string | undefined;
   /** Set by the open handler; cleared by the close handler, after which the socket must not be touched. */
   socket: HeraldSocket | undefined;
   /** True while `res.cork(() => res.upgrade())` runs (see welcome()). */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { HttpRequest, HttpResponse, WebSocketBehavior, us_socket_context_t } from 'uWebSockets.js';
-import { CloseCodes, encodeControlFrame, errorFrame, isEventId, parseClientFrame, parseEventTime, welcomeFrame } from '@herald/protocol';
+import { CloseCodes, encodeControlFrame, errorFrame, isEventId, parseClientFrame, welcomeFrame } from '@herald/protocol';
 import { AuthError, type TokenVerifier } from '../auth/verifier.js';
 import { readUpgradeCredentials } from '../auth/credentials.js';
 import type { Broker } from '../broker/broker.js';
@@ -96,19 +96,15 @@ export function createWebSocketBehavior(
     hub.closeOldestBeyond(session.userId, settings.maxConnectionsPerUser);
     if (session.since === undefined || !session.socket) return;
     session.resumeAsked = true;
-    const sinceTs = session.sinceTs === undefined ? undefined : parseEventTime(session.sinceTs);
-    if (!isEventId(session.since)) {
+    if (isEventId(session.since)) {
+      void hub.resume(member, session.since);
+    } else {
       metrics.resumes.labels('invalid_since').inc();
       sendControl(ws, errorFrame('invalid_since', 'since must be an event id like "1700000000000-0"; not resuming'));
-    } else if (session.sinceTs !== undefined && sinceTs === undefined) {
-      metrics.resumes.labels('invalid_since').inc();
-      sendControl(ws, errorFrame('invalid_since', "since_ts must be the event's ts: milliseconds since the Unix epoch; not resuming"));
-    } else {
-      void hub.resume(member, session.since, sinceTs);
     }
   }
 
-  function resume(ws: HeraldSocket, session: Session, since: string, sinceTs: number | undefined): void {
+  function resume(ws: HeraldSocket, session: Session, since: string): void {
     const member = session.member;
     if (!member) return;
     if (session.resumeAsked || session.framesReceived > 1 || member.sent > 0) {
@@ -120,20 +116,13 @@ export function createWebSocketBehavior(
       return;
     }
     session.resumeAsked = true;
-    void hub.resume(member, since, sinceTs);
+    void hub.resume(member, since);
   }
 
   async function authorizeAndUpgrade(
     res: HttpResponse,
     context: us_socket_context_t,
-    request: {
-      key: string;
-      extensions: string;
-      token: string;
-      protocol: string;
-      since: string | undefined;
-      sinceTs: string | undefined;
-    },
+    request: { key: string; extensions: string; token: string; protocol: string; since: string | undefined },
   ): Promise<void> {
     const guard = guardResponse(res);
     try {
@@ -149,7 +138,6 @@ export function createWebSocketBehavior(
         connectionId: randomBytes(9).toString('base64url'),
         lease,
         since: request.since,
-        sinceTs: request.sinceTs,
         socket: undefined,
         upgrading: true,
         member: undefined,
@@ -201,14 +189,12 @@ export function createWebSocketBehavior(
         queryToken: req.getQuery('token') ?? '',
       });
       const since = req.getQuery('since');
-      const sinceTs = req.getQuery('since_ts');
       const request = {
         key: req.getHeader('sec-websocket-key'),
         extensions: req.getHeader('sec-websocket-extensions'),
         token: credentials.token,
         protocol: credentials.protocol,
         since: since ? since : undefined,
-        sinceTs: sinceTs ? sinceTs : undefined,
       };
       if (!deps.accepting()) {
         refuse(res, 'shutting_down', unavailable('this node is shutting down; connect to another node'));
@@ -274,7 +260,7 @@ export function createWebSocketBehavior(
           ws.send(PONG);
           return;
         case 'herald.resume':
-          resume(ws, session, parsed.frame.since, parsed.frame.since_ts);
+          resume(ws, session, parsed.frame.since);
           return;
       }
     },

@@ -82,8 +82,8 @@ export class OutageBroker implements Broker {
     return this.inner.readHistory(userId, after, limit);
   }
 
-  restartHistoryAfter(userId: string, id: string, replaced?: boolean): Promise<HistoryRestart> {
-    return this.inner.restartHistoryAfter(userId, id, replaced);
+  restartHistoryAfter(userId: string, id: string): Promise<HistoryRestart> {
+    return this.inner.restartHistoryAfter(userId, id);
   }
 
   keepPositions(userIds: readonly string[]): Promise<void> {

@@ -1,69 +1,73 @@
 import type { Redis } from 'ioredis';
-import { eventTimestampOfPayload, joinEventPayload, parseEventId, type EventIdParts } from '@herald/protocol';
+import { joinEventPayload, parseEventId, type EventIdParts } from '@herald/protocol';
 import { LUA_ENSURE_EPOCH, LUA_NEW_EPOCH_START } from './lua.js';
 import { RedisScript } from './redis-script.js';
 
 /**
- * Opens a user's history: starts one when there is none, keeps its position for another
- * position ttl, and returns that position (`<epoch>-<n>`).
- *   KEYS[1] sequence hash   KEYS[2] history stream   ARGV[1] position ttl (s)
+ * Opens a user's history: starts one when there is none (or it began on another server run),
+ * keeps its position for another position ttl, and returns that position (`<epoch>-<n>`).
+ *   KEYS[1] sequence hash   KEYS[2] history stream   ARGV[1] position ttl (s)   ARGV[2] server run
  */
 const OPEN_HISTORY_SCRIPT = `
 local seq = KEYS[1]
 local stream = KEYS[2]
+local run = ARGV[2]
+local createMissing = true
 ${LUA_ENSURE_EPOCH}
 redis.call('EXPIRE', seq, ARGV[1])
 return epoch .. '-' .. (redis.call('HGET', seq, 'n') or '0')
 `;
 
 /**
- * Reads a user's history in one round trip: its epoch and event count, its oldest event, the
- * body of the entry at an id (if still held) and the entries after it.
+ * Reads a user's history in one round trip: its epoch and event count, its oldest event, and the
+ * entries after an id. A history that began on another server run ends first (a new one starts).
  *   KEYS[1] history stream   KEYS[2] sequence hash   ARGV[1] after   ARGV[2] max entries
+ *   ARGV[3] server run
  */
 const READ_HISTORY_SCRIPT = `
-local epoch = redis.call('HGET', KEYS[2], 'epoch')
+local stream = KEYS[1]
+local seq = KEYS[2]
+local run = ARGV[3]
+local createMissing = false
+${LUA_ENSURE_EPOCH}
 if not epoch then return {0} end
-local count = redis.call('HGET', KEYS[2], 'n') or '0'
-local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
+local count = redis.call('HGET', seq, 'n') or '0'
+local first = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)[1]
 local oldest = false
 if first then oldest = first[1] end
-local entries = redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV[2])
-local at = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])[1]
-local atBody = false
-if at then atBody = at[2][2] end
-return {1, epoch, count, oldest, entries, atBody}
+local entries = redis.call('XRANGE', stream, '(' .. ARGV[1], '+', 'COUNT', ARGV[2])
+return {1, epoch, count, oldest, entries}
 `;
 
 /**
- * Starts a new history whose ids all come after `id` when Redis lost events it had acknowledged
- * (a restart from an older snapshot, a replica promoted before it had them) and would otherwise
- * hand their ids out again: when `id` lies beyond anything the history has numbered, or (with
- * ARGV[5] = '1') when the history is still `id`'s epoch although the event at `id` was replaced.
+ * Starts a new history whose ids all come after `id` when `id` lies beyond anything the user's
+ * history has numbered: a client resumes from an id no history of this server run numbered,
+ * which must not be handed out again for another event.
  *   KEYS[1] sequence hash   KEYS[2] history stream   ARGV[1] id's epoch   ARGV[2] id's n
  *   ARGV[3] position ttl (s)   ARGV[4] how far (ms) an epoch may lie ahead of Redis's clock and
- *   still be believed   ARGV[5] '1': the event at id was replaced
+ *   still be believed   ARGV[5] server run
  * Returns {0} when the id's epoch is implausibly far ahead (nothing changed), {1, position}
- * when there is nothing to restart (nothing changed), {2, position} after starting one.
+ * when the id is not beyond the history, {2, position} after starting one.
  */
 const RESTART_HISTORY_SCRIPT = `
 local seq = KEYS[1]
 local stream = KEYS[2]
-${LUA_NEW_EPOCH_START}
+local run = ARGV[5]
+local now = redis.call('TIME')
 local idEpoch = tonumber(ARGV[1])
-local clockMs = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-if idEpoch > clockMs + tonumber(ARGV[4]) then return {0} end
-local epoch = tonumber(redis.call('HGET', seq, 'epoch') or '-1')
+if idEpoch > tonumber(now[1]) * 1000 + tonumber(ARGV[4]) then return {0} end
+local createMissing = true
+${LUA_ENSURE_EPOCH}
 local n = tonumber(redis.call('HGET', seq, 'n') or '0')
-local beyond = idEpoch > epoch or (idEpoch == epoch and tonumber(ARGV[2]) > n)
-local replaced = ARGV[5] == '1' and idEpoch == epoch
-if not beyond and not replaced then
-  return {1, string.format('%.0f', epoch) .. '-' .. string.format('%.0f', n)}
+if idEpoch < tonumber(epoch) or (idEpoch == tonumber(epoch) and tonumber(ARGV[2]) <= n) then
+  return {1, epoch .. '-' .. string.format('%.0f', n)}
 end
-local started = math.max(start, idEpoch + 1)
-redis.call('HSET', seq, 'epoch', string.format('%.0f', started), 'n', '0')
+local previous = string.format('%.0f', idEpoch)
+${LUA_NEW_EPOCH_START}
+epoch = string.format('%.0f', start)
+redis.call('HSET', seq, 'epoch', epoch, 'n', '0', 'run', run)
 redis.call('EXPIRE', seq, ARGV[3])
-return {2, string.format('%.0f', started) .. '-0'}
+return {2, epoch .. '-0'}
 `;
 
 /** How far ahead of Redis's clock a history's epoch is believed (clocks of a failover pair may disagree). */
@@ -85,8 +89,6 @@ export interface StoredHistory {
   readonly extent: StoredExtent | undefined;
   /** Entries after the requested id, oldest first, as the exact payloads that were published. */
   readonly events: readonly { readonly id: string; readonly payload: Buffer }[];
-  /** The time (`ts`) of the event at the requested id, when the history still holds it. */
-  readonly afterTs?: number | undefined;
 }
 
 type Entry = [string, string[]];
@@ -95,8 +97,9 @@ export async function openHistory(
   redis: Redis,
   keys: { readonly history: string; readonly sequence: string },
   positionTtlSeconds: number,
+  run: string,
 ): Promise<string> {
-  const position = await openScript.run(redis, [keys.sequence, keys.history], [positionTtlSeconds]);
+  const position = await openScript.run(redis, [keys.sequence, keys.history], [positionTtlSeconds, run]);
   if (typeof position !== 'string') throw new Error(`unexpected reply opening a history: ${JSON.stringify(position)}`);
   return position;
 }
@@ -115,12 +118,12 @@ export async function restartHistoryAfter(
   keys: { readonly history: string; readonly sequence: string },
   id: EventIdParts,
   positionTtlSeconds: number,
-  replaced = false,
+  run: string,
 ): Promise<HistoryRestart> {
   const reply = await restartScript.run(
     redis,
     [keys.sequence, keys.history],
-    [id.ms, id.seq, positionTtlSeconds, MAX_EPOCH_LEAD_MS, replaced ? '1' : '0'],
+    [id.ms, id.seq, positionTtlSeconds, MAX_EPOCH_LEAD_MS, run],
   );
   if (!Array.isArray(reply)) throw new Error(`unexpected reply restarting a history: ${JSON.stringify(reply)}`);
   const [code, position] = reply as [number, string | undefined];
@@ -146,10 +149,11 @@ export async function readHistory(
   keys: { readonly history: string; readonly sequence: string },
   after: string,
   limit: number,
+  run: string,
 ): Promise<StoredHistory> {
-  const reply = await readScript.run(redis, [keys.history, keys.sequence], [after, limit]);
+  const reply = await readScript.run(redis, [keys.history, keys.sequence], [after, limit, run]);
   if (!Array.isArray(reply) || reply[0] === 0) return { extent: undefined, events: [] };
-  const [, epoch, count, oldest, entries, atBody] = reply as [number, string, string, string | null, Entry[], string | null];
+  const [, epoch, count, oldest, entries] = reply as [number, string, string, string | null, Entry[]];
   return {
     extent: {
       epoch: Number(epoch),
@@ -157,6 +161,5 @@ export async function readHistory(
       oldest: typeof oldest === 'string' ? parseEventId(oldest) : undefined,
     },
     events: entries.map(([id, fields]) => ({ id, payload: Buffer.from(joinEventPayload(id, fields[1] ?? 'null}')) })),
-    afterTs: typeof atBody === 'string' ? eventTimestampOfPayload(Buffer.from(joinEventPayload(after, atBody))) : undefined,
   };
 }

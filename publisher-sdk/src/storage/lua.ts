@@ -8,26 +8,34 @@ export const HISTORY_BODY_FIELD = 'b';
 /**
  * Sets `start` to the first epoch a new history of the stream named by `stream` may take: Redis
  * time in ms, or later, so that its ids sort after every entry the stream still holds (XADD
- * refuses an id at or below the stream's top).
+ * refuses an id at or below the stream's top) and after the epoch in `previous` (a string or nil).
  */
 export const LUA_NEW_EPOCH_START = `
 local clock = redis.call('TIME')
 local start = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local top = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)[1]
 if top then start = math.max(start, tonumber(string.match(top[1], '^(%d+)')) + 1) end
+if previous then start = math.max(start, tonumber(previous) + 1) end
 `;
 
 /**
- * A user's sequence hash holds the current history's epoch and the number of events numbered in
- * it. This fragment reads the epoch of the hash named by `seq` into `epoch`, starting a new
- * history (see LUA_NEW_EPOCH_START) when there is none; the publish and open scripts share it,
- * so both begin histories the same way.
+ * A user's sequence hash holds the current history's epoch, the number of events numbered in
+ * it, and the run id of the Redis server it was numbered on. A server that restarted, or a
+ * replica promoted in its place, may have lost the last events a history numbered and would
+ * number others the same: a history ends with the server run it began on.
+ *
+ * This fragment reads into `epoch` the epoch of the hash named by `seq`, starting a new history
+ * (see LUA_NEW_EPOCH_START) when there is none or it began on another run than `run`; the
+ * publish, open, read and restart scripts share it, so all begin and end histories the same way.
+ * With `createMissing` false, a missing history stays missing (`epoch` nil).
  */
 export const LUA_ENSURE_EPOCH = `
-local epoch = redis.call('HGET', seq, 'epoch')
-if not epoch then
+local held = redis.call('HMGET', seq, 'epoch', 'run')
+local epoch = held[1]
+if (epoch and held[2] ~= run) or (not epoch and createMissing) then
+  local previous = epoch
 ${LUA_NEW_EPOCH_START}
   epoch = string.format('%.0f', start)
-  redis.call('HSET', seq, 'epoch', epoch)
+  redis.call('HSET', seq, 'epoch', epoch, 'n', '0', 'run', run)
 end
 `;

@@ -9,15 +9,15 @@ import { RedisScript } from './redis-script.js';
  *  - if the dedup key already produced an event, returns what it recorded and does nothing;
  *  - numbers the event in the user's history: id `<epoch>-<n>`, where epoch is when this history
  *    began and n counts its events (a missing event shows as a jump in n; a history whose
- *    position was lost starts a new epoch);
+ *    position was lost, or that began on another server run, ends: a new epoch starts);
  *  - appends it to the history stream, publishes it and, when receipts are wanted and a node
  *    listens, a receipt request right behind it; records the outcome under the dedup key:
  *    `<id> <receivers> <ts>`, followed by ` <call token>` when one is given.
- *   KEYS[1] history stream   KEYS[2] sequence hash (epoch, n)   KEYS[3] dedup key
+ *   KEYS[1] history stream   KEYS[2] sequence hash (epoch, n, run)   KEYS[3] dedup key
  *   ARGV[1] events channel   ARGV[2] event body (encodeEventBody)   ARGV[3] max events kept
  *   ARGV[4] history ttl (s)  ARGV[5] position ttl (s)   ARGV[6] dedup ttl (s)
  *   ARGV[7] call token or '' ARGV[8] receipt channel or ''   ARGV[9] event ts (ms)
- *   ARGV[10] receipt reference (when ARGV[8] is given)
+ *   ARGV[10] receipt reference (when ARGV[8] is given)   ARGV[11] server run (see LUA_ENSURE_EPOCH)
  * Returns { event id, subscribed gateway nodes, 0 } or, for a known dedup key, { record, 0, 1 }.
  */
 export const PUBLISH_SCRIPT = `
@@ -25,6 +25,8 @@ local previous = redis.call('GET', KEYS[3])
 if previous then return {previous, 0, 1} end
 local seq = KEYS[2]
 local stream = KEYS[1]
+local run = ARGV[11]
+local createMissing = true
 ${LUA_ENSURE_EPOCH}
 local n = redis.call('HINCRBY', seq, 'n', 1)
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], epoch .. '-' .. n, '${HISTORY_BODY_FIELD}', ARGV[2])
@@ -61,6 +63,8 @@ export interface ScriptPublish {
   readonly callToken: string;
   /** Where receipts are wanted (the channel and the reference they quote), or undefined for none. */
   readonly receipts: { readonly channel: string; readonly ref: string } | undefined;
+  /** The run id of the server the script is sent to (ServerRun). */
+  readonly run: string;
 }
 
 /** What a dedup key recorded about the event it produced. */
@@ -104,6 +108,7 @@ export async function runPublishScript(redis: Redis, input: ScriptPublish): Prom
       input.receipts?.channel ?? '',
       input.ts,
       input.receipts?.ref ?? '',
+      input.run,
     ],
   );
   if (
