@@ -3,6 +3,7 @@ import { storageLayout } from '@herald/publisher-sdk/storage';
 import { createPublisher, type Publisher } from '@herald/publisher-sdk';
 import { TestClient } from '../support/clients.js';
 import { startFleet, type Fleet } from '../support/fleet.js';
+import { printGatewayErrors } from '../support/gateway-process.js';
 import { signTestToken } from '../support/tokens.js';
 import { waitUntil } from '../support/wait.js';
 
@@ -28,6 +29,7 @@ describe('per-user subscription reference counting under connect/disconnect race
     publisher = createPublisher({ redisUrl: fleet.redis.url });
   });
   afterAll(async () => {
+    printGatewayErrors(fleet.nodes);
     await publisher.close();
     await fleet.stop();
   });

@@ -1,7 +1,7 @@
 import { compareEventIds, parseEventId } from '@herald/protocol';
 import { TestClient } from '../support/clients.js';
 import { SteadyPublisher } from '../support/delivery-check.js';
-import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
+import { printGatewayErrors, startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { TEST_JWT_SECRET, TEST_PUBLISH_KEY, signTestToken } from '../support/tokens.js';
@@ -64,6 +64,7 @@ describe('the subscribe seam (real Redis; replies to the gateways delayed 20-50 
     publisher = new SteadyPublisher(redis.url, USERS, RATE);
   });
   afterAll(async () => {
+    printGatewayErrors(nodes);
     await publisher.stop();
     await publisher.close();
     await Promise.all(nodes.map((node) => node.stop('SIGKILL')));

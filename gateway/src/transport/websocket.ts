@@ -104,6 +104,19 @@ export function createWebSocketBehavior(
     }
   }
 
+  /**
+   * Welcomes an upgraded socket. The upgrade is done: a failure here must not be answered as an
+   * HTTP refusal (that would write HTTP onto the WebSocket); the socket is asked to resync.
+   */
+  function welcomeOrResync(ws: HeraldSocket, session: Session): void {
+    try {
+      welcome(ws, session);
+    } catch (error) {
+      logger.error({ err: error, connection_id: session.connectionId }, 'welcoming a socket failed; asking it to resync');
+      if (session.socket) ws.end(CloseCodes.RESYNC.code, 'could not welcome; reconnect and resume');
+    }
+  }
+
   function resume(ws: HeraldSocket, session: Session, since: string): void {
     const member = session.member;
     if (!member) return;
@@ -157,7 +170,7 @@ export function createWebSocketBehavior(
       });
       session.upgrading = false;
       // The open handler ran inside the cork and left the welcome to us (see welcome()).
-      if (session.socket) welcome(session.socket, session);
+      if (session.socket) welcomeOrResync(session.socket, session);
     } catch (error) {
       if (error instanceof AuthError) {
         metrics.authFailures.labels(error.reason).inc();
@@ -232,7 +245,7 @@ export function createWebSocketBehavior(
       sockets.add(ws);
       metrics.connectionsOpened.inc();
       logger.debug({ connection_id: session.connectionId }, 'websocket opened');
-      if (!session.upgrading) welcome(ws, session);
+      if (!session.upgrading) welcomeOrResync(ws, session);
     },
 
     message(ws: HeraldSocket, message: ArrayBuffer, isBinary: boolean) {
