@@ -136,11 +136,35 @@ function refuseRemovedOptions(options: PublisherOptions): void {
   }
 }
 
+// Commands are only ever written to a ready connection, and the SDK retries them itself: no
+// offline queue, no resending by ioredis, in-flight commands fail as soon as the link drops. A
+// command ioredis resent on its own after a reconnect would reach a server it was not meant for
+// (scripts carry the run id of the server they were sent to: see storage/server-run.ts).
+const SAFE_CONNECTION = { enableOfflineQueue: false, autoResendUnfulfilledCommands: false, maxRetriesPerRequest: 0 } as const;
+
+/** Whether an ioredis client given to the SDK already behaves as SAFE_CONNECTION. */
+function isSafeConnection(redis: Redis): boolean {
+  const { enableOfflineQueue, autoResendUnfulfilledCommands, maxRetriesPerRequest } = redis.options;
+  return enableOfflineQueue === false && autoResendUnfulfilledCommands === false && maxRetriesPerRequest === 0;
+}
+
+function ownConnection(redis: Redis): { redis: Redis; owned: true } {
+  redis.on('error', () => {
+    // Every failure reaches the caller through the publish it affects.
+  });
+  return { redis, owned: true };
+}
+
 function connect(options: PublisherOptions): { redis: Redis; owned: boolean } {
   if (options.redis && options.redisUrl !== undefined) {
     throw new HeraldValidationError('invalid_option', 'give either redis or redisUrl, not both', 'redis');
   }
-  if (options.redis) return { redis: options.redis, owned: false };
+  if (options.redis) {
+    // A client with other settings is used for its address and credentials: the SDK opens its own connection like it.
+    return isSafeConnection(options.redis)
+      ? { redis: options.redis, owned: false }
+      : ownConnection(options.redis.duplicate(SAFE_CONNECTION));
+  }
   if (typeof options.redisUrl !== 'string' || !/^rediss?:\/\//.test(options.redisUrl)) {
     throw new HeraldValidationError(
       'invalid_option',
@@ -148,17 +172,7 @@ function connect(options: PublisherOptions): { redis: Redis; owned: boolean } {
       'redisUrl',
     );
   }
-  // Commands are only ever written to a ready connection, and the SDK retries them itself: no
-  // offline queue, no resending by ioredis, in-flight commands fail as soon as the link drops.
-  const redis = new Redis(options.redisUrl, {
-    enableOfflineQueue: false,
-    autoResendUnfulfilledCommands: false,
-    maxRetriesPerRequest: 0,
-  });
-  redis.on('error', () => {
-    // Every failure reaches the caller through the publish it affects.
-  });
-  return { redis, owned: true };
+  return ownConnection(new Redis(options.redisUrl, SAFE_CONNECTION));
 }
 
 function failure(error: unknown, idempotencyKey: string, keyLifetimeMs: number): Error {

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compareEventIds, isControlFrame, parseEventId } from '@herald/protocol';
+import { Redis } from 'ioredis';
 import { createPublisher, type Publisher } from '@herald/publisher-sdk';
 import { storageLayout } from '@herald/publisher-sdk/storage';
 import { TestClient } from '../support/clients.js';
@@ -130,6 +131,35 @@ describe('Redis comes back from an older snapshot, without events it had acknowl
     expect(client.gaps).toEqual([{ type: 'herald.gap', since: lost.at(-1), oldest: null }]);
     for (const id of after) expect(compareEventIds(id, lost.at(-1) ?? '')).toBeGreaterThan(0);
     expect(client.problems([...before, ...lost, ...after])).toEqual([]);
+  });
+
+  it('never numbers an id twice for a publish in flight when Redis dies, from a client with ioredis defaults', async () => {
+    // ioredis by default queues commands while disconnected and resends unanswered ones after a
+    // reconnect: to the restarted server, with the run id of the one that died.
+    const client = new Redis(redis.url);
+    client.on('error', () => undefined);
+    const borrowing = createPublisher({ redis: client, commandTimeoutMs: 500 });
+    try {
+      const ids: string[] = [];
+      for (let n = 0; n < 3; n++) ids.push((await borrowing.agentThinking('resent', 'r', { n })).event_id);
+      const admin = redis.client();
+      await admin.save();
+      admin.disconnect();
+      for (let n = 3; n < 5; n++) ids.push((await borrowing.agentThinking('resent', 'r', { n })).event_id);
+      redis.signal('SIGSTOP');
+      const inFlight = borrowing.agentThinking('resent', 'r', { n: 5 }).then(
+        (result) => result.event_id,
+        () => undefined,
+      );
+      await delay(300);
+      await redis.restart(); // SIGKILL the frozen server; start it again from the snapshot
+      const sixth = await inFlight;
+      const seventh = (await waitUntil('a publish', () => borrowing.agentThinking('resent', 'r', { n: 6 }).then((r) => r.event_id, () => false))) as string;
+      for (const id of [sixth, seventh]) if (id !== undefined) expect(compareEventIds(id, ids.at(-1) ?? '')).toBeGreaterThan(0);
+    } finally {
+      await borrowing.close();
+      client.disconnect();
+    }
   });
 
   it('never lets publishes that reach the restarted Redis first take the lost ids, and tells every reader that had them', async () => {

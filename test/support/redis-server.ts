@@ -12,6 +12,8 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** Starts it again on the same port. */
   restart(): Promise<void>;
+  /** Sends a signal to the server process (SIGSTOP freezes it, SIGCONT resumes it). */
+  signal(signal: NodeJS.Signals): void;
 }
 
 const INSTALL_HINT =
@@ -88,6 +90,9 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     async restart() {
       await stop();
       await launch();
+    },
+    signal(signal) {
+      child?.kill(signal);
     },
   };
 }

@@ -71,12 +71,14 @@ export class RedisBroker implements Broker {
       lazyConnect: true,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
+      // Never resend a command to the server a reconnection reached: scripts carry the run id of
+      // the server they were sent to, and the publisher SDK shares this connection.
+      autoResendUnfulfilledCommands: false,
       protocol: 3,
     };
     this.subscriber = new Redis(options.url, {
       ...common,
       autoResubscribe: false,
-      autoResendUnfulfilledCommands: false,
       connectionName: `herald-sub-${options.nodeId}`,
     });
     this.commands = new Redis(options.url, { ...common, connectionName: `herald-cmd-${options.nodeId}` });
