@@ -1,4 +1,5 @@
 import { DEFAULT_RETENTION } from '@herald/publisher-sdk/storage';
+import type { IncomingMessage } from 'node:http';
 import WebSocket, { WebSocketServer } from 'ws';
 import { MemoryBroker, MemoryBus } from '@herald/gateway';
 import { connect, reconnectDelay, type HeraldClient, type WebSocketConstructor } from '../src/index.js';
@@ -44,6 +45,23 @@ function record(client: HeraldClient): { events: EventEnvelope[]; gaps: GapFrame
   client.on('event', (event) => seen.events.push(event));
   client.on('gap', (gap) => seen.gaps.push(gap));
   return seen;
+}
+
+/** A stand-in gateway on a free port: `onConnection` answers each socket; it stops once `use` settles. */
+async function withFakeGateway(
+  onConnection: (socket: WebSocket, request: IncomingMessage) => void,
+  use: (url: string) => Promise<void>,
+): Promise<void> {
+  const server = new WebSocketServer({ port: 0, handleProtocols: (protocols) => [...protocols][0] ?? false });
+  server.on('connection', onConnection);
+  try {
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    await use(`ws://127.0.0.1:${port}`);
+  } finally {
+    for (const socket of server.clients) socket.terminate();
+    await new Promise((resolve) => server.close(resolve));
+  }
 }
 
 describe('client', () => {
@@ -175,28 +193,21 @@ describe('client', () => {
   });
 
   it('reconnects when a silent connection stops answering pings', async () => {
-    const server = new WebSocketServer({ port: 0, handleProtocols: (protocols) => [...protocols][0] ?? false });
     let connections = 0;
-    server.on('connection', (socket) => {
+    await withFakeGateway((socket) => {
       connections += 1;
       socket.send(JSON.stringify({ type: 'herald.welcome', protocol: 1, node: 'mute', user_id: 'u', connection_id: 'c' }));
-    });
-    try {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      const client = open({ url: `ws://127.0.0.1:${port}`, token: 't', pingIntervalMs: 50 });
+    }, async (url) => {
+      const client = open({ url, token: 't', pingIntervalMs: 50 });
       await waitUntil('a second connection', () => connections >= 2, 5000);
       expect(client.stats.connections).toBeGreaterThanOrEqual(2);
-    } finally {
-      await new Promise((resolve) => server.close(resolve));
-    }
+    });
   });
 
   it('drops an event that does not follow the last one and resumes from the last it had', async () => {
-    const server = new WebSocketServer({ port: 0, handleProtocols: (protocols) => [...protocols][0] ?? false });
     const urls: string[] = [];
     const event = (id: string) => JSON.stringify({ id, type: 'agent_thinking', ts: 1, user_id: 'u', data: null });
-    server.on('connection', (socket, request) => {
+    await withFakeGateway((socket, request) => {
       urls.push(request.url ?? '');
       socket.send(JSON.stringify({ type: 'herald.welcome', protocol: 1, node: 'n', user_id: 'u', connection_id: 'c', since: '100-0' }));
       if (urls.length === 1) {
@@ -205,11 +216,8 @@ describe('client', () => {
       } else {
         for (const id of ['100-3', '100-4', '100-5']) socket.send(event(id));
       }
-    });
-    try {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      const client = open({ url: `ws://127.0.0.1:${port}`, token: 't' });
+    }, async (url) => {
+      const client = open({ url, token: 't' });
       const seen = record(client);
       const errors: unknown[] = [];
       client.on('error', (error) => errors.push(error));
@@ -218,63 +226,45 @@ describe('client', () => {
       expect(urls[1]).toContain('since=100-2');
       expect(client.stats).toMatchObject({ holesDetected: 1, duplicatesDropped: 0 });
       expect(String(errors[0])).toContain('events are missing before 100-4');
-    } finally {
-      for (const socket of server.clients) socket.terminate();
-      await new Promise((resolve) => server.close(resolve));
-    }
+    });
   });
 
   it('accepts a jump announced by herald.gap, and the first event of a newer history', async () => {
-    const server = new WebSocketServer({ port: 0, handleProtocols: (protocols) => [...protocols][0] ?? false });
     const event = (id: string) => JSON.stringify({ id, type: 'agent_thinking', ts: 1, user_id: 'u', data: null });
-    server.on('connection', (socket) => {
+    await withFakeGateway((socket) => {
       socket.send(JSON.stringify({ type: 'herald.welcome', protocol: 1, node: 'n', user_id: 'u', connection_id: 'c', since: '100-0' }));
       socket.send(event('100-1'));
       socket.send(JSON.stringify({ type: 'herald.gap', since: '100-1', oldest: '100-7' }));
       socket.send(event('100-7'));
       socket.send(event('200-1'));
-    });
-    try {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      const client = open({ url: `ws://127.0.0.1:${port}`, token: 't' });
+    }, async (url) => {
+      const client = open({ url, token: 't' });
       const seen = record(client);
       await waitUntil('three events', () => seen.events.length === 3, 5000);
       expect(seen.events.map((e) => e.id)).toEqual(['100-1', '100-7', '200-1']);
       expect(client.stats).toMatchObject({ connections: 1, holesDetected: 0 });
-    } finally {
-      for (const socket of server.clients) socket.terminate();
-      await new Promise((resolve) => server.close(resolve));
-    }
+    });
   });
 
   it('tells the application of a gap when the gateway refuses its position', async () => {
-    const server = new WebSocketServer({ port: 0, handleProtocols: (protocols) => [...protocols][0] ?? false });
     const event = (id: string) => JSON.stringify({ id, type: 'agent_thinking', ts: 1, user_id: 'u', data: null });
-    server.on('connection', (socket) => {
+    await withFakeGateway((socket) => {
       socket.send(JSON.stringify({ type: 'herald.welcome', protocol: 1, node: 'n', user_id: 'u', connection_id: 'c', since: '100-3' }));
       socket.send(JSON.stringify({ type: 'herald.error', code: 'invalid_since', message: 'no' }));
       socket.send(event('100-4'));
-    });
-    try {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      const client = open({ url: `ws://127.0.0.1:${port}`, token: 't', since: '999-9' });
+    }, async (url) => {
+      const client = open({ url, token: 't', since: '999-9' });
       const seen = record(client);
       client.on('error', () => undefined);
       await waitUntil('the event', () => seen.events.length === 1, 5000);
       expect(seen.gaps).toEqual([{ type: 'herald.gap', since: '999-9', oldest: null }]);
       expect(seen.events.map((e) => e.id)).toEqual(['100-4']);
-    } finally {
-      for (const socket of server.clients) socket.terminate();
-      await new Promise((resolve) => server.close(resolve));
-    }
+    });
   });
 
   it("starts afresh, with a gap, when getToken starts naming another user: it never resumes one user's stream from another's position", async () => {
-    const server = new WebSocketServer({ port: 0, handleProtocols: (protocols) => [...protocols][0] ?? false });
     const urls: string[] = [];
-    server.on('connection', (socket, request) => {
+    await withFakeGateway((socket, request) => {
       urls.push(request.url ?? '');
       const user = urls.length === 1 ? 'amy' : 'ben';
       socket.send(JSON.stringify({ type: 'herald.welcome', protocol: 1, node: 'n', user_id: user, connection_id: 'c', since: '100-5' }));
@@ -282,11 +272,8 @@ describe('client', () => {
         socket.send(JSON.stringify({ id: '100-6', type: 'agent_thinking', ts: 1, user_id: 'amy', data: null }));
         setTimeout(() => socket.terminate(), 20);
       }
-    });
-    try {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      const client = open({ url: `ws://127.0.0.1:${port}`, token: 't', reconnect: { initialDelayMs: 1, maxDelayMs: 5 } });
+    }, async (url) => {
+      const client = open({ url, token: 't', reconnect: { initialDelayMs: 1, maxDelayMs: 5 } });
       const seen = record(client);
       client.on('error', () => undefined);
       await waitUntil('a connection without since after the switch', () => urls.length >= 3, 5000);
@@ -294,29 +281,22 @@ describe('client', () => {
       expect(urls[2]).not.toContain('since=');
       expect(seen.gaps).toEqual([{ type: 'herald.gap', since: '100-6', oldest: null }]);
       client.close();
-    } finally {
-      for (const socket of server.clients) socket.terminate();
-      await new Promise((resolve) => server.close(resolve));
-    }
+    });
   });
 
   it("never sends one user's position with another user's token", async () => {
-    const server = new WebSocketServer({ port: 0, handleProtocols: (protocols) => [...protocols][0] ?? false });
     const urls: string[] = [];
     const jwt = (sub: string) => `h.${Buffer.from(JSON.stringify({ sub, exp: 1 })).toString('base64url')}.s`;
-    server.on('connection', (socket, request) => {
+    await withFakeGateway((socket, request) => {
       urls.push(request.url ?? '');
       const user = urls.length <= 2 ? 'amy' : 'ben';
       socket.send(JSON.stringify({ type: 'herald.welcome', protocol: 1, node: 'n', user_id: user, connection_id: 'c', since: '100-5' }));
       if (urls.length === 1) socket.send(JSON.stringify({ id: '100-6', type: 'agent_thinking', ts: 1234, user_id: 'amy', data: null }));
       if (urls.length <= 2) setTimeout(() => socket.terminate(), 20);
-    });
-    try {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
+    }, async (url) => {
       let tokens = 0;
       const client = open({
-        url: `ws://127.0.0.1:${port}`,
+        url: url,
         getToken: () => jwt(++tokens <= 2 ? 'amy' : 'ben'),
         reconnect: { initialDelayMs: 1, maxDelayMs: 5 },
       });
@@ -327,10 +307,7 @@ describe('client', () => {
       expect(urls[2]).not.toContain('since');
       expect(seen.gaps).toEqual([{ type: 'herald.gap', since: '100-6', oldest: null }]);
       client.close();
-    } finally {
-      for (const socket of server.clients) socket.terminate();
-      await new Promise((resolve) => server.close(resolve));
-    }
+    });
   });
 
   it('ends its iterators and stops reconnecting once closed', async () => {
