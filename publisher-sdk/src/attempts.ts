@@ -50,22 +50,50 @@ export function whenReady(redis: Redis, timeoutMs: number): Promise<void> {
   if (redis.status === 'end') return Promise.reject(new NotSentError('the Redis connection is closed'));
   if (redis.status === 'wait') redis.connect().catch(() => undefined);
   return new Promise((resolve, reject) => {
-    const done = (error?: Error) => {
-      clearTimeout(timer);
-      redis.off('ready', onReady);
-      redis.off('end', onEnd);
-      if (error) reject(error);
-      else resolve();
-    };
-    const onReady = () => done();
-    const onEnd = () => done(new NotSentError('the Redis connection is closed'));
     const timer = setTimeout(
-      () => done(new NotSentError(`Redis was not reachable within ${timeoutMs} ms (connection ${redis.status})`)),
+      () => reject(new NotSentError(`Redis was not reachable within ${timeoutMs} ms (connection ${redis.status})`)),
       timeoutMs,
     );
-    redis.once('ready', onReady);
-    redis.once('end', onEnd);
+    nextReady(redis).then(
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
   });
+}
+
+// One wait per connection, however many publishes wait on it (one listener pair, not one each).
+const readiness = new WeakMap<Redis, Promise<void>>();
+
+function nextReady(redis: Redis): Promise<void> {
+  let ready = readiness.get(redis);
+  if (!ready) {
+    ready = new Promise<void>((resolve, reject) => {
+      const settle = () => {
+        redis.off('ready', onReady);
+        redis.off('end', onEnd);
+        readiness.delete(redis);
+      };
+      const onReady = () => {
+        settle();
+        resolve();
+      };
+      const onEnd = () => {
+        settle();
+        reject(new NotSentError('the Redis connection is closed'));
+      };
+      redis.once('ready', onReady);
+      redis.once('end', onEnd);
+    });
+    ready.catch(() => undefined);
+    readiness.set(redis, ready);
+  }
+  return ready;
 }
 
 /** Rejects with NoAnswerError when `promise` has not settled within `timeoutMs`; a late outcome is ignored. */
