@@ -214,7 +214,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
       : new PublisherMetrics(options.metrics === true ? undefined : options.metrics);
   const { redis, owned } = connect(options);
   const retention = new RetentionCache(redis, layout);
-  const serverRun = new ServerRun(redis);
+  const serverRun = ServerRun.of(redis);
   const receipts = new ReceiptListener(redis, layout.receipts(randomBytes(12).toString('base64url')));
   let closed = false;
 

@@ -82,7 +82,7 @@ export class RedisBroker implements Broker {
       connectionName: `herald-sub-${options.nodeId}`,
     });
     this.commands = new Redis(options.url, { ...common, connectionName: `herald-cmd-${options.nodeId}` });
-    this.runs = new ServerRun(this.commands);
+    this.runs = ServerRun.of(this.commands);
     this.publisher = createPublisher({
       redis: this.commands,
       channelPrefix: options.channelPrefix,

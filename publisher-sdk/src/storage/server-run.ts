@@ -14,13 +14,25 @@ export interface ConnectionRun {
  * any history that began on another run (LUA_ENSURE_EPOCH), since that server may have lost
  * the history's last events and would number others the same.
  *
- * It is read once per connection: every reconnection may reach another server.
+ * It is read once per connection: every reconnection may reach another server. Everything that
+ * shares a connection (the gateway and the publisher SDK it runs) shares one ServerRun.
  */
 export class ServerRun {
+  private static readonly byConnection = new WeakMap<Redis, ServerRun>();
   private connection = 0;
   private known: Promise<ConnectionRun> | undefined;
 
-  constructor(private readonly redis: Redis) {
+  /** The ServerRun of this connection. */
+  static of(redis: Redis): ServerRun {
+    let run = ServerRun.byConnection.get(redis);
+    if (!run) {
+      run = new ServerRun(redis);
+      ServerRun.byConnection.set(redis, run);
+    }
+    return run;
+  }
+
+  private constructor(private readonly redis: Redis) {
     redis.on('close', () => {
       this.connection += 1;
       this.known = undefined;
