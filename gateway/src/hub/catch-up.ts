@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
-import { CloseCodes, encodeControlFrame, formatEventId, gapFrame, type EventIdParts } from '@herald/protocol';
+import { CloseCodes, encodeControlFrame, formatEventId, type EventIdParts } from '@herald/protocol';
 import type { HistoryExtent, HistoryReader } from '../broker/broker.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { FanOut } from './fan-out.js';
 import { gapConcerns } from './history-coverage.js';
-import { replayHistory } from './history-replay.js';
+import { gapFrameBefore, replayHistory } from './history-replay.js';
 import type { OutageState } from './outage.js';
 import type { Sequencer } from './sequencer.js';
 import type { UserStream } from './user-stream.js';
@@ -93,7 +93,7 @@ export class CatchUp {
           const at = member.gapPosition() ?? since;
           if (!gapConcerns(at, next, extent)) continue;
           metrics.gapsSignalled.labels(path).inc();
-          member.sendGap(encodeControlFrame(gapFrame(formatEventId(at), next ? formatEventId(next) : null)));
+          member.sendGap(encodeControlFrame(gapFrameBefore(at, next)));
         }
       },
       event: (payload, id) => {

@@ -1,4 +1,4 @@
-import { formatEventId, parseEventId, type EventIdParts } from '@herald/protocol';
+import { formatEventId, gapFrame, parseEventId, type EventIdParts, type GapFrame } from '@herald/protocol';
 import type { HistoryExtent, HistoryReader } from '../broker/broker.js';
 import { isAfterHistory } from './history-coverage.js';
 
@@ -20,6 +20,11 @@ export type ReplayOutcome =
   /** `since` names an epoch implausibly far ahead of Redis's clock: nothing was sent. */
   | { readonly kind: 'invalid' }
   | { readonly kind: 'stopped' };
+
+/** The herald.gap for a reader at `since` when the history holds `next` next (undefined: nothing more). */
+export function gapFrameBefore(since: EventIdParts, next: EventIdParts | undefined): GapFrame {
+  return gapFrame(formatEventId(since), next ? formatEventId(next) : null);
+}
 
 // A history restarted behind the reader is read again; it cannot fall behind again so soon
 // unless its position keeps vanishing (expiring within milliseconds).

@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
-import { CloseCodes, encodeControlFrame, errorFrame, formatEventId, gapFrame, parseEventId, resumedFrame, type ServerControlFrame } from '@herald/protocol';
+import { CloseCodes, encodeControlFrame, errorFrame, parseEventId, resumedFrame, type ServerControlFrame } from '@herald/protocol';
 import type { HistoryReader } from '../broker/broker.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { FanOut } from './fan-out.js';
-import { replayHistory } from './history-replay.js';
+import { gapFrameBefore, replayHistory } from './history-replay.js';
 import type { Member } from './member.js';
 
 function send(member: Member, frame: ServerControlFrame): void {
@@ -34,7 +34,7 @@ export class SocketResume {
         gap: (at, next) => {
           gap = true;
           this.metrics.gapsSignalled.labels('resume').inc();
-          send(member, gapFrame(formatEventId(at), next ? formatEventId(next) : null));
+          send(member, gapFrameBefore(at, next));
         },
         event: (payload, id) => {
           if (!member.detached) this.fanOut.count(member.sendIfNew(payload, id));
