@@ -97,6 +97,39 @@ describe('Redis comes back from an older snapshot, without events it had acknowl
   let node: GatewayProcess;
   let publisher: Publisher;
 
+  /**
+   * Publishes `kept` events (n = 0, 1…), snapshots Redis with SAVE, then publishes `lost` more:
+   * a restart from the snapshot loses those after Redis acknowledged them.
+   */
+  async function publishAroundSnapshot(by: Publisher, userId: string, kept: number, lost: number): Promise<{ kept: string[]; lost: string[] }> {
+    const ids: string[] = [];
+    for (let n = 0; n < kept + lost; n++) {
+      if (n === kept) {
+        const admin = redis.client();
+        await admin.save();
+        admin.disconnect();
+      }
+      ids.push((await by.agentThinking(userId, 'r', { n })).event_id);
+    }
+    return { kept: ids.slice(0, kept), lost: ids.slice(kept) };
+  }
+
+  const clients: CheckedClient[] = [];
+  /** A client SDK connection to the node, closed after the test whatever happens. */
+  function openClient(userId: string): CheckedClient {
+    const client = CheckedClient.open(userId, node.wsUrl);
+    clients.push(client);
+    return client;
+  }
+  afterEach(() => {
+    for (const client of clients.splice(0)) client.close();
+  });
+
+  /** Publishes event `n` as soon as Redis takes it again. */
+  async function publishWhenBack(by: Publisher, userId: string, n: number): Promise<string> {
+    return waitUntil('a publish', () => by.agentThinking(userId, 'r', { n }).then((result) => result.event_id, () => false));
+  }
+
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'herald-snapshot-'));
     redis = await startRedisServer({ dir });
@@ -111,21 +144,15 @@ describe('Redis comes back from an older snapshot, without events it had acknowl
   });
 
   it('tells the sockets that had the lost events with herald.gap and never hands their ids out again', async () => {
-    const client = CheckedClient.open('rewound', node.wsUrl);
+    const client = openClient('rewound');
     await waitUntil('welcomed', () => client.start !== undefined);
-    const before: string[] = [];
-    for (let n = 0; n < 8; n++) before.push((await publisher.agentThinking('rewound', 'r', { n })).event_id);
-    const admin = redis.client();
-    await admin.save();
-    admin.disconnect();
-    const lost: string[] = [];
-    for (let n = 8; n < 10; n++) lost.push((await publisher.agentThinking('rewound', 'r', { n })).event_id);
+    const { kept: before, lost } = await publishAroundSnapshot(publisher, 'rewound', 8, 2);
     await waitUntil('every event', () => client.received.length === 10);
     await redis.restart(); // SIGKILL, then start from the snapshot: events 9 and 10 are gone
     await waitUntil('the node to recover', async () => (await fetch(`${node.adminUrl}/readyz`)).status === 200);
     await waitUntil('the gap', () => client.gaps.length > 0);
     const after: string[] = [];
-    for (let n = 10; n < 13; n++) after.push((await waitUntil('a publish', () => publisher.agentThinking('rewound', 'r', { n }).then((r) => r.event_id, () => false))) as string);
+    for (let n = 10; n < 13; n++) after.push(await publishWhenBack(publisher, 'rewound', n));
     await waitUntil('the events after the gap', () => client.received.length === 13);
     client.close();
     expect(client.gaps).toEqual([{ type: 'herald.gap', since: lost.at(-1), oldest: null }]);
@@ -140,12 +167,7 @@ describe('Redis comes back from an older snapshot, without events it had acknowl
     client.on('error', () => undefined);
     const borrowing = createPublisher({ redis: client, commandTimeoutMs: 500 });
     try {
-      const ids: string[] = [];
-      for (let n = 0; n < 3; n++) ids.push((await borrowing.agentThinking('resent', 'r', { n })).event_id);
-      const admin = redis.client();
-      await admin.save();
-      admin.disconnect();
-      for (let n = 3; n < 5; n++) ids.push((await borrowing.agentThinking('resent', 'r', { n })).event_id);
+      const { lost } = await publishAroundSnapshot(borrowing, 'resent', 3, 2);
       redis.signal('SIGSTOP');
       const inFlight = borrowing.agentThinking('resent', 'r', { n: 5 }).then(
         (result) => result.event_id,
@@ -154,8 +176,8 @@ describe('Redis comes back from an older snapshot, without events it had acknowl
       await delay(300);
       await redis.restart(); // SIGKILL the frozen server; start it again from the snapshot
       const sixth = await inFlight;
-      const seventh = (await waitUntil('a publish', () => borrowing.agentThinking('resent', 'r', { n: 6 }).then((r) => r.event_id, () => false))) as string;
-      for (const id of [sixth, seventh]) if (id !== undefined) expect(compareEventIds(id, ids.at(-1) ?? '')).toBeGreaterThan(0);
+      const seventh = await publishWhenBack(borrowing, 'resent', 6);
+      for (const id of [sixth, seventh]) if (id !== undefined) expect(compareEventIds(id, lost.at(-1) ?? '')).toBeGreaterThan(0);
     } finally {
       await borrowing.close();
       client.disconnect();
@@ -163,25 +185,22 @@ describe('Redis comes back from an older snapshot, without events it had acknowl
   });
 
   it('never lets publishes that reach the restarted Redis first take the lost ids, and tells every reader that had them', async () => {
-    const live = CheckedClient.open('reused', node.wsUrl);
+    const live = openClient('reused');
     await waitUntil('welcomed', () => live.start !== undefined);
-    const kept: string[] = [];
-    for (let n = 0; n < 10; n++) kept.push((await publisher.agentThinking('reused', 'r', { n })).event_id);
-    const admin = redis.client();
-    await admin.save();
-    admin.disconnect();
-    const lost: string[] = [];
-    for (let n = 10; n < 12; n++) lost.push((await publisher.agentThinking('reused', 'r', { n })).event_id);
+    const { kept, lost } = await publishAroundSnapshot(publisher, 'reused', 10, 2);
     await waitUntil('every event', () => live.received.length === 12);
     // A socket that holds only its welcome's position: the node's position, the last lost event.
-    const quiet = CheckedClient.open('reused', node.wsUrl);
+    const quiet = openClient('reused');
     await waitUntil('welcomed', () => quiet.start !== undefined);
     expect(quiet.start).toBe(lost.at(-1));
-    await redis.restart();
-    // Publishes reach the restarted Redis before the node is back: they begin a new history.
+    // The node is frozen until publishes have reached the restarted Redis: they begin a new history.
+    node.process.kill('SIGSTOP');
     const fresh: string[] = [];
-    for (let n = 100; n < 103; n++) {
-      fresh.push((await waitUntil('a publish', () => publisher.agentThinking('reused', 'r', { n }).then((r) => r.event_id, () => false))) as string);
+    try {
+      await redis.restart();
+      for (let n = 100; n < 103; n++) fresh.push(await publishWhenBack(publisher, 'reused', n));
+    } finally {
+      node.process.kill('SIGCONT');
     }
     for (const id of fresh) expect(compareEventIds(id, lost.at(-1) ?? '')).toBeGreaterThan(0);
     expect(fresh.map((id) => id.split('-')[1])).toEqual(['1', '2', '3']);
