@@ -1,5 +1,6 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { sendSignal, spawnWatched } from '../support/child-process.js';
 import { TestClient } from '../support/clients.js';
 import { runGatewayToExit, startGatewayProcess } from '../support/gateway-process.js';
 import { REPO_ROOT } from '../support/paths.js';
@@ -199,12 +200,7 @@ function descendants(pid: number): number[] {
 }
 
 function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+  return sendSignal(pid, 0);
 }
 
 function canListen(port: number): Promise<boolean> {
@@ -233,7 +229,7 @@ describe('npm start', () => {
 
   async function npmStart(detached: boolean): Promise<Started> {
     const [port, adminPort] = [await freePort(), await freePort()];
-    const npm = spawn('npm', ['start'], {
+    const { child: npm, pid, exited, output } = spawnWatched('npm', ['start'], {
       cwd: REPO_ROOT,
       detached,
       env: {
@@ -247,22 +243,15 @@ describe('npm start', () => {
         DRAIN_SPREAD_MS: '0',
         DRAIN_GRACE_MS: '1000',
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let output = '';
-    npm.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    npm.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => npm.once('exit', (code) => resolve(code)));
-    const pid = npm.pid;
-    if (pid === undefined) throw new Error('npm did not start');
     try {
       await waitUntil('npm start to serve a ready gateway', async () => {
-        if (npm.exitCode !== null) throw new Error(`npm start exited with ${npm.exitCode}:\n${output}`);
+        if (npm.exitCode !== null) throw new Error(`npm start exited with ${npm.exitCode}:\n${output()}`);
         return (await fetch(`http://127.0.0.1:${adminPort}/readyz`).catch(() => undefined))?.status === 200;
       }, 30_000);
-      const token = /\/ws\?token=(\S+)/.exec(output)?.[1] ?? '';
+      const token = /\/ws\?token=(\S+)/.exec(output())?.[1] ?? '';
       const client = await TestClient.connect(`ws://127.0.0.1:${port}/ws`, { token, via: 'query' });
-      return { npm, pid, exited, ports: [port, adminPort], client, processes: [pid, ...descendants(pid)], output: () => output };
+      return { npm, pid, exited, ports: [port, adminPort], client, processes: [pid, ...descendants(pid)], output };
     } catch (error) {
       killTree(pid);
       throw error;

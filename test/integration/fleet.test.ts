@@ -1,8 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sendSignal, spawnWatched } from '../support/child-process.js';
 import { TestClient } from '../support/clients.js';
 import { REPO_ROOT } from '../support/paths.js';
 import { freePort } from '../support/ports.js';
@@ -27,34 +28,18 @@ function startFleet(args: readonly string[], options: FleetOptions = {}): Fleet 
   const [command, commandArgs] = options.viaNpm
     ? ['npm', ['run', 'fleet', '--', ...args]]
     : [process.execPath, ['scripts/fleet.mjs', ...args]];
-  const child = spawn(command, commandArgs, {
+  const { child, pid, exited, output } = spawnWatched(command, commandArgs, {
     cwd: REPO_ROOT,
     env: { PATH: options.path ?? process.env['PATH'], HOME: process.env['HOME'] },
-    stdio: ['ignore', 'pipe', 'pipe'],
     detached: options.viaNpm === true,
   });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const pid = child.pid;
-  if (pid === undefined) throw new Error('the fleet did not start');
-  return { process: child, target: options.viaNpm ? -pid : pid, exited, output: () => output };
-}
-
-function signal(target: number, name: NodeJS.Signals | 0): boolean {
-  try {
-    process.kill(target, name);
-    return true;
-  } catch {
-    return false;
-  }
+  return { process: child, target: options.viaNpm ? -pid : pid, exited, output };
 }
 
 /** Ctrl-C, so the fleet stops what it started (which may outlive npm); SIGKILL if it does not stop. */
 async function stopFleet(fleet: Fleet): Promise<void> {
-  if (!signal(fleet.target, 'SIGINT')) return;
-  await waitUntil('the fleet to stop', () => !signal(fleet.target, 0), 20_000).catch(() => signal(fleet.target, 'SIGKILL'));
+  if (!sendSignal(fleet.target, 'SIGINT')) return;
+  await waitUntil('the fleet to stop', () => !sendSignal(fleet.target, 0), 20_000).catch(() => sendSignal(fleet.target, 'SIGKILL'));
 }
 
 /** Waits until the fleet exits or claims to be ready, whichever comes first. */

@@ -1,5 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { spawnWatched, type WatchedProcess } from './child-process.js';
 import { GATEWAY_ENTRY } from './paths.js';
 import { freePort } from './ports.js';
 import { waitUntil } from './wait.js';
@@ -51,13 +52,9 @@ export interface StartOptions {
 }
 
 /** Spawns the built gateway entry point, collecting everything it writes. */
-function spawnGateway(env: Record<string, string>): { child: ChildProcess; output: () => string } {
+function spawnGateway(env: Record<string, string>): WatchedProcess {
   assertBuilt();
-  const child = spawn(process.execPath, [GATEWAY_ENTRY], { env: baseEnvironment(env), stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  return { child, output: () => output };
+  return spawnWatched(process.execPath, [GATEWAY_ENTRY], { env: baseEnvironment(env) });
 }
 
 /** Runs the built gateway entry point and waits until it answers 200 on /readyz (or /healthz). */
@@ -65,8 +62,7 @@ export async function startGatewayProcess(env: Record<string, string>, options: 
   const port = env['PORT'] ? Number(env['PORT']) : await freePort();
   const adminPort = env['ADMIN_PORT'] ? Number(env['ADMIN_PORT']) : await freePort();
   const nodeId = env['NODE_ID'] ?? `node-${port}`;
-  const { child, output } = spawnGateway({ ...env, PORT: String(port), ADMIN_PORT: String(adminPort), NODE_ID: nodeId });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const { child, output, exited } = spawnGateway({ ...env, PORT: String(port), ADMIN_PORT: String(adminPort), NODE_ID: nodeId });
   const httpUrl = `http://127.0.0.1:${port}`;
   const adminUrl = `http://127.0.0.1:${adminPort}`;
   const probe = options.waitFor ?? 'readyz';
@@ -92,13 +88,13 @@ export async function startGatewayProcess(env: Record<string, string>, options: 
 
 /** Runs the gateway entry point to completion (for start-up failures). */
 export function runGatewayToExit(env: Record<string, string>, timeoutMs = 10_000): Promise<ProcessResult> {
-  const { child, output } = spawnGateway(env);
+  const { child, output, exited } = spawnGateway(env);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`gateway did not exit within ${timeoutMs} ms:\n${output()}`));
     }, timeoutMs);
-    child.once('exit', (code) => {
+    void exited.then((code) => {
       clearTimeout(timer);
       resolve({ code, output: output() });
     });
