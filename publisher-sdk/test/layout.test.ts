@@ -1,6 +1,7 @@
 import fc from 'fast-check';
-import { HeraldValidationError, isValidUserId, validateIdempotencyKey } from '@herald/protocol';
+import { HeraldValidationError } from '@herald/protocol';
 import { DEFAULT_CHANNEL_PREFIX, encodeUserTag, storageLayout, validateChannelPrefix } from '../src/storage/index.js';
+import { hostileIdempotencyKey, hostileText, hostileUserId } from '../../test/support/hostile-ids.js';
 
 /** The hash tag Redis Cluster hashes for `key`: between the first `{` and the first `}` after it, if not empty. */
 function hashTag(key: string): string | undefined {
@@ -12,23 +13,9 @@ function hashTag(key: string): string | undefined {
   return bytes.subarray(open + 1, close).toString('utf8');
 }
 
-// Pieces an attacker would reach for: the layout's own punctuation and purpose names, escapes,
-// glob characters, look-alikes of the prefix, and any code point at all.
-const hostile = fc.oneof(
-  fc.constantFrom('}', '{', ':', '%', '*', '?', '[', ']', '%7D', '%25', '}:idem:', '}:history', '}:seq', ':{u:', 'herald:{u:', 'u:', ' ', '\ufffd'),
-  fc.string({ unit: 'binary', maxLength: 6 }),
-  fc.string({ unit: 'grapheme', maxLength: 6 }),
-);
-const text = fc.array(hostile, { maxLength: 8 }).map((parts) => parts.join(''));
-const userId = text.filter((value) => isValidUserId(value));
-const idempotencyKey = text.filter((value) => {
-  try {
-    validateIdempotencyKey(value);
-    return true;
-  } catch {
-    return false;
-  }
-});
+const text = hostileText({ maxLength: 8 });
+const userId = hostileUserId({ maxLength: 8 });
+const idempotencyKey = hostileIdempotencyKey({ maxLength: 8 });
 const prefix = fc.stringMatching(/^[A-Za-z0-9_.:-]{1,12}$/);
 
 type Triple = { readonly prefix: string; readonly purpose: string; readonly user: string; readonly key: string };

@@ -1,28 +1,15 @@
 import fc from 'fast-check';
-import { HeraldValidationError, isValidUserId, validateIdempotencyKey, type BroadcastResult } from '@herald/protocol';
+import { HeraldValidationError, type BroadcastResult } from '@herald/protocol';
 import { createPublisher, type Publisher } from '@herald/publisher-sdk';
 import { TestClient, UpgradeRefused } from '../support/clients.js';
+import { hostileIdempotencyKey, hostileUserId } from '../support/hostile-ids.js';
 import { startFleet, type Fleet } from '../support/fleet.js';
 import { postPublish } from '../support/publish.js';
 import { signTestToken } from '../support/tokens.js';
 import { delay, waitUntil } from '../support/wait.js';
 
-// Ids an attacker would pick: the storage layout's punctuation and purpose names, escapes,
-// look-alikes of other ids (U+FFFD for a lone surrogate), glob characters and any code point.
-const piece = fc.oneof(
-  fc.constantFrom('}', '{', ':', '%', '*', '?', '%7D', '}:idem:', '}:history', '}:seq', '{u:', 'herald:', 'a', 'victim', '\ufffd', ' '),
-  fc.string({ unit: 'binary', maxLength: 4 }),
-);
-const hostile = fc.array(piece, { minLength: 1, maxLength: 6 }).map((parts) => parts.join(''));
-const userId = hostile.filter((value) => isValidUserId(value));
-const idempotencyKey = hostile.filter((value) => {
-  try {
-    validateIdempotencyKey(value);
-    return true;
-  } catch {
-    return false;
-  }
-});
+const userId = hostileUserId({ minLength: 1, maxLength: 6 });
+const idempotencyKey = hostileIdempotencyKey({ minLength: 1, maxLength: 6 });
 
 interface Published {
   readonly user: number;
