@@ -60,6 +60,7 @@ describe('hub', () => {
       metrics,
       historyPageSize: 4,
       historyRetryDelayMs: 10,
+      historyResyncAfterMs: 300,
       ...(maxHeldPerUser === undefined ? {} : { maxHeldPerUser }),
     });
   }
@@ -200,7 +201,22 @@ describe('hub', () => {
     ]);
   });
 
-  it('asks sockets to resync when it cannot backfill after an outage, and stays unready until history is readable', async () => {
+  it('keeps sockets open while history is briefly unreadable after an outage, and catches them up once it is', async () => {
+    const { outlet } = await member('ian');
+    broker.cut();
+    const published = (await publish('ian', 0)).event_id;
+    broker.failHistoryReads = true;
+    broker.restore();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(outlet.closed).toBeUndefined();
+    expect(hub.ready).toBe(false);
+    broker.failHistoryReads = false;
+    await waitUntil('recovery once history is readable', () => hub.ready && outlet.ids().length === 1);
+    expect(outlet.ids()).toEqual([published]);
+    expect(outlet.closed).toBeUndefined();
+  });
+
+  it('asks sockets to resync when history stays unreadable after an outage, and stays unready until it is readable', async () => {
     const { outlet } = await member('ida');
     broker.cut();
     broker.failHistoryReads = true;

@@ -57,9 +57,11 @@ export class RedisBroker implements Broker {
   private readonly channels = new Map<string, string>();
   private handler: BrokerMessageHandler | undefined;
   private connectionHandler: ConnectionHandler | undefined;
-  /** Subscriptions were lost and are not restored yet. */
+  /** Subscriptions were lost and are not restored yet (or the command connection is not back). */
   private lost = false;
   private restoring = false;
+  /** Subscriptions are restored; the node is told once the command connection is ready too. */
+  private restored = false;
   private hasBeenReady = false;
   private closed = false;
 
@@ -92,7 +94,10 @@ export class RedisBroker implements Broker {
     this.subscriber.on('messageBuffer', (channel: Buffer, payload: Buffer) => this.dispatch(channel, payload));
     this.subscriber.on('ready', () => this.onSubscriberReady());
     this.subscriber.on('close', () => this.onSubscriberLost());
-    this.commands.on('ready', () => void this.publishRetention());
+    this.commands.on('ready', () => {
+      void this.publishRetention();
+      this.announceRestoredWhenUsable();
+    });
     for (const [role, connection] of [['subscriber', this.subscriber], ['commands', this.commands]] as const) {
       connection.on('error', (error: Error) => this.logger.error({ err: error, connection: role }, 'redis connection error'));
       connection.on('end', () => {
@@ -238,9 +243,22 @@ export class RedisBroker implements Broker {
   }
 
   private onSubscriberLost(): void {
+    this.restored = false;
     if (this.closed || !this.hasBeenReady || this.lost) return;
     this.lost = true;
     this.connectionHandler?.(false);
+  }
+
+  /**
+   * Tells the node that subscriptions are back once the command connection works as well: the
+   * node's first step is to read history, and after a Redis restart the subscriber often comes
+   * back before the command connection does.
+   */
+  private announceRestoredWhenUsable(): void {
+    if (!this.lost || !this.restored || this.commands.status !== 'ready' || this.closed) return;
+    this.lost = false;
+    this.restored = false;
+    this.connectionHandler?.(true);
   }
 
   private async restoreSubscriptions(): Promise<void> {
@@ -255,8 +273,8 @@ export class RedisBroker implements Broker {
       const stale = channels.filter((channel) => !this.channels.has(channel));
       if (stale.length > 0) await this.subscriber.unsubscribe(...stale);
       this.logger.info({ channels: channels.length }, 'redis subscriptions restored');
-      this.lost = false;
-      this.connectionHandler?.(true);
+      this.restored = true;
+      this.announceRestoredWhenUsable();
     } catch (error) {
       // Start over on a fresh connection rather than run with a partial set.
       this.logger.error({ err: error }, 'restoring redis subscriptions failed; reconnecting');

@@ -20,11 +20,17 @@ export interface CatchUpOptions {
   readonly logger: Logger;
   readonly metrics: GatewayMetrics;
   readonly pageSize: number;
-  /** First wait before reading history again after a failed read; doubles up to 30 s. */
+  /** First wait before reading history again after a failed read; doubles up to 2 s. */
   readonly retryDelayMs?: number;
+  /**
+   * How long history reads may keep failing before the stream's sockets are asked to resync
+   * (close 4000); until then they stay open and simply wait. Reads go on being retried after.
+   */
+  readonly resyncAfterMs?: number;
 }
 
-const MAX_RETRY_DELAY_MS = 30_000;
+const MAX_RETRY_DELAY_MS = 2_000;
+export const DEFAULT_RESYNC_AFTER_MS = 15_000;
 
 function extentPosition(extent: HistoryExtent): EventIdParts {
   return { ms: extent.epoch, seq: extent.count };
@@ -41,13 +47,15 @@ function resync(user: UserStream, why: string): void {
  */
 export class CatchUp {
   private readonly retryDelayMs: number;
+  private readonly resyncAfterMs: number;
 
   constructor(
     private readonly options: CatchUpOptions,
     private readonly sequencer: Sequencer,
     private readonly fanOut: FanOut,
   ) {
-    this.retryDelayMs = options.retryDelayMs ?? 250;
+    this.retryDelayMs = options.retryDelayMs ?? 100;
+    this.resyncAfterMs = options.resyncAfterMs ?? DEFAULT_RESYNC_AFTER_MS;
   }
 
   /** Resolves once the stream is live, no longer followed, or superseded by a newer outage generation. */
@@ -59,14 +67,23 @@ export class CatchUp {
     user.catchingUp = generation;
     const current = () => generation === outage.generation && this.options.follows(user);
     try {
+      let failingSince: number | undefined;
+      let resynced = false;
       for (let failures = 0; current(); ) {
         try {
           await this.fillFromHistory(user, path, current);
           failures = 0;
+          failingSince = undefined;
         } catch (error) {
           if (!current()) return;
           failures += 1;
-          this.giveUpOnSockets(user, error, failures);
+          failingSince ??= Date.now();
+          if (failures === 1) this.options.logger.warn({ err: error, path }, 'catching a user up from history failed; retrying');
+          if (!resynced && Date.now() - failingSince >= this.resyncAfterMs) {
+            resynced = true;
+            this.options.logger.error({ err: error, path }, 'history stayed unreadable; asking the sockets of a user to resync');
+            resync(user, 'could not read history; reconnect and resume');
+          }
           const delay = Math.min(MAX_RETRY_DELAY_MS, this.retryDelayMs * 2 ** (failures - 1));
           await new Promise((resolve) => setTimeout(resolve, delay));
           continue;
@@ -106,12 +123,5 @@ export class CatchUp {
     if (outcome.kind === 'invalid') throw new Error("this node's position for the user lies implausibly far ahead of Redis's clock");
     // Everything up to the history's position was handed over or announced as a gap.
     user.advanceTo(extentPosition(outcome.extent));
-  }
-
-  private giveUpOnSockets(user: UserStream, error: unknown, failures: number): void {
-    if (failures === 1) {
-      this.options.logger.error({ err: error }, 'catching a user up from history failed; asking their sockets to resync');
-      resync(user, 'could not read history; reconnect and resume');
-    }
   }
 }

@@ -25,6 +25,8 @@ export interface HubOptions {
   readonly recoveryConcurrency?: number;
   /** First wait before a failed history read is tried again. */
   readonly historyRetryDelayMs?: number;
+  /** How long history reads may fail before a stream's sockets are asked to resync (catch-up.ts). */
+  readonly historyResyncAfterMs?: number;
   /** How often the positions of followed users are kept alive (position-keeper.ts); default: never. */
   readonly positionRefreshMs?: number;
 }
@@ -75,6 +77,7 @@ export class Hub {
         metrics,
         pageSize,
         ...(options.historyRetryDelayMs === undefined ? {} : { retryDelayMs: options.historyRetryDelayMs }),
+        ...(options.historyResyncAfterMs === undefined ? {} : { resyncAfterMs: options.historyResyncAfterMs }),
       },
       this.sequencer,
       fanOut,
