@@ -112,3 +112,15 @@ describe('memory broker sweep', () => {
     expect(bus.sizes().histories).toBe(1);
   });
 });
+
+describe('memory broker close', () => {
+  it("forgets the closed broker's receipt inbox", async () => {
+    const bus = new MemoryBus();
+    const broker = new MemoryBroker({ bus });
+    await broker.start();
+    await broker.publish({ user_id: 'u', type: 'agent_thinking', data: null, confirm: true });
+    expect(bus.sizes().receiptInboxes).toBe(1);
+    await broker.close();
+    expect(bus.sizes().receiptInboxes).toBe(0);
+  });
+});

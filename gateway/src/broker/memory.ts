@@ -142,6 +142,7 @@ export class MemoryBus {
 
   detach(broker: MemoryBroker): void {
     this.attached.delete(broker);
+    this.inboxes.delete(broker.receiptChannel);
     if (this.attached.size === 0) {
       clearTimeout(this.sweepTimer);
       this.sweepTimer = undefined;
@@ -358,7 +359,7 @@ export class MemoryBroker implements Broker {
   readonly kind = 'memory';
   private readonly bus: MemoryBus;
   private readonly maxEventBytes: number;
-  private readonly receiptChannel = storageLayout(DEFAULT_CHANNEL_PREFIX).receipts(randomBytes(9).toString('base64url'));
+  readonly receiptChannel = storageLayout(DEFAULT_CHANNEL_PREFIX).receipts(randomBytes(9).toString('base64url'));
   private handler: BrokerMessageHandler | undefined;
   private readonly subscribed = new Set<string>();
   private state: 'new' | 'started' | 'closed' = 'new';
