@@ -39,7 +39,22 @@ export interface MemoryBusOptions {
   readonly idempotencyWindowSeconds?: number;
   /** Clock in milliseconds (tests move it to expire history). */
   readonly now?: () => number;
+  /** How often expired histories and idempotency keys are swept while a broker is started (default 1000). */
+  readonly sweepIntervalMs?: number;
 }
+
+/** How many entries each of the bus's maps holds. */
+export interface MemoryBusSizes {
+  readonly histories: number;
+  readonly historiesWithEvents: number;
+  readonly idempotencyKeys: number;
+  readonly subscribedUsers: number;
+  readonly receiptInboxes: number;
+}
+
+const DEFAULT_SWEEP_INTERVAL_MS = 1000;
+/** Entries a sweep removes before yielding to the event loop (a backlog continues at once after). */
+const SWEEP_SLICE = 2_000;
 
 interface History {
   /** When this history began: the first part of its event ids. */
@@ -59,15 +74,49 @@ interface Remembered {
 }
 
 /**
+ * Deletes entries from the front of `map` while they have expired, at most `limit` of them, and
+ * returns how many it deleted. The map must be kept in expiry order, so the first live entry ends it.
+ */
+function dropExpired<V>(
+  map: Map<string, V>,
+  expired: (value: V) => boolean,
+  limit: number,
+  dropped: (key: string, value: V) => void = () => {},
+): number {
+  let count = 0;
+  for (const [key, value] of map) {
+    if (count >= limit || !expired(value)) break;
+    map.delete(key);
+    dropped(key, value);
+    count += 1;
+  }
+  return count;
+}
+
+/**
  * The in-process stand-in for Redis and the publish script: several MemoryBrokers sharing one
  * bus behave like gateway nodes sharing one Redis. History, ids, trimming, expiry, idempotency
  * and receipts follow the same rules.
+ *
+ * What expires is also swept on a timer, as Redis does, so memory follows the users and keys still
+ * alive. To keep each sweep proportional to what expired rather than to what is stored, the maps
+ * it sweeps are kept in expiry order: every ttl is the same for all entries, and an entry whose
+ * expiry is pushed back is moved to the end. (Should the clock step back, an entry may wait for
+ * the one before it; expiry on access is unchanged, so nothing is ever served late.)
  */
 export class MemoryBus {
   private readonly subscribers = new Map<string, Set<MemoryBroker>>();
+  /** In positionExpiresAt order. */
   private readonly histories = new Map<string, History>();
+  /** The histories holding entries, in expiresAt order. */
+  private readonly withEntries = new Map<string, History>();
+  /** In expiresAt order. */
   private readonly idempotency = new Map<string, Remembered>();
   private readonly inboxes = new Map<string, ReceiptInbox>();
+  /** Started brokers: the bus sweeps while it has any. */
+  private readonly attached = new Set<MemoryBroker>();
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private readonly sweepIntervalMs: number;
   /** Epochs handed out, kept increasing so a new history always sorts after an old one. */
   private lastEpoch = 0;
   readonly now: () => number;
@@ -83,6 +132,48 @@ export class MemoryBus {
     this.ttlMs = retention.ttlSeconds * 1000;
     this.positionTtlMs = retention.positionTtlSeconds * 1000;
     this.idempotencyMs = (options.idempotencyWindowSeconds ?? DEFAULT_IDEMPOTENCY_WINDOW_SECONDS) * 1000;
+    this.sweepIntervalMs = options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
+  }
+
+  attach(broker: MemoryBroker): void {
+    this.attached.add(broker);
+    if (this.sweepTimer === undefined) this.scheduleSweep(this.sweepIntervalMs);
+  }
+
+  detach(broker: MemoryBroker): void {
+    this.attached.delete(broker);
+    this.inboxes.delete(broker.receiptChannel);
+    if (this.attached.size === 0) {
+      clearTimeout(this.sweepTimer);
+      this.sweepTimer = undefined;
+    }
+  }
+
+  /**
+   * Removes expired entries, histories whose position expired and expired idempotency keys, at
+   * most `limit` in all; returns whether it removed everything that had expired.
+   */
+  sweep(limit = SWEEP_SLICE): boolean {
+    const now = this.now();
+    let left = limit;
+    left -= dropExpired(this.withEntries, (history) => history.expiresAt <= now, left, (_, history) => {
+      history.entries = [];
+    });
+    left -= dropExpired(this.histories, (history) => history.positionExpiresAt <= now, left, (userId, history) => {
+      this.dropEntries(userId, history);
+    });
+    left -= dropExpired(this.idempotency, (remembered) => remembered.expiresAt <= now, left);
+    return left > 0;
+  }
+
+  sizes(): MemoryBusSizes {
+    return {
+      histories: this.histories.size,
+      historiesWithEvents: this.withEntries.size,
+      idempotencyKeys: this.idempotency.size,
+      subscribedUsers: this.subscribers.size,
+      receiptInboxes: this.inboxes.size,
+    };
   }
 
   add(userId: string, broker: MemoryBroker): void {
@@ -110,7 +201,7 @@ export class MemoryBus {
   /** The user's position, started now if there is none and kept for another position ttl. */
   open(userId: string): string {
     const history = this.ensureHistory(userId);
-    history.positionExpiresAt = this.now() + this.positionTtlMs;
+    this.keepPosition(userId, history, this.now());
     return formatEventId({ ms: history.epoch, seq: history.count });
   }
 
@@ -128,10 +219,14 @@ export class MemoryBus {
     const id = formatEventId({ ms: history.epoch, seq: history.count });
     history.entries.push({ id, body });
     history.expiresAt = now + this.ttlMs;
-    history.positionExpiresAt = now + this.positionTtlMs;
+    this.withEntries.delete(userId);
+    this.withEntries.set(userId, history);
+    this.keepPosition(userId, history, now);
     if (history.entries.length > this.maxEvents) history.entries.splice(0, history.entries.length - this.maxEvents);
     if (idempotencyKey !== undefined) {
-      this.idempotency.set(`${userId}\u0000${idempotencyKey}`, { id, ts, expiresAt: now + this.idempotencyMs });
+      const key = `${userId}\u0000${idempotencyKey}`;
+      this.idempotency.delete(key);
+      this.idempotency.set(key, { id, ts, expiresAt: now + this.idempotencyMs });
     }
     const receivers = this.deliver(userId, Buffer.from(joinEventPayload(id, body)));
     if (receipts !== undefined && receivers > 0) {
@@ -170,7 +265,7 @@ export class MemoryBus {
     const restarted = history ?? this.ensureHistory(userId);
     restarted.epoch = epoch;
     restarted.count = 0;
-    restarted.positionExpiresAt = now + this.positionTtlMs;
+    this.keepPosition(userId, restarted, now);
     return { kind: 'restarted', position: formatEventId({ ms: restarted.epoch, seq: 0 }) };
   }
 
@@ -178,13 +273,14 @@ export class MemoryBus {
   keep(userIds: readonly string[]): void {
     for (const userId of userIds) {
       const history = this.livePosition(userId);
-      if (history) history.positionExpiresAt = this.now() + this.positionTtlMs;
+      if (history) this.keepPosition(userId, history, this.now());
     }
   }
 
   /** Loses every history and idempotency key, as a Redis restart without persistence does. */
   forget(): void {
     this.histories.clear();
+    this.withEntries.clear();
     this.idempotency.clear();
   }
 
@@ -219,10 +315,30 @@ export class MemoryBus {
     const now = this.now();
     if (history.positionExpiresAt <= now) {
       this.histories.delete(userId);
+      this.dropEntries(userId, history);
       return undefined;
     }
-    if (history.expiresAt <= now && history.entries.length > 0) history.entries = [];
+    if (history.expiresAt <= now && history.entries.length > 0) this.dropEntries(userId, history);
     return history;
+  }
+
+  /** Keeps the position for another position ttl, moving it last to keep `histories` in expiry order. */
+  private keepPosition(userId: string, history: History, now: number): void {
+    history.positionExpiresAt = now + this.positionTtlMs;
+    this.histories.delete(userId);
+    this.histories.set(userId, history);
+  }
+
+  private dropEntries(userId: string, history: History): void {
+    history.entries = [];
+    if (this.withEntries.get(userId) === history) this.withEntries.delete(userId);
+  }
+
+  private scheduleSweep(delayMs: number): void {
+    this.sweepTimer = setTimeout(() => {
+      this.scheduleSweep(this.sweep() ? this.sweepIntervalMs : 0);
+    }, delayMs);
+    this.sweepTimer.unref();
   }
 
   private deliver(userId: string, payload: Buffer): number {
@@ -243,7 +359,7 @@ export class MemoryBroker implements Broker {
   readonly kind = 'memory';
   private readonly bus: MemoryBus;
   private readonly maxEventBytes: number;
-  private readonly receiptChannel = storageLayout(DEFAULT_CHANNEL_PREFIX).receipts(randomBytes(9).toString('base64url'));
+  readonly receiptChannel = storageLayout(DEFAULT_CHANNEL_PREFIX).receipts(randomBytes(9).toString('base64url'));
   private handler: BrokerMessageHandler | undefined;
   private readonly subscribed = new Set<string>();
   private state: 'new' | 'started' | 'closed' = 'new';
@@ -256,6 +372,7 @@ export class MemoryBroker implements Broker {
   async start(): Promise<void> {
     if (this.state === 'closed') throw new BrokerUnavailableError('broker is closed');
     this.state = 'started';
+    this.bus.attach(this);
   }
 
   async subscribe(userId: string): Promise<void> {
@@ -372,6 +489,7 @@ export class MemoryBroker implements Broker {
     this.state = 'closed';
     for (const userId of this.subscribed) this.bus.remove(userId, this);
     this.subscribed.clear();
+    this.bus.detach(this);
   }
 
   private assertStarted(): void {
