@@ -1,7 +1,22 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import {
+  AUTH_FAILURE_REASONS,
+  BROKER_MESSAGE_KINDS,
+  COUNTED_CLOSE_CODES,
+  DROP_REASONS,
+  HISTORY_PATHS,
+  PUBLISH_STATUSES,
+  RESUME_OUTCOMES,
+  UPGRADE_REFUSAL_REASONS,
+} from './metric-labels.js';
 
 /** Delivery latency buckets, 0.1 ms to 5 s. */
 export const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+/** A counter with one label; `labels` takes only values of V, so a closed list of values types its call sites. */
+export interface LabelledCounter<V extends string> {
+  labels(value: V): Counter.Internal;
+}
 
 /** Values the metrics read when scraped, rather than tracking every change. */
 export interface MetricSources {
@@ -21,27 +36,40 @@ export class GatewayMetrics {
   private sources: MetricSources | undefined;
 
   readonly connectionsOpened = this.counter('herald_connections_opened_total', 'WebSocket connections opened.');
-  readonly connectionsClosed = this.counter('herald_connections_closed_total', 'WebSocket connections closed, by close code.', ['code']);
-  readonly authFailures = this.counter('herald_auth_failures_total', 'WebSocket upgrades refused for their token, by reason.', ['reason']);
-  readonly upgradesRefused = this.counter('herald_upgrades_refused_total', 'WebSocket upgrades refused before authentication, by reason.', ['reason']);
-  readonly brokerMessages = this.counter('herald_broker_messages_total', 'Messages received from the broker, by kind.', ['kind']);
+  // Any code: clients choose theirs too.
+  readonly connectionsClosed = this.counterBy('herald_connections_closed_total', 'WebSocket connections closed, by close code.', 'code', COUNTED_CLOSE_CODES.map(String));
+  readonly authFailures = this.counterBy('herald_auth_failures_total', 'WebSocket upgrades refused for their token, by reason.', 'reason', AUTH_FAILURE_REASONS);
+  readonly upgradesRefused = this.counterBy('herald_upgrades_refused_total', 'WebSocket upgrades refused before authentication, by reason.', 'reason', UPGRADE_REFUSAL_REASONS);
+  readonly brokerMessages = this.counterBy('herald_broker_messages_total', 'Messages received from the broker, by kind.', 'kind', BROKER_MESSAGE_KINDS);
   readonly eventsDelivered = this.counter('herald_events_delivered_total', 'Event sends to sockets that were accepted.');
-  readonly eventsDropped = this.counter('herald_events_dropped_total', 'Event sends to sockets that did not happen, by reason (the socket then resumes or is told).', ['reason']);
+  readonly eventsDropped = this.counterBy('herald_events_dropped_total', 'Event sends to sockets that did not happen, by reason (the socket then resumes or is told).', 'reason', DROP_REASONS);
   readonly deliveryLatency = new Histogram({
     name: 'herald_delivery_latency_seconds',
     help: "Time from an event's publish timestamp to its send to the sockets on this node.",
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
   });
-  readonly resumes = this.counter('herald_resumes_total', 'Resume requests, by outcome.', ['outcome']);
-  readonly gapsSignalled = this.counter('herald_gaps_signalled_total', 'herald.gap frames sent, by path (resume, recovery, hole, opening).', ['path']);
-  readonly backfilledEvents = this.counter('herald_backfilled_events_total', 'Events sent from history rather than live, by path (resume, recovery, hole, opening).', ['path']);
+  readonly resumes = this.counterBy('herald_resumes_total', 'Resume requests, by outcome.', 'outcome', RESUME_OUTCOMES);
+  readonly gapsSignalled = this.counterBy('herald_gaps_signalled_total', 'herald.gap frames sent, by path (resume, recovery, hole, opening).', 'path', HISTORY_PATHS);
+  readonly backfilledEvents = this.counterBy('herald_backfilled_events_total', 'Events sent from history rather than live, by path (resume, recovery, hole, opening).', 'path', HISTORY_PATHS);
   readonly sequenceHoles = this.counter('herald_sequence_holes_total', 'Live events whose number did not follow the one before: the user was caught up from history first.');
   readonly brokerReconnects = this.counter('herald_broker_reconnects_total', 'Times the broker subscriber connection was lost and restored.');
-  readonly publishRequests = this.counter('herald_publish_requests_total', 'POST /v1/publish requests, by HTTP status.', ['status']);
+  // Any status: the routes answer with a number.
+  readonly publishRequests = this.counterBy('herald_publish_requests_total', 'POST /v1/publish requests, by HTTP status.', 'status', PUBLISH_STATUSES.map(String));
 
-  private counter<L extends string = never>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
-    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  private counter(name: string, help: string): Counter {
+    return new Counter({ name, help, registers: [this.registry] });
+  }
+
+  /**
+   * A counter whose series for `values` exist at 0 from the start: a series that appears only
+   * with its first increment is missing from dashboards until then, and rate() never sees that
+   * first increment.
+   */
+  private counterBy<V extends string>(name: string, help: string, label: string, values: readonly V[]): LabelledCounter<V> {
+    const counter = new Counter({ name, help, labelNames: [label], registers: [this.registry] });
+    for (const value of values) counter.inc({ [label]: value }, 0);
+    return counter;
   }
 
   constructor(nodeId: string, maxConnections: number) {

@@ -5,9 +5,8 @@ import { parse, parseAllDocuments } from 'yaml';
 import { CONFIG_VARIABLES } from '@herald/gateway';
 import { startTestGateway, type TestGateway } from '../support/in-process-gateway.js';
 import { REPO_ROOT } from '../support/paths.js';
-import { TestClient } from '../support/clients.js';
-import { postPublish } from '../support/publish.js';
-import { signTestToken } from '../support/tokens.js';
+import { formatSelector, metricSelectors, type MetricSelector } from '../support/promql.js';
+import { parseSamples, selectSamples, type Sample } from '../support/prometheus-text.js';
 
 const DEPLOY = join(REPO_ROOT, 'deploy');
 
@@ -142,41 +141,47 @@ describe('deploy/ files', () => {
 
 describe('metrics used by the dashboard and the alerts', () => {
   let node: TestGateway;
-  let scrape: string;
+  let samples: Sample[];
 
   beforeAll(async () => {
+    // Nothing has happened on this node yet: every series a panel or an alert reads must be there anyway.
     node = await startTestGateway();
-    const client = await TestClient.connect(node.wsUrl, { token: await signTestToken({ sub: 'scraped' }) });
-    await postPublish(node.httpUrl, { user_id: 'scraped', type: 'agent_started' });
-    await client.waitForEvents(1);
-    scrape = await (await fetch(`${node.adminUrl}/metrics`)).text();
-    client.terminate();
+    samples = parseSamples(await (await fetch(`${node.adminUrl}/metrics`)).text());
   });
   afterAll(async () => {
     await node.stop();
   });
 
-  function metricNames(expression: string): string[] {
-    return [...expression.matchAll(/\b((?:herald|process|nodejs)_[a-z_]+)\b/g)].map((match) => match[1] as string);
-  }
-
-  function exported(name: string): boolean {
-    const base = name.replace(/_(bucket|count|sum)$/, '');
-    return scrape.includes(`# TYPE ${name} `) || scrape.includes(`# TYPE ${base} histogram`);
-  }
-
-  it('all exist in the /metrics of a running node', () => {
-    const dashboard = JSON.parse(read('grafana/dashboards/herald.json')) as { panels: { targets: { expr: string }[] }[] };
+  function selectorsInUse(): MetricSelector[] {
+    const dashboards = files(join(DEPLOY, 'grafana/dashboards')).filter((path) => path.endsWith('.json'));
+    const panels = dashboards.flatMap((path) => (JSON.parse(readFileSync(path, 'utf8')) as { panels: { targets: { expr: string }[] }[] }).panels);
     const alerts = yamlFile<{ groups: { rules: { expr: string }[] }[] }>('prometheus/alerts.yml');
     const hpa = yamlFile<{ spec: { metrics: { pods?: { metric: { name: string } } }[] } }>('kubernetes/base/horizontalpodautoscaler.yaml');
     const expressions = [
-      ...dashboard.panels.flatMap((panel) => panel.targets.map((target) => target.expr)),
+      ...panels.flatMap((panel) => panel.targets.map((target) => target.expr)),
       ...alerts.groups.flatMap((group) => group.rules.map((rule) => rule.expr)),
       ...hpa.spec.metrics.flatMap((metric) => (metric.pods ? [metric.pods.metric.name] : [])),
     ];
-    const names = [...new Set(expressions.flatMap(metricNames))];
-    expect(names.length).toBeGreaterThan(15);
-    expect(names.filter((name) => !exported(name))).toEqual([]);
+    const unique = new Map(expressions.flatMap(metricSelectors).map((selector) => [formatSelector(selector), selector]));
+    return [...unique.values()];
+  }
+
+  it('all have a sample in the /metrics of a freshly started node', () => {
+    const selectors = selectorsInUse();
+    expect(selectors.length).toBeGreaterThan(15);
+    const missing = selectors.filter((selector) => selectSamples(samples, selector).length === 0).map(formatSelector);
+    expect(missing).toEqual([]);
+  });
+
+  it('are read with their label matchers', () => {
+    const name = 'herald_events_dropped_total';
+    const backpressure = { label: 'reason', op: '=', value: 'backpressure' } as const;
+    const gatewayNodes = { label: 'node', op: '=~', value: 'gw-.*' } as const;
+    expect(metricSelectors(`sum by (node) (rate(${name}{reason="backpressure", node=~"gw-.*"}[5m])) > 0`)).toEqual([
+      { name, matchers: [backpressure, gatewayNodes] },
+    ]);
+    expect(selectSamples(samples, { name, matchers: [backpressure] })).toHaveLength(1);
+    expect(selectSamples(samples, { name, matchers: [backpressure, gatewayNodes] })).toHaveLength(0);
   });
 
   it('the dashboard covers connections, delivery rate, latency, drops, Redis health, CPU and memory', () => {

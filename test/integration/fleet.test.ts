@@ -1,58 +1,24 @@
-import type { ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sendSignal, spawnWatched } from '../support/child-process.js';
 import { TestClient } from '../support/clients.js';
-import { REPO_ROOT } from '../support/paths.js';
+import { startFleetScript, stopFleetScript, waitForFleetReady, type FleetScript } from '../support/fleet-script.js';
 import { freePort } from '../support/ports.js';
 import { postPublish } from '../support/publish.js';
 import { waitUntil } from '../support/wait.js';
 
-interface Fleet {
-  readonly process: ChildProcess;
-  /** The process group when started through npm, else the script's pid: what stopFleet signals. */
-  readonly target: number;
-  readonly exited: Promise<number | null>;
-  output(): string;
-}
-
-interface FleetOptions {
-  readonly path?: string;
-  /** Run `npm run fleet` in a process group of its own, as a terminal does. */
-  readonly viaNpm?: boolean;
-}
-
-function startFleet(args: readonly string[], options: FleetOptions = {}): Fleet {
-  const [command, commandArgs] = options.viaNpm
-    ? ['npm', ['run', 'fleet', '--', ...args]]
-    : [process.execPath, ['scripts/fleet.mjs', ...args]];
-  const { child, pid, exited, output } = spawnWatched(command, commandArgs, {
-    cwd: REPO_ROOT,
-    env: { PATH: options.path ?? process.env['PATH'], HOME: process.env['HOME'] },
-    detached: options.viaNpm === true,
-  });
-  return { process: child, target: options.viaNpm ? -pid : pid, exited, output };
-}
-
-/** Ctrl-C, so the fleet stops what it started (which may outlive npm); SIGKILL if it does not stop. */
-async function stopFleet(fleet: Fleet): Promise<void> {
-  if (!sendSignal(fleet.target, 'SIGINT')) return;
-  await waitUntil('the fleet to stop', () => !sendSignal(fleet.target, 0), 20_000).catch(() => sendSignal(fleet.target, 'SIGKILL'));
-}
-
 /** Waits until the fleet exits or claims to be ready, whichever comes first. */
-function settled(fleet: Fleet): Promise<boolean> {
+function settled(fleet: FleetScript): Promise<boolean> {
   return waitUntil('the fleet to exit or be ready', () => fleet.process.exitCode !== null || fleet.output().includes('Herald fleet ready'), 30_000);
 }
 
 describe('npm run fleet', () => {
   it('starts Redis, gateway nodes and HAProxy, serves events through the load balancer, and stops cleanly on Ctrl-C', async () => {
     const port = await freePort();
-    const fleet = startFleet(['--nodes', '2', '--port', String(port)], { viaNpm: true });
+    const fleet = startFleetScript(['--nodes', '2', '--port', String(port)], { viaNpm: true });
     try {
-      await waitUntil('the fleet to be ready', () => fleet.output().includes('Herald fleet ready'), 30_000);
+      await waitForFleetReady(fleet);
       const output = fleet.output();
       const wsUrl = /(ws:\/\/127\.0\.0\.1:\d+\/ws)\?token=(\S+)/.exec(output);
       const publishKey = /authorization: Bearer (\S+)'/.exec(output)?.[1];
@@ -76,7 +42,7 @@ describe('npm run fleet', () => {
       expect(fleet.output()).not.toContain('second signal: exiting now');
       await expect(fetch(`http://127.0.0.1:${port}/ws`)).rejects.toThrow();
     } finally {
-      await stopFleet(fleet);
+      await stopFleetScript(fleet);
     }
   });
 
@@ -85,14 +51,14 @@ describe('npm run fleet', () => {
     const squatter = createServer((_request, response) => response.writeHead(426).end());
     const port = await freePort();
     await new Promise<void>((resolve) => squatter.listen(port, '127.0.0.1', resolve));
-    const fleet = startFleet(['--nodes', '1', '--port', String(port)]);
+    const fleet = startFleetScript(['--nodes', '1', '--port', String(port)]);
     try {
       await settled(fleet);
       expect(fleet.output()).not.toContain('Herald fleet ready');
       expect(await fleet.exited).toBe(1);
       expect(fleet.output()).toBe(`fleet: --port ${port} is in use by another process: stop it or pick another port with --port\n`);
     } finally {
-      await stopFleet(fleet);
+      await stopFleetScript(fleet);
       squatter.close();
     }
   });
@@ -112,7 +78,7 @@ describe('npm run fleet', () => {
       ].join('\n'),
     );
     chmodSync(haproxy, 0o755);
-    const fleet = startFleet(['--nodes', '1', '--port', String(await freePort())], { path: `${bin}:${process.env['PATH'] ?? ''}` });
+    const fleet = startFleetScript(['--nodes', '1', '--port', String(await freePort())], { path: `${bin}:${process.env['PATH'] ?? ''}` });
     try {
       await settled(fleet);
       expect(fleet.output()).not.toContain('Herald fleet ready');
@@ -120,16 +86,16 @@ describe('npm run fleet', () => {
       expect(fleet.output()).toContain('fleet: haproxy exited (1) before the fleet was ready\n');
       expect(fleet.output()).toContain('fleet: stopped\n');
     } finally {
-      await stopFleet(fleet);
+      await stopFleetScript(fleet);
       rmSync(bin, { recursive: true, force: true });
     }
   });
 
   it('stops everything when the npm process gets SIGTERM', async () => {
     const port = await freePort();
-    const fleet = startFleet(['--nodes', '1', '--port', String(port)], { viaNpm: true });
+    const fleet = startFleetScript(['--nodes', '1', '--port', String(port)], { viaNpm: true });
     try {
-      await waitUntil('the fleet to be ready', () => fleet.output().includes('Herald fleet ready'), 30_000);
+      await waitForFleetReady(fleet);
       const metricsUrl = /metrics (http:\/\/\S+\/metrics)/.exec(fleet.output())?.[1] ?? '';
       fleet.process.kill('SIGTERM');
       expect(await fleet.exited).toBe(0);
@@ -137,7 +103,7 @@ describe('npm run fleet', () => {
       await expect(fetch(`http://127.0.0.1:${port}/ws`)).rejects.toThrow();
       await expect(fetch(metricsUrl)).rejects.toThrow();
     } finally {
-      await stopFleet(fleet);
+      await stopFleetScript(fleet);
     }
   });
 });

@@ -3,19 +3,22 @@ import { isValidUserId } from '@herald/protocol';
 import type { AuthSettings } from '../config/schema.js';
 import { JWKS_ALGORITHMS } from './keys.js';
 
-export type AuthFailureReason =
-  | 'missing_token'
-  | 'malformed_token'
-  | 'invalid_signature'
-  | 'algorithm_not_allowed'
-  | 'expired'
-  | 'not_yet_valid'
-  | 'missing_exp'
-  | 'wrong_issuer'
-  | 'wrong_audience'
-  | 'missing_sub'
-  | 'invalid_sub'
-  | 'key_unavailable';
+export const AUTH_FAILURE_REASONS = [
+  'missing_token',
+  'malformed_token',
+  'invalid_signature',
+  'algorithm_not_allowed',
+  'expired',
+  'not_yet_valid',
+  'missing_exp',
+  'wrong_issuer',
+  'wrong_audience',
+  'missing_sub',
+  'invalid_sub',
+  'key_unavailable',
+] as const;
+
+export type AuthFailureReason = (typeof AUTH_FAILURE_REASONS)[number];
 
 /** Why a token was refused, with the HTTP status the upgrade is answered with. */
 export class AuthError extends Error {

@@ -68,7 +68,7 @@ export function createWebSocketBehavior(
   const outletSettings = { maxBufferedBytes: settings.maxBufferedBytes, noteBuffered: (bytes: number) => metrics.noteBuffered(bytes) };
   let upgradesInFlight = 0;
 
-  function refuse(res: HttpResponse, reason: string, response: JsonResponse): void {
+  function refuse(res: HttpResponse, reason: Parameters<GatewayMetrics['upgradesRefused']['labels']>[0], response: JsonResponse): void {
     metrics.upgradesRefused.labels(reason).inc();
     writeJson(res, response);
   }

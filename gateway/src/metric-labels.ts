@@ -1,0 +1,31 @@
+import { CloseCodes } from '@herald/protocol';
+import { AUTH_FAILURE_REASONS } from './auth/verifier.js';
+
+/**
+ * The values each labelled metric can take, one list per label. The metrics start every listed
+ * series at 0, and the closed lists type the increment sites, so a new value cannot be counted
+ * without being listed here.
+ */
+
+export { AUTH_FAILURE_REASONS };
+
+/** Why an event send to a socket did not happen. */
+export const DROP_REASONS = ['backpressure', 'too_large', 'closed'] as const;
+
+/** Why an upgrade was refused before its token was looked at. */
+export const UPGRADE_REFUSAL_REASONS = ['shutting_down', 'node_full', 'rate_limited', 'not_ready'] as const;
+
+export const RESUME_OUTCOMES = ['resumed', 'gap', 'invalid_since', 'too_late', 'failed'] as const;
+
+/** How a socket came to get events from history: its own resume, or the node catching its user up. */
+export const HISTORY_PATHS = ['resume', 'recovery', 'hole', 'opening'] as const;
+
+export const BROKER_MESSAGE_KINDS = ['event', 'receipt_request'] as const;
+
+/** The statuses POST /v1/publish answers with. */
+export const PUBLISH_STATUSES = [200, 400, 401, 404, 500, 503] as const;
+
+/** Herald's close codes, plus those any socket can end with (normal, going away, abnormal). */
+export const COUNTED_CLOSE_CODES: readonly number[] = [
+  ...new Set([...Object.values(CloseCodes).map((entry) => entry.code), 1000, 1001, 1006]),
+];
