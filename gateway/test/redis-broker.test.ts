@@ -22,6 +22,7 @@ function fixture(options: FixtureOptions): BrokerFixture {
         maxEventBytes: 64 * 1024,
         retention: { ...DEFAULT_RETENTION, ...options.retention },
         idempotencyWindowSeconds: 300,
+        commandTimeoutMs: 1000,
         logger: pino({ level: 'silent' }),
       });
       await broker.start();
@@ -44,6 +45,7 @@ describe('redis broker', () => {
       maxEventBytes: 64 * 1024,
       retention: DEFAULT_RETENTION,
       idempotencyWindowSeconds: 300,
+      commandTimeoutMs: 1000,
       logger: pino({ level: 'silent' }),
     });
     opened.push(instance);

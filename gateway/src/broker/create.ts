@@ -12,6 +12,7 @@ export function createBroker(config: GatewayConfig, logger: Logger): Broker {
   }
   return new RedisBroker({
     url: config.redisUrl,
+    commandTimeoutMs: config.redisCommandTimeoutMs,
     channelPrefix: config.channelPrefix,
     nodeId: config.nodeId,
     maxEventBytes: config.maxPublishBytes,

@@ -25,9 +25,12 @@ import {
   type ConnectionHandler,
   type HistoryPage,
 } from './broker.js';
+import { ConnectionHealth } from './connection-health.js';
 
 export interface RedisBrokerOptions {
   readonly url: string;
+  /** Deadline of every command; a connection silent this long makes the broker unhealthy. */
+  readonly commandTimeoutMs: number;
   readonly channelPrefix: string;
   readonly nodeId: string;
   readonly maxEventBytes: number;
@@ -38,6 +41,11 @@ export interface RedisBrokerOptions {
 }
 
 const RESUBSCRIBE_BATCH = 500;
+const HEALTH_CHECK_INTERVAL_MS = 500;
+/** A connection silent this many command timeouts is dropped and made again (it may lead nowhere). */
+const RECONNECT_AFTER_TIMEOUTS = 10;
+// The publish API's own retry: one, so that a publish is answered within about two command timeouts.
+const PUBLISH_RETRIES = 1;
 
 /**
  * Redis pub/sub broker: one connection in subscriber mode, one for commands. Both fail fast while
@@ -49,6 +57,8 @@ export class RedisBroker implements Broker {
   private readonly layout: StorageLayout;
   private readonly subscriber: Redis;
   private readonly commands: Redis;
+  private readonly subscriberHealth: ConnectionHealth;
+  private readonly commandsHealth: ConnectionHealth;
   private readonly runs: ServerRun;
   private readonly publisher: Publisher;
   private readonly logger: Logger;
@@ -77,6 +87,7 @@ export class RedisBroker implements Broker {
       // the server they were sent to, and the publisher SDK shares this connection.
       autoResendUnfulfilledCommands: false,
       protocol: 3,
+      commandTimeout: options.commandTimeoutMs,
     };
     this.subscriber = new Redis(options.url, {
       ...common,
@@ -90,7 +101,19 @@ export class RedisBroker implements Broker {
       channelPrefix: options.channelPrefix,
       maxEventBytes: options.maxEventBytes,
       idempotencyWindowSeconds: options.idempotencyWindowSeconds,
+      commandTimeoutMs: options.commandTimeoutMs,
+      retry: { retries: PUBLISH_RETRIES, maxDelayMs: 250 },
     });
+    const watch = (role: 'subscriber' | 'commands', connection: Redis) =>
+      new ConnectionHealth(connection, {
+        intervalMs: HEALTH_CHECK_INTERVAL_MS,
+        silentAfterMs: options.commandTimeoutMs,
+        reconnectAfterMs: RECONNECT_AFTER_TIMEOUTS * options.commandTimeoutMs,
+        onReconnect: (silentForMs) =>
+          this.logger.error({ connection: role, silent_ms: silentForMs }, 'redis connection silent for too long; reconnecting'),
+      });
+    this.subscriberHealth = watch('subscriber', this.subscriber);
+    this.commandsHealth = watch('commands', this.commands);
     this.subscriber.on('messageBuffer', (channel: Buffer, payload: Buffer) => this.dispatch(channel, payload));
     this.subscriber.on('ready', () => this.onSubscriberReady());
     this.subscriber.on('close', () => this.onSubscriberLost());
@@ -111,6 +134,8 @@ export class RedisBroker implements Broker {
 
   async start(): Promise<void> {
     await Promise.all([this.subscriber.connect(), this.commands.connect()]);
+    this.subscriberHealth.start();
+    this.commandsHealth.start();
     await this.publishRetention();
   }
 
@@ -122,6 +147,10 @@ export class RedisBroker implements Broker {
       await this.subscriber.subscribe(channel);
     } catch (error) {
       this.channels.delete(channel);
+      // Unanswered in time, the SUBSCRIBE may still run: undo it unless the user is wanted again.
+      if (this.subscriber.status === 'ready') {
+        void this.subscriber.unsubscribe(channel).catch(() => undefined);
+      }
       throw new BrokerUnavailableError(`subscribing to Redis failed: ${(error as Error).message}`, { cause: error });
     }
   }
@@ -136,6 +165,10 @@ export class RedisBroker implements Broker {
 
   async publish(request: PublishRequest): Promise<BroadcastResult> {
     if (this.closed) throw new BrokerUnavailableError('broker is closed');
+    // Known to be silent: fail now, certainly unpublished, rather than wait out the deadline.
+    if (this.commandsHealth.silent) {
+      throw new BrokerUnavailableError('the event was not published: Redis is not answering');
+    }
     return this.publisher.publish(request.user_id, request.type, request.data, {
       ...(request.run_id === undefined ? {} : { runId: request.run_id }),
       ...(request.idempotency_key === undefined ? {} : { idempotencyKey: request.idempotency_key }),
@@ -197,18 +230,20 @@ export class RedisBroker implements Broker {
 
   health(): BrokerHealth {
     if (this.closed) return { connected: false, detail: 'redis broker is closed' };
-    const subscriber = this.subscriber.status;
-    const commands = this.commands.status;
-    const connected = subscriber === 'ready' && commands === 'ready' && !this.restoring;
-    return {
-      connected,
-      detail: `redis subscriber ${this.restoring ? 'restoring subscriptions' : subscriber}, commands ${commands}`,
-    };
+    const subscriberSilent = this.subscriberHealth.silent;
+    const commandsSilent = this.commandsHealth.silent;
+    const connected =
+      this.subscriber.status === 'ready' && this.commands.status === 'ready' && !this.restoring && !subscriberSilent && !commandsSilent;
+    const subscriber = this.restoring ? 'restoring subscriptions' : subscriberSilent ? 'not answering' : this.subscriber.status;
+    const commands = commandsSilent ? 'not answering' : this.commands.status;
+    return { connected, detail: `redis subscriber ${subscriber}, commands ${commands}` };
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.subscriberHealth.stop();
+    this.commandsHealth.stop();
     this.channels.clear();
     await this.publisher.close();
     await Promise.all([quit(this.subscriber), quit(this.commands)]);

@@ -46,6 +46,8 @@ export interface GatewayConfig {
   readonly nodeId: string;
   /** Unset: the embedded in-memory broker (one node only). */
   readonly redisUrl: string | undefined;
+  /** Deadline of every Redis command, and how long a silent connection may go before the node is unready. */
+  readonly redisCommandTimeoutMs: number;
   readonly channelPrefix: string;
   readonly auth: AuthSettings;
   /** Unset: the publish API answers 404 (in development a key is generated at start). */
@@ -127,6 +129,12 @@ export const CONFIG_VARIABLES = {
   REDIS_URL: {
     description: 'redis:// or rediss:// URL shared by every node. Unset: embedded in-memory broker, single node only.',
     parse: optional(url(['redis:', 'rediss:'])),
+  },
+  REDIS_COMMAND_TIMEOUT_MS: {
+    default: '1000',
+    description:
+      'Deadline of every Redis command. A connection whose health check (PING every 500 ms) goes unanswered this long makes the node unready; ten times this long and it is reconnected.',
+    parse: integer(100, 60_000),
   },
   CHANNEL_PREFIX: {
     default: DEFAULT_CHANNEL_PREFIX,
@@ -327,6 +335,7 @@ export function loadConfig(env: Environment = process.env): GatewayConfig {
     host,
     nodeId: read(env, 'NODE_ID') ?? `${hostname().replace(/[^A-Za-z0-9_.:-]/g, '-').slice(0, 50)}-${process.pid}`,
     redisUrl: read(env, 'REDIS_URL')?.toString(),
+    redisCommandTimeoutMs: read(env, 'REDIS_COMMAND_TIMEOUT_MS'),
     channelPrefix: read(env, 'CHANNEL_PREFIX'),
     auth: {
       key: jwtKeySource(env, production),
