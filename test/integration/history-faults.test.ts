@@ -54,6 +54,8 @@ describe('a resume longer than one page of history while publishing trims it (re
       JWT_SECRET: TEST_JWT_SECRET,
       NODE_ENV: 'production',
       HISTORY_MAX_EVENTS: '600',
+      // Replies are held back 1 s on purpose: that is not a hung Redis.
+      REDIS_COMMAND_TIMEOUT_MS: '5000',
     });
     publisher = createPublisher({ redisUrl: redis.url });
   });
