@@ -62,6 +62,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     logger,
     metrics,
     positionRefreshMs: positionRefreshInterval(config.retention.positionTtlSeconds),
+    // A resume sends a page once the socket's buffer is below a page: it never passes 3/4 of the
+    // slow-consumer limit (one event is at most half of it).
+    historyPageBytes: Math.floor(config.maxBufferedBytes / 4),
+    maxHeldBytesPerSocket: config.maxBufferedBytes,
   });
   let accepting = true;
   let draining = false;

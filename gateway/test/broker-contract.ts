@@ -178,18 +178,38 @@ export function describeBrokerContract(name: string, setup: (options: FixtureOpt
       const ids: string[] = [];
       for (let n = 0; n < 4; n++) ids.push((await broker.publish(event('kim', n))).event_id);
       const [epoch] = (ids[0] ?? '').split('-');
-      const page = await broker.readHistory('kim', ids[0] as string, 10);
+      const page = await broker.readHistory('kim', ids[0] as string, { events: 10, bytes: 1 << 20 });
       expect(page.history).toEqual({ epoch: Number(epoch), count: 4, oldest: parseEventId(ids[0] as string) });
       expect(page.events.map((entry) => entry.id)).toEqual(ids.slice(1));
       const payload = JSON.parse(page.events[0]?.payload.toString() ?? '') as { id: string; data: unknown };
       expect(payload).toMatchObject({ id: ids[1], data: { n: 1 } });
-      const limited = await broker.readHistory('kim', ids[0] as string, 2);
+      const limited = await broker.readHistory('kim', ids[0] as string, { events: 2, bytes: 1 << 20 });
       expect(limited.events.map((entry) => entry.id)).toEqual(ids.slice(1, 3));
+    });
+
+    it('bounds a history page by bytes as well as by count, and says when the bytes cut it short', async () => {
+      const broker = await node();
+      const ids: string[] = [];
+      for (let n = 0; n < 6; n++) {
+        ids.push((await broker.publish({ user_id: 'kit', type: 'agent_thinking', data: 'x'.repeat(1000) })).event_id);
+      }
+      const bounded = await broker.readHistory('kit', '0-0', { events: 10, bytes: 2500 });
+      expect(bounded.events.map((entry) => entry.id)).toEqual(ids.slice(0, 2));
+      expect(bounded.truncated).toBe(true);
+      // One event always comes, however small the byte bound.
+      const single = await broker.readHistory('kit', ids[1] as string, { events: 10, bytes: 1 });
+      expect(single.events.map((entry) => entry.id)).toEqual([ids[2]]);
+      const rest = await broker.readHistory('kit', ids[2] as string, { events: 10, bytes: 1 << 20 });
+      expect(rest.events.map((entry) => entry.id)).toEqual(ids.slice(3));
+      expect(rest.truncated).toBeUndefined();
+      const counted = await broker.readHistory('kit', '0-0', { events: 3, bytes: 1 << 20 });
+      expect(counted.events.map((entry) => entry.id)).toEqual(ids.slice(0, 3));
+      expect(counted.truncated).toBeUndefined();
     });
 
     it('reports no history for a user never published to', async () => {
       const broker = await node();
-      expect(await broker.readHistory('nobody-here', '1-0', 10)).toEqual({ history: undefined, events: [] });
+      expect(await broker.readHistory('nobody-here', '1-0', { events: 10, bytes: 1 << 20 })).toEqual({ history: undefined, events: [] });
     });
 
     it('opens a history before its first event, and numbers events within it from 1', async () => {
@@ -199,7 +219,7 @@ export function describeBrokerContract(name: string, setup: (options: FixtureOpt
       expect(count).toBe('0');
       expect(Number(epoch)).toBeGreaterThan(Date.now() - 60_000);
       expect(await broker.openHistory('lee')).toBe(position);
-      expect((await broker.readHistory('lee', position, 10)).history).toEqual({ epoch: Number(epoch), count: 0, oldest: undefined });
+      expect((await broker.readHistory('lee', position, { events: 10, bytes: 1 << 20 })).history).toEqual({ epoch: Number(epoch), count: 0, oldest: undefined });
       const ids: string[] = [];
       for (let n = 0; n < 3; n++) ids.push((await broker.publish(event('lee', n))).event_id);
       expect(ids).toEqual([`${epoch}-1`, `${epoch}-2`, `${epoch}-3`]);
@@ -225,7 +245,7 @@ export function describeBrokerContract(name: string, setup: (options: FixtureOpt
       const next = (await broker.publish(event('lou', 3))).event_id;
       expect(next).toBe(`${position?.ms}-1`);
       // The events kept from the old history are still read after an id before them.
-      const page = await broker.readHistory('lou', ids[0] as string, 10);
+      const page = await broker.readHistory('lou', ids[0] as string, { events: 10, bytes: 1 << 20 });
       expect(page.events.map((entry) => entry.id)).toEqual([...ids.slice(1), next]);
       expect(page.history).toMatchObject({ epoch: position?.ms, count: 1 });
       // A user with no history at all gets one after the id; an epoch far ahead of the clock is refused.
@@ -244,8 +264,8 @@ export function describeBrokerContract(name: string, setup: (options: FixtureOpt
           await new Promise((resolve) => setTimeout(resolve, 900));
           await broker.keepPositions(['mia', 'mia-never']);
         }
-        expect((await broker.readHistory('mia', last, 10)).history).toMatchObject({ count: 1 });
-        expect((await broker.readHistory('mia-never', '0-0', 10)).history).toBeUndefined();
+        expect((await broker.readHistory('mia', last, { events: 10, bytes: 1 << 20 })).history).toMatchObject({ count: 1 });
+        expect((await broker.readHistory('mia-never', '0-0', { events: 10, bytes: 1 << 20 })).history).toBeUndefined();
       } finally {
         await broker.close();
         await kept.close();
@@ -258,7 +278,7 @@ export function describeBrokerContract(name: string, setup: (options: FixtureOpt
       try {
         const ids: string[] = [];
         for (let n = 0; n < 300; n++) ids.push((await broker.publish(event('max', n))).event_id);
-        const page = await broker.readHistory('max', ids[0] as string, 1000);
+        const page = await broker.readHistory('max', ids[0] as string, { events: 1000, bytes: 1 << 20 });
         expect(page.history?.count).toBe(300);
         expect(page.history?.oldest).not.toEqual(parseEventId(ids[0] as string));
         expect(page.events.length).toBeGreaterThanOrEqual(10);
@@ -284,7 +304,7 @@ export function describeBrokerContract(name: string, setup: (options: FixtureOpt
       await waitUntil('two events', () => received.length === 2);
       await settle();
       expect(received).toHaveLength(2);
-      expect((await broker.readHistory('ned', '0-0', 10)).events).toHaveLength(2);
+      expect((await broker.readHistory('ned', '0-0', { events: 10, bytes: 1 << 20 })).events).toHaveLength(2);
     });
 
     it('sums the receipts of every subscribed node when asked to confirm', async () => {

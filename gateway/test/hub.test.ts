@@ -30,6 +30,8 @@ class RecordingOutlet implements Outlet {
     this.closed = { code, reason };
   }
 
+  async whenBufferedBelow(): Promise<void> {}
+
   events(): EventEnvelope[] {
     return this.frames.filter((frame): frame is EventEnvelope => !isControlFrame(frame));
   }

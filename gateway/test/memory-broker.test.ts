@@ -24,14 +24,14 @@ describe('memory broker history', () => {
     await broker.start();
     const id = (await broker.publish({ user_id: 'u', type: 'agent_started', data: null })).event_id;
     now += 9_000;
-    expect((await broker.readHistory('u', '0-0', 10)).events.map((event) => event.id)).toEqual([id]);
+    expect((await broker.readHistory('u', '0-0', { events: 10, bytes: 1 << 20 })).events.map((event) => event.id)).toEqual([id]);
     now += 2_000;
-    expect(await broker.readHistory('u', '0-0', 10)).toEqual({
+    expect(await broker.readHistory('u', '0-0', { events: 10, bytes: 1 << 20 })).toEqual({
       history: { epoch: 1_000_000, count: 1, oldest: undefined },
       events: [],
     });
     now += 50_000;
-    expect((await broker.readHistory('u', '0-0', 10)).history).toBeUndefined();
+    expect((await broker.readHistory('u', '0-0', { events: 10, bytes: 1 << 20 })).history).toBeUndefined();
   });
 
   it('keeps the position of a user who connects, even without events', async () => {

@@ -48,7 +48,7 @@ describe('memory broker sweep', () => {
     now += 1_000;
     await waitUntil('the entries to be swept', () => bus.sizes().historiesWithEvents === 0, 2_000);
     expect(bus.sizes()).toMatchObject({ histories: 1, historiesWithEvents: 0 });
-    expect(await broker.readHistory('u', '0-0', 10)).toEqual({ history: { epoch: 1_000_000, count: 1, oldest: undefined }, events: [] });
+    expect(await broker.readHistory('u', '0-0', { events: 10, bytes: 1 << 20 })).toEqual({ history: { epoch: 1_000_000, count: 1, oldest: undefined }, events: [] });
     expect(await broker.openHistory('u')).toBe(position);
     expect((await broker.publish({ user_id: 'u', type: 'agent_thinking', data: null })).event_id).toBe('1000000-2');
 
@@ -65,8 +65,8 @@ describe('memory broker sweep', () => {
     await broker.keepPositions(['kept']);
     now += 30_000;
     await waitUntil('the expired position to be swept', () => bus.sizes().histories === 1, 2_000);
-    expect((await broker.readHistory('kept', '0-0', 10)).history).toBeDefined();
-    expect((await broker.readHistory('gone', '0-0', 10)).history).toBeUndefined();
+    expect((await broker.readHistory('kept', '0-0', { events: 10, bytes: 1 << 20 })).history).toBeDefined();
+    expect((await broker.readHistory('gone', '0-0', { events: 10, bytes: 1 << 20 })).history).toBeUndefined();
   });
 
   it('removes at most the given number of entries per slice', async () => {

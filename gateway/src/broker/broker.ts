@@ -30,8 +30,16 @@ export interface HistoryEvent {
 export interface HistoryPage {
   /** The user's position; undefined when there is none (expired, or lost with Redis). */
   readonly history: HistoryExtent | undefined;
-  /** Events after the requested id, oldest first, at most the requested number. */
+  /** Events after the requested id, oldest first, within the requested count and bytes. */
   readonly events: readonly HistoryEvent[];
+  /** Present when the events stopped at the byte limit: more may follow. */
+  readonly truncated?: true;
+}
+
+/** How much one history read may return: at most `events` events, and no more than `bytes` of them (but at least one). */
+export interface PageLimit {
+  readonly events: number;
+  readonly bytes: number;
 }
 
 /** How a node hears about a user's events. */
@@ -52,8 +60,8 @@ export interface HistoryReader {
    * position ttl, and returns it: the id of the newest event, or `<epoch>-0` when there is none.
    */
   openHistory(userId: string): Promise<string>;
-  /** The user's history after `after` (exclusive), up to `limit` events. */
-  readHistory(userId: string, after: string, limit: number): Promise<HistoryPage>;
+  /** The user's history after `after` (exclusive), within `limit`. */
+  readHistory(userId: string, after: string, limit: PageLimit): Promise<HistoryPage>;
   /**
    * When `id` lies beyond anything the user's history has numbered (or there is no history),
    * starts a new one whose ids all come after `id`, so that ids a client already holds are never

@@ -31,7 +31,9 @@ import {
   type BrokerHealth,
   type BrokerMessageHandler,
   type ConnectionHandler,
+  type HistoryEvent,
   type HistoryPage,
+  type PageLimit,
 } from './broker.js';
 
 export interface MemoryBusOptions {
@@ -235,17 +237,28 @@ export class MemoryBus {
     return { id, receivers };
   }
 
-  read(userId: string, after: string, limit: number): HistoryPage {
+  read(userId: string, after: string, limit: PageLimit): HistoryPage {
     const history = this.livePosition(userId);
     if (!history) return { history: undefined, events: [] };
-    const events = history.entries
-      .filter((entry) => compareEventIds(entry.id, after) > 0)
-      .slice(0, limit)
-      .map((entry) => ({ id: entry.id, payload: Buffer.from(joinEventPayload(entry.id, entry.body)) }));
+    const events: HistoryEvent[] = [];
+    let bytes = 0;
+    let truncated = false;
+    for (const entry of history.entries) {
+      if (events.length >= limit.events) break;
+      if (compareEventIds(entry.id, after) <= 0) continue;
+      const size = Buffer.byteLength(entry.body);
+      if (events.length > 0 && bytes + size > limit.bytes) {
+        truncated = true;
+        break;
+      }
+      bytes += size;
+      events.push({ id: entry.id, payload: Buffer.from(joinEventPayload(entry.id, entry.body)) });
+    }
     const oldest = history.entries[0];
     return {
       history: { epoch: history.epoch, count: history.count, oldest: oldest ? parseEventId(oldest.id) : undefined },
       events,
+      ...(truncated ? { truncated: true } : {}),
     };
   }
 
@@ -444,7 +457,7 @@ export class MemoryBroker implements Broker {
     return this.bus.open(validateUserId(userId));
   }
 
-  async readHistory(userId: string, after: string, limit: number): Promise<HistoryPage> {
+  async readHistory(userId: string, after: string, limit: PageLimit): Promise<HistoryPage> {
     this.assertStarted();
     return this.bus.read(validateUserId(userId), after, limit);
   }

@@ -24,6 +24,7 @@ import {
   type BrokerMessageHandler,
   type ConnectionHandler,
   type HistoryPage,
+  type PageLimit,
 } from './broker.js';
 import { ConnectionHealth } from './connection-health.js';
 
@@ -182,10 +183,10 @@ export class RedisBroker implements Broker {
     return openHistory(this.commands, this.userKeys(userId), this.retention.positionTtlSeconds, run);
   }
 
-  async readHistory(userId: string, after: string, limit: number): Promise<HistoryPage> {
+  async readHistory(userId: string, after: string, limit: PageLimit): Promise<HistoryPage> {
     const run = await this.serverRun();
     const stored = await readHistory(this.commands, this.userKeys(userId), after, limit, run);
-    return { history: stored.extent, events: stored.events };
+    return { history: stored.extent, events: stored.events, ...(stored.truncated ? { truncated: true } : {}) };
   }
 
   async restartHistoryAfter(userId: string, id: string): Promise<HistoryRestart> {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { CloseCodes, encodeControlFrame, formatEventId, type EventIdParts } from '@herald/protocol';
-import type { HistoryExtent, HistoryReader } from '../broker/broker.js';
+import type { HistoryExtent, HistoryReader, PageLimit } from '../broker/broker.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { FanOut } from './fan-out.js';
 import { gapConcerns } from './history-coverage.js';
@@ -19,7 +19,7 @@ export interface CatchUpOptions {
   readonly follows: (user: UserStream) => boolean;
   readonly logger: Logger;
   readonly metrics: GatewayMetrics;
-  readonly pageSize: number;
+  readonly page: PageLimit;
   /** First wait before reading history again after a failed read; doubles up to 2 s. */
   readonly retryDelayMs?: number;
   /**
@@ -103,7 +103,7 @@ export class CatchUp {
     user.overflowed = false;
     const position = user.position;
     if (position === undefined) throw new Error('catching up a stream whose position is unknown');
-    const outcome = await replayHistory(history, user.userId, formatEventId(position), this.options.pageSize, {
+    const outcome = await replayHistory(history, user.userId, formatEventId(position), this.options.page, {
       gap: (since, next, extent) => {
         for (const member of user.members) {
           if (member.detached) continue;

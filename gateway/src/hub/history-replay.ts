@@ -1,5 +1,5 @@
 import { formatEventId, gapFrame, parseEventId, type EventIdParts, type GapFrame } from '@herald/protocol';
-import type { HistoryExtent, HistoryReader } from '../broker/broker.js';
+import type { HistoryExtent, HistoryReader, PageLimit } from '../broker/broker.js';
 import { isAfterHistory } from './history-coverage.js';
 
 export interface ReplayHandlers {
@@ -12,6 +12,8 @@ export interface ReplayHandlers {
   event(payload: Buffer, id: EventIdParts): void;
   /** Whether to carry on after each read (false: the socket went away, an outage began…). */
   proceed(): boolean;
+  /** Resolves when the next page may be read (the reader has taken in the last one). */
+  readyForMore?(): Promise<void>;
 }
 
 export type ReplayOutcome =
@@ -50,7 +52,7 @@ export async function replayHistory(
   history: HistoryReader,
   userId: string,
   since: string,
-  pageSize: number,
+  limit: PageLimit,
   handlers: ReplayHandlers,
 ): Promise<ReplayOutcome> {
   const start = parseEventId(since);
@@ -63,9 +65,13 @@ export async function replayHistory(
     if (!gapAnnounced) handlers.gap(after, next, extent);
     gapAnnounced = true;
   };
-  for (;;) {
+  for (let reads = 0; ; reads++) {
+    if (reads > 0 && handlers.readyForMore) {
+      await handlers.readyForMore();
+      if (!handlers.proceed()) return { kind: 'stopped' };
+    }
     const at = formatEventId(after);
-    const page = await history.readHistory(userId, at, pageSize);
+    const page = await history.readHistory(userId, at, limit);
     if (!handlers.proceed()) return { kind: 'stopped' };
     const extent = page.history;
     if (!extent || isAfterHistory(after, extent)) {
@@ -84,7 +90,7 @@ export async function replayHistory(
       after = id;
       gapAnnounced = false;
     }
-    if (page.events.length < pageSize) {
+    if (page.events.length < limit.events && !page.truncated) {
       if (!isEnd(after, extent)) announceGap(undefined, extent);
       return { kind: 'done', replayed, extent };
     }

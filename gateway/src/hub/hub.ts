@@ -19,6 +19,10 @@ export interface HubOptions {
   readonly metrics: GatewayMetrics;
   /** Events read from history per round trip. */
   readonly historyPageSize?: number;
+  /** Bytes of events read from history per round trip (at least one event is). */
+  readonly historyPageBytes?: number;
+  /** Bytes of live events a resuming socket holds back; beyond, they are read from history instead. */
+  readonly maxHeldBytesPerSocket?: number;
   /** Messages held per user while it is not live; beyond it, history is read again instead. */
   readonly maxHeldPerUser?: number;
   /** Users caught up at once after a broker outage. */
@@ -54,6 +58,7 @@ export class Hub {
   private readonly resumes: SocketResume;
   private readonly positions: PositionKeeper;
   private readonly droppedClosed;
+  private readonly maxHeldBytesPerSocket: number;
 
   constructor(
     private readonly broker: HubBroker,
@@ -61,7 +66,8 @@ export class Hub {
   ) {
     const { logger, metrics } = options;
     this.droppedClosed = metrics.eventsDropped.labels('closed');
-    const pageSize = options.historyPageSize ?? 500;
+    const page = { events: options.historyPageSize ?? 500, bytes: options.historyPageBytes ?? 256 * 1024 };
+    this.maxHeldBytesPerSocket = options.maxHeldBytesPerSocket ?? 1024 * 1024;
     const fanOut = new FanOut(metrics);
     this.receipts = new ReceiptAnswers(broker, options.nodeId, logger, metrics);
     this.sequencer = new Sequencer(fanOut, this.receipts, metrics, options.maxHeldPerUser ?? 10_000, (user) => {
@@ -75,7 +81,7 @@ export class Hub {
         follows: (user) => this.users.get(user.userId) === user,
         logger,
         metrics,
-        pageSize,
+        page,
         ...(options.historyRetryDelayMs === undefined ? {} : { retryDelayMs: options.historyRetryDelayMs }),
         ...(options.historyResyncAfterMs === undefined ? {} : { resyncAfterMs: options.historyResyncAfterMs }),
       },
@@ -83,7 +89,7 @@ export class Hub {
       fanOut,
     );
     this.recovery = new Recovery(this.catchUp, outage, logger, metrics, options.recoveryConcurrency ?? 32);
-    this.resumes = new SocketResume(broker, fanOut, metrics, logger, pageSize);
+    this.resumes = new SocketResume(broker, fanOut, metrics, logger, page);
     this.positions = new PositionKeeper(broker, () => this.users.keys(), options.positionRefreshMs ?? 0, logger);
     if (options.positionRefreshMs !== undefined) this.positions.start();
     this.subscriptions = new SubscriptionTracker(
@@ -129,7 +135,7 @@ export class Hub {
   attach(userId: string, outlet: Outlet): { readonly member: Member; readonly since: string } {
     const user = this.users.get(userId);
     if (!user?.position) throw new Error('attach before join for a user this node is not subscribed to');
-    const member = new Member(userId, outlet, user.position);
+    const member = new Member(userId, outlet, user.position, this.maxHeldBytesPerSocket);
     user.members.add(member);
     return { member, since: formatEventId(user.position) };
   }

@@ -15,6 +15,11 @@ export type SendOutcome = 'sent' | 'refused' | 'too_large';
 /** One socket as the hub sees it. */
 export interface Outlet {
   send(frame: Buffer | string): SendOutcome;
+  /**
+   * Resolves once no more than `bytes` wait to be sent on the socket, or it closed. A socket that
+   * takes in nothing for too long meanwhile is closed as a slow consumer (4002).
+   */
+  whenBufferedBelow(bytes: number): Promise<void>;
   /** Closes the socket with a code from the protocol's close-code table. */
   close(code: number, reason: string): void;
 }
@@ -33,6 +38,9 @@ export class Member {
   private ms = -1;
   private seq = -1;
   private held: Buffer[] | undefined;
+  private heldBytes = 0;
+  /** Live events held during a resume were dropped for lack of room: history must be read again. */
+  private heldOverflowed = false;
   private beforeResume: EventIdParts | undefined;
   /** Gap notices for where the socket stood before its resume, sent only if the resume is refused. */
   private gapsBeforeResume: string[] | undefined;
@@ -45,6 +53,8 @@ export class Member {
     readonly userId: string,
     readonly outlet: Outlet,
     start: EventIdParts | undefined,
+    /** Bytes of live events held back during a resume; past it they are dropped and read from history instead. */
+    private readonly maxHeldBytes = Number.POSITIVE_INFINITY,
   ) {
     if (start) this.moveTo(start);
   }
@@ -59,7 +69,13 @@ export class Member {
    */
   offer(payload: Buffer, id: EventIdParts): OfferOutcome {
     if (this.held) {
-      this.held.push(payload);
+      this.heldBytes += payload.length;
+      if (this.heldBytes <= this.maxHeldBytes) {
+        this.held.push(payload);
+      } else if (!this.heldOverflowed) {
+        this.held.length = 0;
+        this.heldOverflowed = true;
+      }
       return 'held';
     }
     return this.sendIfNew(payload, id);
@@ -102,10 +118,28 @@ export class Member {
     return count;
   }
 
+  /** Where the socket stands: the newest event it has (undefined: none yet). */
+  position(): EventIdParts | undefined {
+    return this.ms < 0 ? undefined : { ms: this.ms, seq: this.seq };
+  }
+
+  /**
+   * True (once) when live events held during the resume were dropped for lack of room: they are
+   * in history, which the resume must read again from `position()` before finishing.
+   */
+  takeHeldOverflow(): boolean {
+    if (!this.heldOverflowed) return false;
+    this.heldOverflowed = false;
+    this.heldBytes = 0;
+    return true;
+  }
+
   /** From now on live events wait until `finishResume`; the position becomes `since`. */
   beginResume(since: EventIdParts): void {
     this.beforeResume = this.ms < 0 ? undefined : { ms: this.ms, seq: this.seq };
     this.held = [];
+    this.heldBytes = 0;
+    this.heldOverflowed = false;
     this.moveTo(since);
   }
 
@@ -113,6 +147,7 @@ export class Member {
   finishResume(): void {
     const held = this.held ?? [];
     this.held = undefined;
+    this.heldBytes = 0;
     this.gapsBeforeResume = undefined;
     for (const payload of held) {
       const id = eventIdPartsOfPayload(payload);

@@ -1,6 +1,14 @@
 import type { Logger } from 'pino';
-import { CloseCodes, encodeControlFrame, errorFrame, parseEventId, resumedFrame, type ServerControlFrame } from '@herald/protocol';
-import type { HistoryReader } from '../broker/broker.js';
+import {
+  CloseCodes,
+  encodeControlFrame,
+  errorFrame,
+  formatEventId,
+  parseEventId,
+  resumedFrame,
+  type ServerControlFrame,
+} from '@herald/protocol';
+import type { HistoryReader, PageLimit } from '../broker/broker.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { FanOut } from './fan-out.js';
 import { gapFrameBefore, replayHistory } from './history-replay.js';
@@ -14,6 +22,11 @@ function send(member: Member, frame: ServerControlFrame): void {
  * One socket's resume: its user's history after `since` (with `herald.gap` first if history
  * cannot vouch for all of it), then the live events that arrived meanwhile, then
  * `herald.resumed`. The socket holds live events back until then.
+ *
+ * History goes out a page at a time, the next page only once the socket has taken in the last
+ * (its send buffer is below a page): a client far behind catches up in one connection without
+ * ever nearing the slow-consumer limit. Live events held meanwhile are bounded; past the bound
+ * they are dropped and history is read again up to them (they are all in it).
  */
 export class SocketResume {
   constructor(
@@ -21,7 +34,7 @@ export class SocketResume {
     private readonly fanOut: FanOut,
     private readonly metrics: GatewayMetrics,
     private readonly logger: Logger,
-    private readonly pageSize: number,
+    private readonly page: PageLimit,
   ) {}
 
   async resume(member: Member, since: string): Promise<void> {
@@ -29,29 +42,38 @@ export class SocketResume {
     if (!start) throw new Error(`resume needs an event id, got ${JSON.stringify(since)}`);
     member.beginResume(start);
     let gap = false;
+    let replayed = 0;
     try {
-      const outcome = await replayHistory(this.history, member.userId, since, this.pageSize, {
-        gap: (at, next) => {
-          gap = true;
-          this.metrics.gapsSignalled.labels('resume').inc();
-          send(member, gapFrameBefore(at, next));
-        },
-        event: (payload, id) => {
-          if (!member.detached) this.fanOut.count(member.sendIfNew(payload, id));
-        },
-        proceed: () => !member.detached,
-      });
-      if (outcome.kind === 'stopped') return;
-      if (outcome.kind === 'invalid') {
-        this.metrics.resumes.labels('invalid_since').inc();
-        send(member, errorFrame('invalid_since', `since ${since} names a time implausibly far ahead`));
-        member.cancelResume();
-        return;
+      for (let from = since; ; ) {
+        const outcome = await replayHistory(this.history, member.userId, from, this.page, {
+          gap: (at, next) => {
+            gap = true;
+            this.metrics.gapsSignalled.labels('resume').inc();
+            send(member, gapFrameBefore(at, next));
+          },
+          event: (payload, id) => {
+            if (!member.detached) this.fanOut.count(member.sendIfNew(payload, id));
+          },
+          proceed: () => !member.detached,
+          readyForMore: () => member.outlet.whenBufferedBelow(this.page.bytes),
+        });
+        if (outcome.kind === 'stopped') return;
+        if (outcome.kind === 'invalid') {
+          this.metrics.resumes.labels('invalid_since').inc();
+          send(member, errorFrame('invalid_since', `since ${since} names a time implausibly far ahead`));
+          member.cancelResume();
+          return;
+        }
+        replayed += outcome.replayed;
+        const position = member.position();
+        if (!member.takeHeldOverflow() || !position) break;
+        await member.outlet.whenBufferedBelow(this.page.bytes);
+        from = formatEventId(position);
       }
       this.metrics.resumes.labels(gap ? 'gap' : 'resumed').inc();
-      this.metrics.backfilledEvents.labels('resume').inc(outcome.replayed);
+      this.metrics.backfilledEvents.labels('resume').inc(replayed);
       member.finishResume();
-      send(member, resumedFrame(since, outcome.replayed));
+      send(member, resumedFrame(since, replayed));
     } catch (error) {
       this.metrics.resumes.labels('failed').inc();
       this.logger.warn({ err: error }, 'resume failed; asking the client to resync');

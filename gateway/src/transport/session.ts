@@ -29,6 +29,34 @@ export interface Session {
   expiryTimer: ReturnType<typeof setTimeout> | undefined;
   /** Frames the client may still send (4003 when exhausted). */
   readonly inbound: TokenBucket;
+  /** Told when the socket's send buffer drains, and when it closes. */
+  readonly drains: DrainSignal;
+}
+
+/** Wakes whoever waits for a socket's send buffer to drain (uWS `drain`), or for it to close. */
+export class DrainSignal {
+  private waiters: (() => void)[] = [];
+
+  /** Resolves at the next drain or close, or after `timeoutMs` (with false). */
+  next(timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((waiter) => waiter !== wake);
+        resolve(false);
+      }, timeoutMs);
+      const wake = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.waiters.push(wake);
+    });
+  }
+
+  notify(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
+  }
 }
 
 export interface SocketData {
@@ -44,6 +72,8 @@ const SEND_SUCCESS = 1;
 export interface OutletSettings {
   /** A socket whose send buffer passes this is closed with 4002 (slow consumer). */
   readonly maxBufferedBytes: number;
+  /** A socket waited on to drain (a paced resume) that takes nothing in this long is closed with 4002. */
+  readonly drainStallMs: number;
   /** Told the buffer size whenever it builds up. */
   readonly noteBuffered: (bytes: number) => void;
 }
@@ -52,8 +82,15 @@ export interface OutletSettings {
  * The hub's view of a socket. A client that cannot keep up is closed with 4002 so it reconnects
  * and resumes from history: an event is never silently skipped for it.
  */
-export function outletFor(ws: HeraldSocket, settings: OutletSettings): Outlet {
+export function outletFor(ws: HeraldSocket, session: Session, settings: OutletSettings): Outlet {
   return {
+    async whenBufferedBelow(bytes) {
+      while (session.socket && ws.getBufferedAmount() > bytes) {
+        if (await session.drains.next(settings.drainStallMs)) continue;
+        if (session.socket) ws.end(CloseCodes.SLOW_CONSUMER.code, 'slow consumer');
+        return;
+      }
+    },
     send(frame) {
       if (frame.length > settings.maxBufferedBytes) return 'too_large';
       const status = ws.send(frame, false);

@@ -10,7 +10,15 @@ import type { Hub } from '../hub/hub.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { errorBody, guardResponse, respondLater, writeJson, type JsonResponse } from './http.js';
 import { KeyedRateLimiter, TokenBucket, clientAddress } from './limits.js';
-import { closeAtExpiry, outletFor, sendControl, type HeraldSocket, type Session, type SocketData } from './session.js';
+import {
+  DrainSignal,
+  closeAtExpiry,
+  outletFor,
+  sendControl,
+  type HeraldSocket,
+  type Session,
+  type SocketData,
+} from './session.js';
 import type { SocketRegistry } from './socket-registry.js';
 import type { UwsModule } from './uws.js';
 
@@ -42,6 +50,9 @@ export interface WebSocketDependencies {
 
 const PONG = encodeControlFrame({ type: 'herald.pong' });
 
+// A resume paced by the socket's drain closes a socket that takes in nothing for this long (4002).
+const DRAIN_STALL_MS = 30_000;
+
 // uWS buffers a frame up to maxPayloadLength before handing it over; frames between the
 // configured limit and this hard cap are refused with 1009, larger ones are cut by uWS itself.
 const HARD_FRAME_CAP_FACTOR = 4;
@@ -65,7 +76,11 @@ export function createWebSocketBehavior(
 ): WebSocketBehavior<SocketData> {
   const { verifier, hub, broker, sockets, logger, metrics } = deps;
   const upgradeLimiter = new KeyedRateLimiter(settings.upgradeRatePerIp, settings.upgradeBurstPerIp);
-  const outletSettings = { maxBufferedBytes: settings.maxBufferedBytes, noteBuffered: (bytes: number) => metrics.noteBuffered(bytes) };
+  const outletSettings = {
+    maxBufferedBytes: settings.maxBufferedBytes,
+    drainStallMs: DRAIN_STALL_MS,
+    noteBuffered: (bytes: number) => metrics.noteBuffered(bytes),
+  };
   let upgradesInFlight = 0;
 
   function refuse(res: HttpResponse, reason: Parameters<GatewayMetrics['upgradesRefused']['labels']>[0], response: JsonResponse): void {
@@ -87,7 +102,7 @@ export function createWebSocketBehavior(
    */
   function welcome(ws: HeraldSocket, session: Session): void {
     closeAtExpiry(ws, session);
-    const { member, since } = hub.attach(session.userId, outletFor(ws, outletSettings));
+    const { member, since } = hub.attach(session.userId, outletFor(ws, session, outletSettings));
     session.member = member;
     sendControl(
       ws,
@@ -159,6 +174,7 @@ export function createWebSocketBehavior(
         expiresAt: identity.expiresAt,
         expiryTimer: undefined,
         inbound: new TokenBucket(settings.maxInboundMessagesPerSecond, 2 * settings.maxInboundMessagesPerSecond, Date.now()),
+        drains: new DrainSignal(),
       };
       res.cork(() => {
         try {
@@ -278,9 +294,14 @@ export function createWebSocketBehavior(
       }
     },
 
+    drain(ws: HeraldSocket) {
+      ws.getUserData().session.drains.notify();
+    },
+
     close(ws: HeraldSocket, code: number) {
       const { session } = ws.getUserData();
       session.socket = undefined;
+      session.drains.notify();
       clearTimeout(session.expiryTimer);
       sockets.remove(ws);
       if (session.member) hub.detach(session.member);

@@ -6,6 +6,7 @@ import type {
   BrokerMessageHandler,
   ConnectionHandler,
   HistoryPage,
+  PageLimit,
 } from '../../src/broker/broker.js';
 import { MemoryBroker, type MemoryBus } from '../../src/broker/memory.js';
 
@@ -76,7 +77,7 @@ export class OutageBroker implements Broker {
     return position;
   }
 
-  async readHistory(userId: string, after: string, limit: number): Promise<HistoryPage> {
+  async readHistory(userId: string, after: string, limit: PageLimit): Promise<HistoryPage> {
     if (this.failHistoryReads) throw new Error('history unavailable');
     if (this.historyDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.historyDelayMs));
     return this.inner.readHistory(userId, after, limit);

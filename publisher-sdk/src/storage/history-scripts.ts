@@ -20,9 +20,12 @@ return epoch .. '-' .. (redis.call('HGET', seq, 'n') or '0')
 
 /**
  * Reads a user's history in one round trip: its epoch and event count, its oldest event, and the
- * entries after an id. A history that began on another server run ends first (a new one starts).
+ * entries after an id, as many as fit in the count and the bytes given (at least one). A history
+ * that began on another server run ends first (a new one starts). The entries are read in small
+ * ranges sized by what came so far, so a page of large events never loads more than it returns.
  *   KEYS[1] history stream   KEYS[2] sequence hash   ARGV[1] after   ARGV[2] max entries
- *   ARGV[3] server run
+ *   ARGV[3] server run   ARGV[4] max bytes of event bodies
+ * The last element is 1 when the page stopped at the byte limit (more may follow), else 0.
  */
 const READ_HISTORY_SCRIPT = `
 local stream = KEYS[1]
@@ -35,8 +38,31 @@ local count = redis.call('HGET', seq, 'n') or '0'
 local first = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)[1]
 local oldest = false
 if first then oldest = first[1] end
-local entries = redis.call('XRANGE', stream, '(' .. ARGV[1], '+', 'COUNT', ARGV[2])
-return {1, epoch, count, oldest, entries}
+local limit = tonumber(ARGV[2])
+local maxBytes = tonumber(ARGV[4])
+local entries = {}
+local bytes = 0
+local truncated = 0
+local from = '(' .. ARGV[1]
+local step = math.min(limit, 8)
+while step > 0 do
+  local batch = redis.call('XRANGE', stream, from, '+', 'COUNT', step)
+  for i = 1, #batch do
+    local size = #batch[i][2][2]
+    if #entries > 0 and bytes + size > maxBytes then
+      truncated = 1
+      break
+    end
+    entries[#entries + 1] = batch[i]
+    bytes = bytes + size
+  end
+  if truncated == 1 or #batch < step then break end
+  from = '(' .. batch[#batch][1]
+  local left = limit - #entries
+  if bytes > 0 then left = math.min(left, math.max(1, math.floor((maxBytes - bytes) * #entries / bytes))) end
+  step = left
+end
+return {1, epoch, count, oldest, entries, truncated}
 `;
 
 /**
@@ -89,6 +115,8 @@ export interface StoredHistory {
   readonly extent: StoredExtent | undefined;
   /** Entries after the requested id, oldest first, as the exact payloads that were published. */
   readonly events: readonly { readonly id: string; readonly payload: Buffer }[];
+  /** Present when the entries stopped at the byte limit: more may follow. */
+  readonly truncated?: true;
 }
 
 type Entry = [string, string[]];
@@ -148,13 +176,14 @@ export async function readHistory(
   redis: Redis,
   keys: { readonly history: string; readonly sequence: string },
   after: string,
-  limit: number,
+  page: { readonly events: number; readonly bytes: number },
   run: string,
 ): Promise<StoredHistory> {
-  const reply = await readScript.run(redis, [keys.history, keys.sequence], [after, limit, run]);
+  const reply = await readScript.run(redis, [keys.history, keys.sequence], [after, page.events, run, page.bytes]);
   if (!Array.isArray(reply) || reply[0] === 0) return { extent: undefined, events: [] };
-  const [, epoch, count, oldest, entries] = reply as [number, string, string, string | null, Entry[]];
+  const [, epoch, count, oldest, entries, truncated] = reply as [number, string, string, string | null, Entry[], number];
   return {
+    ...(truncated === 1 ? { truncated: true as const } : {}),
     extent: {
       epoch: Number(epoch),
       count: Number(count),
