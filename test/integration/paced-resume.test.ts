@@ -1,3 +1,4 @@
+import { connect as connectTcp, type Socket } from 'node:net';
 import { compareEventIds, parseEventId } from '@herald/protocol';
 import { createPublisher, type Publisher } from '@herald/publisher-sdk';
 import { TestClient } from '../support/clients.js';
@@ -82,5 +83,72 @@ describe('a client far behind (real Redis, a real gateway process, MAX_BUFFERED_
     expect(await bufferedHighWater(node)).toBeLessThanOrEqual(MAX_BUFFERED_BYTES);
     stalled.terminate();
     reader.terminate();
+  });
+});
+
+/** Sends a WebSocket upgrade and never reads a byte of the answer. */
+async function resumeWithoutReading(port: number, path: string, token: string): Promise<Socket> {
+  const socket = connectTcp(port, '127.0.0.1');
+  await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  socket.pause();
+  socket.write(
+    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: bearer.${token}\r\n\r\n`,
+  );
+  return socket;
+}
+
+function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+// Documented in the README (Operating Herald → Redis faults).
+const STORM_UPGRADE_P99_BOUND_MS = 250;
+
+describe('a resume storm (real Redis, a real gateway process)', () => {
+  let redis: RedisServer;
+  let node: GatewayProcess;
+  let publisher: Publisher;
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    node = await startGatewayProcess({
+      REDIS_URL: redis.url,
+      JWT_SECRET: TEST_JWT_SECRET,
+      NODE_ENV: 'production',
+      HISTORY_MAX_EVENTS: '1000',
+      MAX_CONNECTIONS_PER_USER: '1000',
+    });
+    publisher = createPublisher({ redisUrl: redis.url });
+  });
+  afterAll(async () => {
+    await publisher.close();
+    await node.stop('SIGKILL');
+    await redis.stop();
+  });
+
+  it("keeps other users' upgrades fast while 200 sockets resume a 12 MB history and never read", async () => {
+    const ids = await publishBacklog(publisher, 'hoarder', BACKLOG);
+    const since = `${parseEventId(ids[0] ?? '')?.ms}-0`;
+    const hoarder = await signTestToken({ sub: 'hoarder' });
+    const stalled: Socket[] = [];
+    const resumes = Array.from({ length: 200 }, async () => {
+      // Resumers that never read: each holds what the buffers take (kernel, then a page in uWS), no more.
+      stalled.push(await resumeWithoutReading(node.port, `/ws?since=${since}`, hoarder));
+    });
+    const tokens = await Promise.all(Array.from({ length: 50 }, (_, i) => signTestToken({ sub: `bystander-${i}` })));
+    const upgradeMs: number[] = [];
+    const bystanders = tokens.map(async (token, i) => {
+      await delay(i * 10);
+      const started = Date.now();
+      const socket = await TestClient.connect(node.wsUrl, { token });
+      upgradeMs.push(Date.now() - started);
+      socket.terminate();
+    });
+    await Promise.all([...resumes, ...bystanders]);
+    for (const socket of stalled) socket.destroy();
+    expect(upgradeMs).toHaveLength(50);
+    expect(percentile(upgradeMs, 99)).toBeLessThan(STORM_UPGRADE_P99_BOUND_MS);
   });
 });

@@ -6,6 +6,7 @@ import type { FanOut } from './fan-out.js';
 import { gapConcerns } from './history-coverage.js';
 import { gapFrameBefore, replayHistory } from './history-replay.js';
 import type { OutageState } from './outage.js';
+import type { ReadBudget } from './read-budget.js';
 import type { Sequencer } from './sequencer.js';
 import type { UserStream } from './user-stream.js';
 
@@ -20,6 +21,7 @@ export interface CatchUpOptions {
   readonly logger: Logger;
   readonly metrics: GatewayMetrics;
   readonly page: PageLimit;
+  readonly budget: ReadBudget;
   /** First wait before reading history again after a failed read; doubles up to 2 s. */
   readonly retryDelayMs?: number;
   /**
@@ -118,7 +120,7 @@ export class CatchUp {
         this.fanOut.toUser(user, payload, id);
       },
       proceed: current,
-    });
+    }, this.options.budget);
     if (outcome.kind === 'stopped') return;
     if (outcome.kind === 'invalid') throw new Error("this node's position for the user lies implausibly far ahead of Redis's clock");
     // Everything up to the history's position was handed over or announced as a gap.

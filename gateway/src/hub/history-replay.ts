@@ -1,6 +1,7 @@
 import { formatEventId, gapFrame, parseEventId, type EventIdParts, type GapFrame } from '@herald/protocol';
 import type { HistoryExtent, HistoryReader, PageLimit } from '../broker/broker.js';
 import { isAfterHistory } from './history-coverage.js';
+import type { ReadBudget } from './read-budget.js';
 
 export interface ReplayHandlers {
   /**
@@ -54,6 +55,7 @@ export async function replayHistory(
   since: string,
   limit: PageLimit,
   handlers: ReplayHandlers,
+  budget: ReadBudget,
 ): Promise<ReplayOutcome> {
   const start = parseEventId(since);
   if (!start) throw new Error(`not an event id: ${JSON.stringify(since)}`);
@@ -71,8 +73,8 @@ export async function replayHistory(
       if (!handlers.proceed()) return { kind: 'stopped' };
     }
     const at = formatEventId(after);
-    const page = await history.readHistory(userId, at, limit);
-    if (!handlers.proceed()) return { kind: 'stopped' };
+    const page = await budget.run(userId, handlers.proceed, () => history.readHistory(userId, at, limit));
+    if (!page || !handlers.proceed()) return { kind: 'stopped' };
     const extent = page.history;
     if (!extent || isAfterHistory(after, extent)) {
       if (++restarts > MAX_RESTARTS) throw new Error(`the history of a user kept falling behind ${at}`);

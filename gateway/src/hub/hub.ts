@@ -7,6 +7,7 @@ import { FanOut } from './fan-out.js';
 import { Member, type Outlet } from './member.js';
 import { PositionKeeper } from './position-keeper.js';
 import { ReceiptAnswers } from './receipts.js';
+import { ReadBudget } from './read-budget.js';
 import { Recovery } from './recovery.js';
 import { Sequencer } from './sequencer.js';
 import { SocketResume } from './socket-resume.js';
@@ -25,6 +26,8 @@ export interface HubOptions {
   readonly maxHeldBytesPerSocket?: number;
   /** Messages held per user while it is not live; beyond it, history is read again instead. */
   readonly maxHeldPerUser?: number;
+  /** History reads for resumes and catch-ups in flight at once on this node (read-budget.ts). */
+  readonly historyReadConcurrency?: number;
   /** Users caught up at once after a broker outage. */
   readonly recoveryConcurrency?: number;
   /** First wait before a failed history read is tried again. */
@@ -68,6 +71,7 @@ export class Hub {
     this.droppedClosed = metrics.eventsDropped.labels('closed');
     const page = { events: options.historyPageSize ?? 500, bytes: options.historyPageBytes ?? 256 * 1024 };
     this.maxHeldBytesPerSocket = options.maxHeldBytesPerSocket ?? 1024 * 1024;
+    const budget = new ReadBudget(options.historyReadConcurrency ?? 16, 2);
     const fanOut = new FanOut(metrics);
     this.receipts = new ReceiptAnswers(broker, options.nodeId, logger, metrics);
     this.sequencer = new Sequencer(fanOut, this.receipts, metrics, options.maxHeldPerUser ?? 10_000, (user) => {
@@ -82,6 +86,7 @@ export class Hub {
         logger,
         metrics,
         page,
+        budget,
         ...(options.historyRetryDelayMs === undefined ? {} : { retryDelayMs: options.historyRetryDelayMs }),
         ...(options.historyResyncAfterMs === undefined ? {} : { resyncAfterMs: options.historyResyncAfterMs }),
       },
@@ -89,7 +94,7 @@ export class Hub {
       fanOut,
     );
     this.recovery = new Recovery(this.catchUp, outage, logger, metrics, options.recoveryConcurrency ?? 32);
-    this.resumes = new SocketResume(broker, fanOut, metrics, logger, page);
+    this.resumes = new SocketResume(broker, fanOut, metrics, logger, page, budget);
     this.positions = new PositionKeeper(broker, () => this.users.keys(), options.positionRefreshMs ?? 0, logger);
     if (options.positionRefreshMs !== undefined) this.positions.start();
     this.subscriptions = new SubscriptionTracker(

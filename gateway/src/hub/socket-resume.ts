@@ -13,6 +13,7 @@ import type { GatewayMetrics } from '../metrics.js';
 import type { FanOut } from './fan-out.js';
 import { gapFrameBefore, replayHistory } from './history-replay.js';
 import type { Member } from './member.js';
+import type { ReadBudget } from './read-budget.js';
 
 function send(member: Member, frame: ServerControlFrame): void {
   if (!member.detached) member.outlet.send(encodeControlFrame(frame));
@@ -35,6 +36,7 @@ export class SocketResume {
     private readonly metrics: GatewayMetrics,
     private readonly logger: Logger,
     private readonly page: PageLimit,
+    private readonly budget: ReadBudget,
   ) {}
 
   async resume(member: Member, since: string): Promise<void> {
@@ -56,7 +58,7 @@ export class SocketResume {
           },
           proceed: () => !member.detached,
           readyForMore: () => member.outlet.whenBufferedBelow(this.page.bytes),
-        });
+        }, this.budget);
         if (outcome.kind === 'stopped') return;
         if (outcome.kind === 'invalid') {
           this.metrics.resumes.labels('invalid_since').inc();

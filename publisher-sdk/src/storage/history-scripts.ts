@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { joinEventPayload, parseEventId, type EventIdParts } from '@herald/protocol';
+import { EVENT_PAYLOAD_ID_PREFIX, parseEventId, type EventIdParts } from '@herald/protocol';
 import { LUA_ENSURE_EPOCH, LUA_NEW_EPOCH_START } from './lua.js';
 import { RedisScript } from './redis-script.js';
 
@@ -119,7 +119,16 @@ export interface StoredHistory {
   readonly truncated?: true;
 }
 
-type Entry = [string, string[]];
+type Entry = [Buffer, Buffer[]];
+
+/** `joinEventPayload` on the body's bytes: the same bytes, without decoding and encoding the body. */
+function joinEventPayloadBytes(id: string, body: Buffer): Buffer {
+  const head = `${EVENT_PAYLOAD_ID_PREFIX}${id}",`; // ASCII: an event id is digits and a dash
+  const payload = Buffer.allocUnsafe(head.length + body.length);
+  payload.write(head, 0, 'latin1');
+  body.copy(payload, head.length);
+  return payload;
+}
 
 export async function openHistory(
   redis: Redis,
@@ -179,16 +188,20 @@ export async function readHistory(
   page: { readonly events: number; readonly bytes: number },
   run: string,
 ): Promise<StoredHistory> {
-  const reply = await readScript.run(redis, [keys.history, keys.sequence], [after, page.events, run, page.bytes]);
+  // Bytes, not strings: a page of large events goes to sockets without being decoded and encoded again.
+  const reply = await readScript.runBuffer(redis, [keys.history, keys.sequence], [after, page.events, run, page.bytes]);
   if (!Array.isArray(reply) || reply[0] === 0) return { extent: undefined, events: [] };
-  const [, epoch, count, oldest, entries, truncated] = reply as [number, string, string, string | null, Entry[], number];
+  const [, epoch, count, oldest, entries, truncated] = reply as [number, Buffer, Buffer, Buffer | null, Entry[], number];
   return {
     ...(truncated === 1 ? { truncated: true as const } : {}),
     extent: {
-      epoch: Number(epoch),
-      count: Number(count),
-      oldest: typeof oldest === 'string' ? parseEventId(oldest) : undefined,
+      epoch: Number(epoch.toString()),
+      count: Number(count.toString()),
+      oldest: Buffer.isBuffer(oldest) ? parseEventId(oldest.toString()) : undefined,
     },
-    events: entries.map(([id, fields]) => ({ id, payload: Buffer.from(joinEventPayload(id, fields[1] ?? 'null}')) })),
+    events: entries.map(([rawId, fields]) => {
+      const id = rawId.toString();
+      return { id, payload: joinEventPayloadBytes(id, fields[1] ?? Buffer.from('null}')) };
+    }),
   };
 }

@@ -17,4 +17,14 @@ export class RedisScript {
       return redis.eval(this.source, keys.length, ...keys, ...args);
     }
   }
+
+  /** As `run`, with every string in the reply left as bytes (no decoding). */
+  async runBuffer(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    try {
+      return await redis.callBuffer('EVALSHA', this.sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) throw error;
+      return redis.callBuffer('EVAL', this.source, keys.length, ...keys, ...args);
+    }
+  }
 }
