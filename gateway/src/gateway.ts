@@ -9,7 +9,7 @@ import { positionRefreshInterval } from './hub/position-keeper.js';
 import { GatewayMetrics } from './metrics.js';
 import { startAdminServer } from './transport/admin.js';
 import { registerHttpRoutes } from './transport/routes.js';
-import type { SocketData } from './transport/session.js';
+import { endSocket, type SocketData } from './transport/session.js';
 import { SocketRegistry } from './transport/socket-registry.js';
 import { loadNativeUws } from './transport/uws.js';
 import { createWebSocketBehavior } from './transport/websocket.js';
@@ -56,7 +56,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   }
 
   const metrics = new GatewayMetrics(config.nodeId, config.maxConnections);
-  const sockets = new SocketRegistry<SocketData>();
+  const sockets = new SocketRegistry<SocketData>(endSocket);
   const hub = new Hub(broker, {
     nodeId: config.nodeId,
     logger,

@@ -25,7 +25,22 @@ export const BROKER_MESSAGE_KINDS = ['event', 'receipt_request'] as const;
 /** The statuses POST /v1/publish answers with. */
 export const PUBLISH_STATUSES = [200, 400, 401, 404, 500, 503] as const;
 
-/** Herald's close codes, plus those any socket can end with (normal, going away, abnormal). */
+/** Close codes any socket can end with, whoever closed it: normal, going away, none given, abnormal (no close frame). */
+const COMMON_CLOSE_CODES = [1000, 1001, 1005, 1006];
+
+/** Herald's close codes, plus the common ones. */
 export const COUNTED_CLOSE_CODES: readonly number[] = [
-  ...new Set([...Object.values(CloseCodes).map((entry) => entry.code), 1000, 1001, 1006]),
+  ...new Set([...Object.values(CloseCodes).map((entry) => entry.code), ...COMMON_CLOSE_CODES]),
 ];
+
+/** The label of a socket's close: any other code a client chose is `other`, never a series of its own. */
+export const OTHER_CLOSE = 'other';
+
+/**
+ * How a close is counted. Herald's own codes count only when the node closed the socket: a client
+ * closing with 4002 must not show as a slow consumer on the dashboards.
+ */
+export function closeLabel(code: number, byServer: boolean): string {
+  if (!byServer && !COMMON_CLOSE_CODES.includes(code)) return OTHER_CLOSE;
+  return COUNTED_CLOSE_CODES.includes(code) ? String(code) : OTHER_CLOSE;
+}

@@ -3,6 +3,7 @@ import {
   AUTH_FAILURE_REASONS,
   BROKER_MESSAGE_KINDS,
   COUNTED_CLOSE_CODES,
+  OTHER_CLOSE,
   DROP_REASONS,
   HISTORY_PATHS,
   PUBLISH_STATUSES,
@@ -37,7 +38,7 @@ export class GatewayMetrics {
 
   readonly connectionsOpened = this.counter('herald_connections_opened_total', 'WebSocket connections opened.');
   // Any code: clients choose theirs too.
-  readonly connectionsClosed = this.counterBy('herald_connections_closed_total', 'WebSocket connections closed, by close code.', 'code', COUNTED_CLOSE_CODES.map(String));
+  readonly connectionsClosed = this.counterBy('herald_connections_closed_total', 'WebSocket connections closed, by close code.', 'code', [...COUNTED_CLOSE_CODES.map(String), OTHER_CLOSE]);
   readonly authFailures = this.counterBy('herald_auth_failures_total', 'WebSocket upgrades refused for their token, by reason.', 'reason', AUTH_FAILURE_REASONS);
   readonly upgradesRefused = this.counterBy('herald_upgrades_refused_total', 'WebSocket upgrades refused before authentication, by reason.', 'reason', UPGRADE_REFUSAL_REASONS);
   readonly brokerMessages = this.counterBy('herald_broker_messages_total', 'Messages received from the broker, by kind.', 'kind', BROKER_MESSAGE_KINDS);

@@ -207,6 +207,28 @@ export function describeBrokerContract(name: string, setup: (options: FixtureOpt
       expect(counted.truncated).toBeUndefined();
     });
 
+    it('reads the first page of several users at once, each as readHistory would', async () => {
+      const broker = await node();
+      const ids = [(await broker.publish(event('ola', 0))).event_id, (await broker.publish(event('ola', 1))).event_id];
+      const other = (await broker.publish(event('oscar', 0))).event_id;
+      const limit = { events: 10, bytes: 1 << 20 };
+      const pages = await broker.readHistories(
+        [
+          { userId: 'ola', after: ids[0] as string },
+          { userId: 'oscar', after: '0-0' },
+          { userId: 'nobody-at-all', after: '0-0' },
+        ],
+        limit,
+      );
+      expect(pages).toEqual([
+        await broker.readHistory('ola', ids[0] as string, limit),
+        await broker.readHistory('oscar', '0-0', limit),
+        { history: undefined, events: [] },
+      ]);
+      expect(pages[0]?.events.map((entry) => entry.id)).toEqual([ids[1]]);
+      expect(pages[1]?.events.map((entry) => entry.id)).toEqual([other]);
+    });
+
     it('reports no history for a user never published to', async () => {
       const broker = await node();
       expect(await broker.readHistory('nobody-here', '1-0', { events: 10, bytes: 1 << 20 })).toEqual({ history: undefined, events: [] });

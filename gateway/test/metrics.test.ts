@@ -12,7 +12,7 @@ import { GatewayMetrics } from '../src/metrics.js';
 import { parseSamples } from '../../test/support/prometheus-text.js';
 
 const LABELLED: readonly (readonly [name: string, label: string, values: readonly (string | number)[]])[] = [
-  ['herald_connections_closed_total', 'code', [...Object.values(CloseCodes).map((entry) => entry.code), 1000, 1001, 1006]],
+  ['herald_connections_closed_total', 'code', [...Object.values(CloseCodes).map((entry) => entry.code), 1000, 1001, 1005, 1006, 'other']],
   ['herald_auth_failures_total', 'reason', AUTH_FAILURE_REASONS],
   ['herald_upgrades_refused_total', 'reason', UPGRADE_REFUSAL_REASONS],
   ['herald_broker_messages_total', 'kind', BROKER_MESSAGE_KINDS],

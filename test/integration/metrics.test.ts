@@ -59,6 +59,24 @@ describe('GET /metrics on the admin port', () => {
     expect(sample(after, 'herald_connections', 'node="test-node"')).toBe(0);
   });
 
+  it("counts Herald's close codes only when the node closed the socket: a client's own code is 'other'", async () => {
+    const before = await scrape();
+    for (const code of [4002, 4321, 4999]) {
+      const client = await TestClient.connect(node.wsUrl, { token: await signTestToken({ sub: `closer-${code}` }) });
+      await client.close(code);
+    }
+    const rateLimited = await TestClient.connect(node.wsUrl, { token: await signTestToken({ sub: 'binary-sender' }) });
+    rateLimited.socket.send(Buffer.from([1, 2, 3]), { binary: true });
+    expect((await rateLimited.waitForClose()).code).toBe(1003);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const after = await scrape();
+    const delta = (labels: string) => (sample(after, 'herald_connections_closed_total', labels) ?? 0) - (sample(before, 'herald_connections_closed_total', labels) ?? 0);
+    expect(delta('code="other"')).toBe(3);
+    expect(delta('code="4002"')).toBe(0);
+    expect(delta('code="1003"')).toBe(1);
+    expect(after).not.toContain('code="4321"');
+  });
+
   it('answers 404 for anything else on the admin port', async () => {
     expect((await fetch(`${node.adminUrl}/ws`)).status).toBe(404);
   });

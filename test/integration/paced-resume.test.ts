@@ -69,6 +69,32 @@ describe('a client far behind (real Redis, a real gateway process, MAX_BUFFERED_
     socket.terminate();
   });
 
+  it("keeps a slow resuming client's socket open while Redis keeps dropping the node's command connection", async () => {
+    const ids = await publishBacklog(publisher, 'interrupted', BACKLOG);
+    const since = `${parseEventId(ids[0] ?? '')?.ms}-0`;
+    const socket = await TestClient.connect(`${node.wsUrl}?since=${since}`, { token: await signTestToken({ sub: 'interrupted' }) });
+    const tcp = (socket.socket as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    const killer = redis.client();
+    let kills = 0;
+    try {
+      for (let round = 0; round < 40 && !socket.frames.some((frame) => frame.type === 'herald.resumed'); round++) {
+        tcp.pause();
+        kills += Number(await killer.call('CLIENT', 'KILL', 'TYPE', 'normal'));
+        await delay(40);
+        tcp.resume();
+        await delay(20);
+      }
+    } finally {
+      tcp.resume();
+      killer.disconnect();
+    }
+    await socket.waitFor('herald.resumed', (frames) => frames.some((frame) => frame.type === 'herald.resumed') || socket.closed !== undefined, 30_000);
+    expect(kills).toBeGreaterThan(5);
+    expect(socket.closed).toBeUndefined();
+    expect(socket.events().map((event) => event.id)).toEqual(ids);
+    socket.terminate();
+  });
+
   it('keeps a resuming client that stopped reading within the limit, while another socket of its user resumes in full', async () => {
     const ids = await publishBacklog(publisher, 'stalled', 200);
     const since = `${parseEventId(ids[0] ?? '')?.ms}-0`;

@@ -36,6 +36,12 @@ export interface HistoryPage {
   readonly truncated?: true;
 }
 
+/** One user's history read: the events after `after`. */
+export interface HistoryRequest {
+  readonly userId: string;
+  readonly after: string;
+}
+
 /** How much one history read may return: at most `events` events, and no more than `bytes` of them (but at least one). */
 export interface PageLimit {
   readonly events: number;
@@ -62,6 +68,11 @@ export interface HistoryReader {
   openHistory(userId: string): Promise<string>;
   /** The user's history after `after` (exclusive), within `limit`. */
   readHistory(userId: string, after: string, limit: PageLimit): Promise<HistoryPage>;
+  /**
+   * The first page of several users' histories, in one round trip where the broker can: as
+   * `readHistory` for each, or undefined for a read that failed alone (read it again by itself).
+   */
+  readHistories(reads: readonly HistoryRequest[], limit: PageLimit): Promise<readonly (HistoryPage | undefined)[]>;
   /**
    * When `id` lies beyond anything the user's history has numbered (or there is no history),
    * starts a new one whose ids all come after `id`, so that ids a client already holds are never

@@ -33,6 +33,7 @@ import {
   type ConnectionHandler,
   type HistoryEvent,
   type HistoryPage,
+  type HistoryRequest,
   type PageLimit,
 } from './broker.js';
 
@@ -460,6 +461,11 @@ export class MemoryBroker implements Broker {
   async readHistory(userId: string, after: string, limit: PageLimit): Promise<HistoryPage> {
     this.assertStarted();
     return this.bus.read(validateUserId(userId), after, limit);
+  }
+
+  async readHistories(reads: readonly HistoryRequest[], limit: PageLimit): Promise<readonly (HistoryPage | undefined)[]> {
+    this.assertStarted();
+    return reads.map(({ userId, after }) => this.bus.read(validateUserId(userId), after, limit));
   }
 
   async restartHistoryAfter(userId: string, id: string): Promise<HistoryRestart> {

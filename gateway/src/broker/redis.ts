@@ -7,6 +7,7 @@ import {
   keepPositions,
   openHistory,
   readHistory,
+  readHistories,
   restartHistoryAfter,
   ServerRun,
   sameRetention,
@@ -16,6 +17,7 @@ import {
   type Receipt,
   type RetentionPolicy,
   type StorageLayout,
+  type StoredHistory,
 } from '@herald/publisher-sdk/storage';
 import {
   BrokerUnavailableError,
@@ -24,6 +26,7 @@ import {
   type BrokerMessageHandler,
   type ConnectionHandler,
   type HistoryPage,
+  type HistoryRequest,
   type PageLimit,
 } from './broker.js';
 import { ConnectionHealth } from './connection-health.js';
@@ -185,8 +188,14 @@ export class RedisBroker implements Broker {
 
   async readHistory(userId: string, after: string, limit: PageLimit): Promise<HistoryPage> {
     const run = await this.serverRun();
-    const stored = await readHistory(this.commands, this.userKeys(userId), after, limit, run);
-    return { history: stored.extent, events: stored.events, ...(stored.truncated ? { truncated: true } : {}) };
+    return historyPage(await readHistory(this.commands, { keys: this.userKeys(userId), after }, limit, run));
+  }
+
+  async readHistories(reads: readonly HistoryRequest[], limit: PageLimit): Promise<readonly (HistoryPage | undefined)[]> {
+    const run = await this.serverRun();
+    const requests = reads.map(({ userId, after }) => ({ keys: this.userKeys(userId), after }));
+    const stored = await readHistories(this.commands, requests, limit, run);
+    return stored.map((history) => history && historyPage(history));
   }
 
   async restartHistoryAfter(userId: string, id: string): Promise<HistoryRestart> {
@@ -319,6 +328,10 @@ export class RedisBroker implements Broker {
       this.restoring = false;
     }
   }
+}
+
+function historyPage(stored: StoredHistory): HistoryPage {
+  return { history: stored.extent, events: stored.events, ...(stored.truncated ? { truncated: true } : {}) };
 }
 
 async function quit(connection: Redis): Promise<void> {

@@ -1,14 +1,21 @@
 import type { Logger } from 'pino';
 import { CloseCodes, encodeControlFrame, formatEventId, type EventIdParts } from '@herald/protocol';
-import type { HistoryExtent, HistoryReader, PageLimit } from '../broker/broker.js';
+import type { HistoryExtent, HistoryPage, HistoryReader, PageLimit } from '../broker/broker.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { FanOut } from './fan-out.js';
 import { gapConcerns } from './history-coverage.js';
 import { gapFrameBefore, replayHistory } from './history-replay.js';
+import { FailureStreak, type RetrySettings } from './failure-streak.js';
 import type { OutageState } from './outage.js';
 import type { ReadBudget } from './read-budget.js';
 import type { Sequencer } from './sequencer.js';
 import type { UserStream } from './user-stream.js';
+
+/** A first page of history read already, after `after` (a recovery reads many users' at once). */
+export interface Prefetched {
+  readonly after: string;
+  readonly page: HistoryPage;
+}
 
 /** Why a stream catches up: a hole in its live events, a broker outage, or an outage during its opening. */
 export type CatchUpPath = 'hole' | 'recovery' | 'opening';
@@ -22,17 +29,13 @@ export interface CatchUpOptions {
   readonly metrics: GatewayMetrics;
   readonly page: PageLimit;
   readonly budget: ReadBudget;
-  /** First wait before reading history again after a failed read; doubles up to 2 s. */
-  readonly retryDelayMs?: number;
   /**
-   * How long history reads may keep failing before the stream's sockets are asked to resync
-   * (close 4000); until then they stay open and simply wait. Reads go on being retried after.
+   * Failed history reads are retried with backoff; the stream's sockets stay open and simply
+   * wait until the failures have lasted `giveUpAfterMs`, then they are asked to resync (close
+   * 4000). Reads go on being retried after.
    */
-  readonly resyncAfterMs?: number;
+  readonly retry: RetrySettings;
 }
-
-const MAX_RETRY_DELAY_MS = 2_000;
-export const DEFAULT_RESYNC_AFTER_MS = 15_000;
 
 function extentPosition(extent: HistoryExtent): EventIdParts {
   return { ms: extent.epoch, seq: extent.count };
@@ -48,20 +51,14 @@ function resync(user: UserStream, why: string): void {
  * vouch for everything, and what was held meanwhile follows (minus what history already gave).
  */
 export class CatchUp {
-  private readonly retryDelayMs: number;
-  private readonly resyncAfterMs: number;
-
   constructor(
     private readonly options: CatchUpOptions,
     private readonly sequencer: Sequencer,
     private readonly fanOut: FanOut,
-  ) {
-    this.retryDelayMs = options.retryDelayMs ?? 100;
-    this.resyncAfterMs = options.resyncAfterMs ?? DEFAULT_RESYNC_AFTER_MS;
-  }
+  ) {}
 
   /** Resolves once the stream is live, no longer followed, or superseded by a newer outage generation. */
-  async run(user: UserStream, path: CatchUpPath): Promise<void> {
+  async run(user: UserStream, path: CatchUpPath, prefetched?: Prefetched): Promise<void> {
     const { outage } = this.options;
     if (outage.suspended) return; // the recovery after the outage catches every stream up
     const generation = outage.generation;
@@ -69,24 +66,23 @@ export class CatchUp {
     user.catchingUp = generation;
     const current = () => generation === outage.generation && this.options.follows(user);
     try {
-      let failingSince: number | undefined;
+      const failures = new FailureStreak(this.options.retry);
       let resynced = false;
-      for (let failures = 0; current(); ) {
+      while (current()) {
         try {
-          await this.fillFromHistory(user, path, current);
-          failures = 0;
-          failingSince = undefined;
+          await this.fillFromHistory(user, path, current, prefetched);
+          prefetched = undefined;
+          failures.succeeded();
         } catch (error) {
+          prefetched = undefined;
           if (!current()) return;
-          failures += 1;
-          failingSince ??= Date.now();
-          if (failures === 1) this.options.logger.warn({ err: error, path }, 'catching a user up from history failed; retrying');
-          if (!resynced && Date.now() - failingSince >= this.resyncAfterMs) {
+          const delay = failures.failed();
+          if (failures.began) this.options.logger.warn({ err: error, path }, 'catching a user up from history failed; retrying');
+          if (!resynced && failures.lastedTooLong()) {
             resynced = true;
             this.options.logger.error({ err: error, path }, 'history stayed unreadable; asking the sockets of a user to resync');
             resync(user, 'could not read history; reconnect and resume');
           }
-          const delay = Math.min(MAX_RETRY_DELAY_MS, this.retryDelayMs * 2 ** (failures - 1));
           await new Promise((resolve) => setTimeout(resolve, delay));
           continue;
         }
@@ -100,12 +96,18 @@ export class CatchUp {
   }
 
   /** Hands the sockets everything history holds after the stream's position, and a gap notice to each that misses some. */
-  private async fillFromHistory(user: UserStream, path: CatchUpPath, current: () => boolean): Promise<void> {
-    const { history, metrics } = this.options;
+  private async fillFromHistory(
+    user: UserStream,
+    path: CatchUpPath,
+    current: () => boolean,
+    prefetched: Prefetched | undefined,
+  ): Promise<void> {
+    const { history, metrics, budget, page } = this.options;
     user.overflowed = false;
     const position = user.position;
     if (position === undefined) throw new Error('catching up a stream whose position is unknown');
-    const outcome = await replayHistory(history, user.userId, formatEventId(position), this.options.page, {
+    const source = { history, budget, limit: page, userId: user.userId, ...(prefetched ? { prefetched } : {}) };
+    const outcome = await replayHistory(source, formatEventId(position), {
       gap: (since, next, extent) => {
         for (const member of user.members) {
           if (member.detached) continue;
@@ -120,7 +122,7 @@ export class CatchUp {
         this.fanOut.toUser(user, payload, id);
       },
       proceed: current,
-    }, this.options.budget);
+    });
     if (outcome.kind === 'stopped') return;
     if (outcome.kind === 'invalid') throw new Error("this node's position for the user lies implausibly far ahead of Redis's clock");
     // Everything up to the history's position was handed over or announced as a gap.

@@ -1,5 +1,5 @@
 import { formatEventId, gapFrame, parseEventId, type EventIdParts, type GapFrame } from '@herald/protocol';
-import type { HistoryExtent, HistoryReader, PageLimit } from '../broker/broker.js';
+import type { HistoryExtent, HistoryPage, HistoryReader, PageLimit } from '../broker/broker.js';
 import { isAfterHistory } from './history-coverage.js';
 import type { ReadBudget } from './read-budget.js';
 
@@ -49,14 +49,19 @@ function isEnd(position: EventIdParts, extent: HistoryExtent): boolean {
  * the replay (Redis lost events it had numbered, or the whole history), a new history is
  * started after that point, so no id a reader holds is ever handed out again.
  */
-export async function replayHistory(
-  history: HistoryReader,
-  userId: string,
-  since: string,
-  limit: PageLimit,
-  handlers: ReplayHandlers,
-  budget: ReadBudget,
-): Promise<ReplayOutcome> {
+export interface ReplaySource {
+  readonly history: HistoryReader;
+  /** Every read goes through it. */
+  readonly budget: ReadBudget;
+  readonly limit: PageLimit;
+  readonly userId: string;
+  /** The first page, when it was read already (with other users' in one round trip). */
+  readonly prefetched?: { readonly after: string; readonly page: HistoryPage };
+}
+
+export async function replayHistory(source: ReplaySource, since: string, handlers: ReplayHandlers): Promise<ReplayOutcome> {
+  const { history, budget, limit, userId } = source;
+  let prefetched = source.prefetched;
   const start = parseEventId(since);
   if (!start) throw new Error(`not an event id: ${JSON.stringify(since)}`);
   let after = start;
@@ -73,7 +78,11 @@ export async function replayHistory(
       if (!handlers.proceed()) return { kind: 'stopped' };
     }
     const at = formatEventId(after);
-    const page = await budget.run(userId, handlers.proceed, () => history.readHistory(userId, at, limit));
+    const page =
+      prefetched?.after === at
+        ? prefetched.page
+        : await budget.run(userId, handlers.proceed, () => history.readHistory(userId, at, limit));
+    prefetched = undefined;
     if (!page || !handlers.proceed()) return { kind: 'stopped' };
     const extent = page.history;
     if (!extent || isAfterHistory(after, extent)) {

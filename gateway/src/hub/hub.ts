@@ -28,15 +28,16 @@ export interface HubOptions {
   readonly maxHeldPerUser?: number;
   /** History reads for resumes and catch-ups in flight at once on this node (read-budget.ts). */
   readonly historyReadConcurrency?: number;
-  /** Users caught up at once after a broker outage. */
-  readonly recoveryConcurrency?: number;
   /** First wait before a failed history read is tried again. */
   readonly historyRetryDelayMs?: number;
-  /** How long history reads may fail before a stream's sockets are asked to resync (catch-up.ts). */
+  /** How long history reads may fail before the sockets waiting on them are asked to resync (default 15 s). */
   readonly historyResyncAfterMs?: number;
   /** How often the positions of followed users are kept alive (position-keeper.ts); default: never. */
   readonly positionRefreshMs?: number;
 }
+
+/** How long history reads may fail before the sockets waiting on them are asked to resync. */
+export const DEFAULT_RESYNC_AFTER_MS = 15_000;
 
 export type HubBroker = UserSubscriptions & HistoryReader & ReceiptSender;
 
@@ -71,6 +72,11 @@ export class Hub {
     this.droppedClosed = metrics.eventsDropped.labels('closed');
     const page = { events: options.historyPageSize ?? 500, bytes: options.historyPageBytes ?? 256 * 1024 };
     this.maxHeldBytesPerSocket = options.maxHeldBytesPerSocket ?? 1024 * 1024;
+    const retry = {
+      firstDelayMs: options.historyRetryDelayMs ?? 100,
+      maxDelayMs: 2_000,
+      giveUpAfterMs: options.historyResyncAfterMs ?? DEFAULT_RESYNC_AFTER_MS,
+    };
     const budget = new ReadBudget(options.historyReadConcurrency ?? 16, 2);
     const fanOut = new FanOut(metrics);
     this.receipts = new ReceiptAnswers(broker, options.nodeId, logger, metrics);
@@ -87,14 +93,13 @@ export class Hub {
         metrics,
         page,
         budget,
-        ...(options.historyRetryDelayMs === undefined ? {} : { retryDelayMs: options.historyRetryDelayMs }),
-        ...(options.historyResyncAfterMs === undefined ? {} : { resyncAfterMs: options.historyResyncAfterMs }),
+        retry,
       },
       this.sequencer,
       fanOut,
     );
-    this.recovery = new Recovery(this.catchUp, outage, logger, metrics, options.recoveryConcurrency ?? 32);
-    this.resumes = new SocketResume(broker, fanOut, metrics, logger, page, budget);
+    this.recovery = new Recovery(this.catchUp, outage, broker, page, logger, metrics);
+    this.resumes = new SocketResume(broker, fanOut, metrics, logger, { page, budget, retry });
     this.positions = new PositionKeeper(broker, () => this.users.keys(), options.positionRefreshMs ?? 0, logger);
     if (options.positionRefreshMs !== undefined) this.positions.start();
     this.subscriptions = new SubscriptionTracker(
@@ -113,9 +118,15 @@ export class Hub {
     });
   }
 
-  /** False while the node catches up after a broker outage: it takes no new sockets then. */
+  /** False while the node catches up after a broker outage (see `accepts` for sockets). */
   get ready(): boolean {
     return this.recovery.ready;
+  }
+
+  /** Whether a new socket of the user may join now: not while the node catches the user up after a broker outage. */
+  accepts(userId: string): boolean {
+    const user = this.users.get(userId);
+    return user ? !this.recovery.isPending(user) : !this.recovery.outage.suspended;
   }
 
   /** Users this node is subscribed to. */

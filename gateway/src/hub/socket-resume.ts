@@ -11,7 +11,8 @@ import {
 import type { HistoryReader, PageLimit } from '../broker/broker.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { FanOut } from './fan-out.js';
-import { gapFrameBefore, replayHistory } from './history-replay.js';
+import { FailureStreak, type RetrySettings } from './failure-streak.js';
+import { gapFrameBefore, replayHistory, type ReplayOutcome } from './history-replay.js';
 import type { Member } from './member.js';
 import type { ReadBudget } from './read-budget.js';
 
@@ -35,8 +36,7 @@ export class SocketResume {
     private readonly fanOut: FanOut,
     private readonly metrics: GatewayMetrics,
     private readonly logger: Logger,
-    private readonly page: PageLimit,
-    private readonly budget: ReadBudget,
+    private readonly reads: { readonly page: PageLimit; readonly budget: ReadBudget; readonly retry: RetrySettings },
   ) {}
 
   async resume(member: Member, since: string): Promise<void> {
@@ -45,41 +45,55 @@ export class SocketResume {
     member.beginResume(start);
     let gap = false;
     let replayed = 0;
-    try {
-      for (let from = since; ; ) {
-        const outcome = await replayHistory(this.history, member.userId, from, this.page, {
+    const { page, budget, retry } = this.reads;
+    const source = { history: this.history, budget, limit: page, userId: member.userId };
+    const failures = new FailureStreak(retry);
+    for (;;) {
+      // After a failed read or dropped live events, go on from where the socket stands.
+      const from = formatEventId(member.position() ?? start);
+      let outcome: ReplayOutcome;
+      try {
+        outcome = await replayHistory(source, from, {
           gap: (at, next) => {
             gap = true;
             this.metrics.gapsSignalled.labels('resume').inc();
             send(member, gapFrameBefore(at, next));
           },
           event: (payload, id) => {
+            replayed += 1;
             if (!member.detached) this.fanOut.count(member.sendIfNew(payload, id));
           },
           proceed: () => !member.detached,
-          readyForMore: () => member.outlet.whenBufferedBelow(this.page.bytes),
-        }, this.budget);
-        if (outcome.kind === 'stopped') return;
-        if (outcome.kind === 'invalid') {
-          this.metrics.resumes.labels('invalid_since').inc();
-          send(member, errorFrame('invalid_since', `since ${since} names a time implausibly far ahead`));
-          member.cancelResume();
+          readyForMore: () => member.outlet.whenBufferedBelow(page.bytes),
+        });
+      } catch (error) {
+        if (member.detached) return;
+        const delay = failures.failed();
+        if (failures.began) this.logger.warn({ err: error }, 'reading history for a resume failed; retrying');
+        if (failures.lastedTooLong()) {
+          this.metrics.resumes.labels('failed').inc();
+          this.logger.error({ err: error }, 'history stayed unreadable; asking a resuming client to resync');
+          member.outlet.close(CloseCodes.RESYNC.code, 'history unavailable; reconnect and resume');
           return;
         }
-        replayed += outcome.replayed;
-        const position = member.position();
-        if (!member.takeHeldOverflow() || !position) break;
-        await member.outlet.whenBufferedBelow(this.page.bytes);
-        from = formatEventId(position);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        continue;
       }
-      this.metrics.resumes.labels(gap ? 'gap' : 'resumed').inc();
-      this.metrics.backfilledEvents.labels('resume').inc(replayed);
-      member.finishResume();
-      send(member, resumedFrame(since, replayed));
-    } catch (error) {
-      this.metrics.resumes.labels('failed').inc();
-      this.logger.warn({ err: error }, 'resume failed; asking the client to resync');
-      if (!member.detached) member.outlet.close(CloseCodes.RESYNC.code, 'history unavailable; reconnect and resume');
+      failures.succeeded();
+      if (outcome.kind === 'stopped') return;
+      if (outcome.kind === 'invalid') {
+        this.metrics.resumes.labels('invalid_since').inc();
+        send(member, errorFrame('invalid_since', `since ${since} names a time implausibly far ahead`));
+        member.cancelResume();
+        return;
+      }
+      if (!member.takeHeldOverflow()) break;
+      await member.outlet.whenBufferedBelow(page.bytes);
     }
+    if (member.detached) return;
+    this.metrics.resumes.labels(gap ? 'gap' : 'resumed').inc();
+    this.metrics.backfilledEvents.labels('resume').inc(replayed);
+    member.finishResume();
+    send(member, resumedFrame(since, replayed));
   }
 }

@@ -31,6 +31,14 @@ export interface Session {
   readonly inbound: TokenBucket;
   /** Told when the socket's send buffer drains, and when it closes. */
   readonly drains: DrainSignal;
+  /** The node closed the socket (see endSocket), rather than its client. */
+  closedByServer: boolean;
+}
+
+/** Closes a socket from the node's side; every close the node makes goes through here, so closes are counted by who made them. */
+export function endSocket(ws: HeraldSocket, code: number, reason: string): void {
+  ws.getUserData().session.closedByServer = true;
+  ws.end(code, reason);
 }
 
 /** Wakes whoever waits for a socket's send buffer to drain (uWS `drain`), or for it to close. */
@@ -87,7 +95,7 @@ export function outletFor(ws: HeraldSocket, session: Session, settings: OutletSe
     async whenBufferedBelow(bytes) {
       while (session.socket && ws.getBufferedAmount() > bytes) {
         if (await session.drains.next(settings.drainStallMs)) continue;
-        if (session.socket) ws.end(CloseCodes.SLOW_CONSUMER.code, 'slow consumer');
+        if (session.socket) endSocket(ws, CloseCodes.SLOW_CONSUMER.code, 'slow consumer');
         return;
       }
     },
@@ -98,13 +106,13 @@ export function outletFor(ws: HeraldSocket, session: Session, settings: OutletSe
       if (status === SEND_BACKPRESSURE) {
         const buffered = ws.getBufferedAmount();
         settings.noteBuffered(buffered);
-        if (buffered > settings.maxBufferedBytes) ws.end(CloseCodes.SLOW_CONSUMER.code, 'slow consumer');
+        if (buffered > settings.maxBufferedBytes) endSocket(ws, CloseCodes.SLOW_CONSUMER.code, 'slow consumer');
         return 'sent';
       }
-      ws.end(CloseCodes.SLOW_CONSUMER.code, 'slow consumer');
+      endSocket(ws, CloseCodes.SLOW_CONSUMER.code, 'slow consumer');
       return 'refused';
     },
-    close: (code, reason) => ws.end(code, reason),
+    close: (code, reason) => endSocket(ws, code, reason),
   };
 }
 
@@ -122,7 +130,7 @@ export function closeAtExpiry(ws: HeraldSocket, session: Session): void {
     () => {
       if (!session.socket) return;
       if (session.expiresAt > Date.now()) closeAtExpiry(ws, session);
-      else ws.end(CloseCodes.TOKEN_EXPIRED.code, 'token expired');
+      else endSocket(ws, CloseCodes.TOKEN_EXPIRED.code, 'token expired');
     },
     Math.max(0, Math.min(remaining, MAX_TIMER_MS)),
   );

@@ -5,6 +5,9 @@ export class SocketRegistry<T> {
   private readonly open = new Set<WebSocket<T>>();
   private emptied: (() => void) | undefined;
 
+  /** `end` closes a socket from the node's side (default: uWS's end). */
+  constructor(private readonly end: (ws: WebSocket<T>, code: number, reason: string) => void = (ws, code, reason) => ws.end(code, reason)) {}
+
   get size(): number {
     return this.open.size;
   }
@@ -31,7 +34,7 @@ export class SocketRegistry<T> {
     const timers: ReturnType<typeof setTimeout>[] = [];
     for (const ws of [...this.open]) {
       const close = () => {
-        if (this.open.has(ws)) ws.end(code, reason);
+        if (this.open.has(ws)) this.end(ws, code, reason);
       };
       if (spreadMs > 0) timers.push(setTimeout(close, Math.random() * spreadMs));
       else close();

@@ -7,12 +7,14 @@ import { readUpgradeCredentials } from '../auth/credentials.js';
 import type { Broker } from '../broker/broker.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Hub } from '../hub/hub.js';
+import { closeLabel } from '../metric-labels.js';
 import type { GatewayMetrics } from '../metrics.js';
-import { errorBody, guardResponse, respondLater, writeJson, type JsonResponse } from './http.js';
+import { errorBody, guardResponse, respondLater, writeJson, type JsonResponse, type ResponseGuard } from './http.js';
 import { KeyedRateLimiter, TokenBucket, clientAddress } from './limits.js';
 import {
   DrainSignal,
   closeAtExpiry,
+  endSocket,
   outletFor,
   sendControl,
   type HeraldSocket,
@@ -83,9 +85,16 @@ export function createWebSocketBehavior(
   };
   let upgradesInFlight = 0;
 
-  function refuse(res: HttpResponse, reason: Parameters<GatewayMetrics['upgradesRefused']['labels']>[0], response: JsonResponse): void {
+  type RefusalReason = Parameters<GatewayMetrics['upgradesRefused']['labels']>[0];
+
+  function refuse(res: HttpResponse, reason: RefusalReason, response: JsonResponse): void {
     metrics.upgradesRefused.labels(reason).inc();
     writeJson(res, response);
+  }
+
+  function refuseLater(res: HttpResponse, guard: ResponseGuard, reason: RefusalReason, response: JsonResponse): void {
+    metrics.upgradesRefused.labels(reason).inc();
+    respondLater(res, guard, response);
   }
 
   /**
@@ -128,7 +137,7 @@ export function createWebSocketBehavior(
       welcome(ws, session);
     } catch (error) {
       logger.error({ err: error, connection_id: session.connectionId }, 'welcoming a socket failed; asking it to resync');
-      if (session.socket) ws.end(CloseCodes.RESYNC.code, 'could not welcome; reconnect and resume');
+      if (session.socket) endSocket(ws, CloseCodes.RESYNC.code, 'could not welcome; reconnect and resume');
     }
   }
 
@@ -156,6 +165,10 @@ export function createWebSocketBehavior(
     try {
       const identity = await verifier.verify(request.token);
       if (guard.aborted) return;
+      if (!hub.accepts(identity.userId)) {
+        refuseLater(res, guard, 'not_ready', unavailable('this node is catching the user up after a broker outage; retry'));
+        return;
+      }
       const lease = await hub.join(identity.userId);
       if (guard.aborted) {
         lease.release();
@@ -175,6 +188,7 @@ export function createWebSocketBehavior(
         expiryTimer: undefined,
         inbound: new TokenBucket(settings.maxInboundMessagesPerSecond, 2 * settings.maxInboundMessagesPerSecond, Date.now()),
         drains: new DrainSignal(),
+        closedByServer: false,
       };
       res.cork(() => {
         try {
@@ -247,8 +261,8 @@ export function createWebSocketBehavior(
         });
         return;
       }
-      if (!broker.health().connected || !hub.ready) {
-        refuse(res, 'not_ready', unavailable('this node has lost its broker connection or is catching up; retry'));
+      if (!broker.health().connected) {
+        refuse(res, 'not_ready', unavailable('this node has lost its connection to Redis; retry'));
         return;
       }
       upgradesInFlight += 1;
@@ -267,15 +281,15 @@ export function createWebSocketBehavior(
     message(ws: HeraldSocket, message: ArrayBuffer, isBinary: boolean) {
       const { session } = ws.getUserData();
       if (!session.inbound.take(Date.now())) {
-        ws.end(CloseCodes.RATE_LIMITED.code, 'too many frames');
+        endSocket(ws, CloseCodes.RATE_LIMITED.code, 'too many frames');
         return;
       }
       if (isBinary) {
-        ws.end(CloseCodes.UNSUPPORTED_DATA.code, 'binary frames are not supported');
+        endSocket(ws, CloseCodes.UNSUPPORTED_DATA.code, 'binary frames are not supported');
         return;
       }
       if (message.byteLength > settings.maxInboundFrameBytes) {
-        ws.end(CloseCodes.MESSAGE_TOO_BIG.code, `frames are limited to ${settings.maxInboundFrameBytes} bytes`);
+        endSocket(ws, CloseCodes.MESSAGE_TOO_BIG.code, `frames are limited to ${settings.maxInboundFrameBytes} bytes`);
         return;
       }
       session.framesReceived += 1;
@@ -306,7 +320,7 @@ export function createWebSocketBehavior(
       sockets.remove(ws);
       if (session.member) hub.detach(session.member);
       session.lease.release();
-      metrics.connectionsClosed.labels(String(code)).inc();
+      metrics.connectionsClosed.labels(closeLabel(code, session.closedByServer)).inc();
       logger.debug({ connection_id: session.connectionId, code }, 'websocket closed');
     },
   };

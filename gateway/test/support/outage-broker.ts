@@ -6,6 +6,7 @@ import type {
   BrokerMessageHandler,
   ConnectionHandler,
   HistoryPage,
+  HistoryRequest,
   PageLimit,
 } from '../../src/broker/broker.js';
 import { MemoryBroker, type MemoryBus } from '../../src/broker/memory.js';
@@ -81,6 +82,12 @@ export class OutageBroker implements Broker {
     if (this.failHistoryReads) throw new Error('history unavailable');
     if (this.historyDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.historyDelayMs));
     return this.inner.readHistory(userId, after, limit);
+  }
+
+  async readHistories(reads: readonly HistoryRequest[], limit: PageLimit): Promise<readonly (HistoryPage | undefined)[]> {
+    if (this.failHistoryReads) throw new Error('history unavailable');
+    if (this.historyDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.historyDelayMs));
+    return this.inner.readHistories(reads, limit);
   }
 
   restartHistoryAfter(userId: string, id: string): Promise<HistoryRestart> {

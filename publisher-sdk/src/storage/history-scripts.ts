@@ -181,15 +181,17 @@ export async function keepPositions(redis: Redis, sequenceKeys: readonly string[
   if (failed?.[0]) throw failed[0];
 }
 
-export async function readHistory(
-  redis: Redis,
-  keys: { readonly history: string; readonly sequence: string },
-  after: string,
-  page: { readonly events: number; readonly bytes: number },
-  run: string,
-): Promise<StoredHistory> {
-  // Bytes, not strings: a page of large events goes to sockets without being decoded and encoded again.
-  const reply = await readScript.runBuffer(redis, [keys.history, keys.sequence], [after, page.events, run, page.bytes]);
+/** The keys of one user's history, with the id to read after. */
+export interface HistoryRead {
+  readonly keys: { readonly history: string; readonly sequence: string };
+  readonly after: string;
+}
+
+function readArguments(read: HistoryRead, page: { readonly events: number; readonly bytes: number }, run: string) {
+  return { keys: [read.keys.history, read.keys.sequence], args: [read.after, page.events, run, page.bytes] };
+}
+
+function parseStoredHistory(reply: unknown): StoredHistory {
   if (!Array.isArray(reply) || reply[0] === 0) return { extent: undefined, events: [] };
   const [, epoch, count, oldest, entries, truncated] = reply as [number, Buffer, Buffer, Buffer | null, Entry[], number];
   return {
@@ -204,4 +206,38 @@ export async function readHistory(
       return { id, payload: joinEventPayloadBytes(id, fields[1] ?? Buffer.from('null}')) };
     }),
   };
+}
+
+export async function readHistory(
+  redis: Redis,
+  read: HistoryRead,
+  page: { readonly events: number; readonly bytes: number },
+  run: string,
+): Promise<StoredHistory> {
+  const { keys, args } = readArguments(read, page, run);
+  // Bytes, not strings: a page of large events goes to sockets without being decoded and encoded again.
+  return parseStoredHistory(await readScript.runBuffer(redis, keys, args));
+}
+
+/**
+ * Reads the first page of many users' histories in one round trip (a pipeline). A read that
+ * failed (for one, Redis did not know the script yet) is undefined: read it alone.
+ */
+export async function readHistories(
+  redis: Redis,
+  reads: readonly HistoryRead[],
+  page: { readonly events: number; readonly bytes: number },
+  run: string,
+): Promise<(StoredHistory | undefined)[]> {
+  if (reads.length === 0) return [];
+  const pipeline = redis.pipeline();
+  for (const read of reads) {
+    const { keys, args } = readArguments(read, page, run);
+    pipeline.callBuffer('EVALSHA', readScript.sha, keys.length, ...keys, ...args);
+  }
+  const results = (await pipeline.exec()) ?? [];
+  return reads.map((_, i) => {
+    const [error, reply] = results[i] ?? [new Error('no reply')];
+    return error ? undefined : parseStoredHistory(reply);
+  });
 }

@@ -33,9 +33,11 @@ export {
 export {
   openHistory,
   readHistory,
+  readHistories,
   restartHistoryAfter,
   keepPositions,
   MAX_EPOCH_LEAD_MS,
+  type HistoryRead,
   type HistoryRestart,
   type StoredExtent,
   type StoredHistory,

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 
 /** A Lua script run by its SHA (EVALSHA), sent in full (EVAL) only when Redis does not know it yet. */
 export class RedisScript {
-  private readonly sha: string;
+  readonly sha: string;
 
   constructor(readonly source: string) {
     this.sha = createHash('sha1').update(source).digest('hex');
