@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // How long a gateway node takes to catch its users up after its Redis subscriber connection was
 // lost, and how long a new socket of a user waits meanwhile. Starts a throwaway redis-server and
-// one gateway process, opens one socket for each of U users, publishes one event for every user
+// one gateway process, opens one socket for each of U users, publishes M events for every user
 // while the node's subscriber connection is killed (CLIENT KILL TYPE pubsub), then prints the
 // time from the kill to "recovered from broker outage" (the node's own log line) and checks that
 // every socket got its event.
 //
-//   npm run build && node loadtest/recovery-time.mjs [--users 1000] [--gateway <path to gateway/dist/main.js>]
+//   npm run build && node loadtest/recovery-time.mjs [--users 1000] [--missed 1] [--gateway <path to gateway/dist/main.js>]
+//
+// With --missed 0 it measures the recovery alone (every user's history read, nothing to send);
+// with events to send, delivering them to the sockets (on the same machine) dominates.
 //
 // --gateway lets two builds be compared on the same machine (e.g. a worktree of an older commit).
 import { spawn } from 'node:child_process';
@@ -22,10 +25,12 @@ const { SignJWT } = await import('jose');
 const { values } = parseArgs({
   options: {
     users: { type: 'string', default: '1000' },
+    missed: { type: 'string', default: '1' },
     gateway: { type: 'string', default: new URL('../gateway/dist/main.js', import.meta.url).pathname },
   },
 });
 const users = Number(values.users);
+const missed = Number(values.missed);
 const secret = 'recovery-benchmark-secret-0123456789abcdef';
 
 function freePort() {
@@ -65,6 +70,7 @@ const gateway = spawn(process.execPath, [values.gateway], {
     HOST: '127.0.0.1',
     PORT: String(port),
     ADMIN_PORT: '0',
+    PUBLIC_PROBES: 'true',
     MAX_CONNECTIONS: String(users + 100),
     UPGRADE_RATE_PER_IP: '100000',
     UPGRADE_BURST_PER_IP: '100000',
@@ -74,6 +80,10 @@ const gateway = spawn(process.execPath, [values.gateway], {
     DRAIN_GRACE_MS: '1000',
   },
   stdio: ['ignore', 'pipe', 'inherit'],
+});
+process.once('exit', () => {
+  gateway.kill('SIGKILL');
+  redisServer.kill('SIGKILL');
 });
 gateway.once('exit', (code) => {
   if (code !== 0 && code !== null) {
@@ -121,21 +131,24 @@ const { createPublisher } = await import(new URL('../publisher-sdk/dist/esm/inde
 const publisher = createPublisher({ redisUrl: `redis://127.0.0.1:${redisPort}` });
 const killedAt = Date.now();
 await redis.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
-for (let i = 0; i < ids.length; i += 500) {
-  await Promise.all(ids.slice(i, i + 500).map((userId) => publisher.agentThinking(userId, 'r', null)));
+for (let n = 0; n < missed; n++) {
+  for (let i = 0; i < ids.length; i += 500) {
+    await Promise.all(ids.slice(i, i + 500).map((userId) => publisher.agentThinking(userId, 'r', null)));
+  }
 }
 await until('the node to recover', () => log.some((line) => line.msg === 'recovered from broker outage'), 120_000);
 const recovered = log.find((line) => line.msg === 'recovered from broker outage');
 const lateToken = await sign('late-comer');
 const lateStarted = Date.now();
 const late = await open('late-comer', lateToken).catch((error) => error);
-await until('every socket to get its event', () => received.size === users, 60_000).catch(() => undefined);
+const expected = missed === 0 ? 0 : users;
+await until('every socket to get its events', () => received.size === expected, 60_000).catch(() => undefined);
 console.log(
   JSON.stringify({
     users,
     recovery_ms: recovered.ms,
     kill_to_recovered_ms: Date.parse(recovered.time) - killedAt,
-    sockets_with_their_event: received.size,
+    sockets_with_their_events: [...received.values()].filter((count) => count === missed).length,
     new_socket_after_recovery_ms: late instanceof Error ? `refused: ${late.message}` : Date.now() - lateStarted,
   }),
 );
