@@ -118,6 +118,24 @@ describe('redis broker', () => {
     }
   });
 
+  it('reads many histories in one round trip even when Redis has forgotten its scripts (after a restart)', async () => {
+    const node = broker('flushed');
+    await node.start();
+    const ids = [];
+    for (const user of ['fa', 'fb', 'fc']) ids.push((await node.publish({ user_id: user, type: 'agent_started', data: null })).event_id);
+    const client = redis().client();
+    try {
+      await client.script('FLUSH');
+    } finally {
+      client.disconnect();
+    }
+    const pages = await node.readHistories(
+      ['fa', 'fb', 'fc'].map((userId) => ({ userId, after: '0-0' })),
+      { events: 10, bytes: 1 << 20 },
+    );
+    expect(pages.map((page) => page?.events.map((event) => event.id))).toEqual(ids.map((id) => [id]));
+  });
+
   it('fails fast while Redis is down, reports it, and recovers when Redis is back', async () => {
     const node = broker('outage');
     await node.start();

@@ -229,15 +229,24 @@ export async function readHistories(
   page: { readonly events: number; readonly bytes: number },
   run: string,
 ): Promise<(StoredHistory | undefined)[]> {
-  if (reads.length === 0) return [];
-  const pipeline = redis.pipeline();
-  for (const read of reads) {
-    const { keys, args } = readArguments(read, page, run);
-    pipeline.callBuffer('EVALSHA', readScript.sha, keys.length, ...keys, ...args);
+  const pending = reads.map((_, i) => i);
+  const stored: (StoredHistory | undefined)[] = reads.map(() => undefined);
+  // A Redis that restarted knows no script: load it once, then read again what it refused.
+  for (let attempt = 0; attempt < 2 && pending.length > 0; attempt++) {
+    if (attempt > 0) await readScript.load(redis);
+    const pipeline = redis.pipeline();
+    for (const i of pending) {
+      const { keys, args } = readArguments(reads[i] as HistoryRead, page, run);
+      pipeline.callBuffer('EVALSHA', readScript.sha, keys.length, ...keys, ...args);
+    }
+    const results = (await pipeline.exec()) ?? [];
+    const unknownScript: number[] = [];
+    pending.forEach((read, j) => {
+      const [error, reply] = results[j] ?? [new Error('no reply')];
+      if (!error) stored[read] = parseStoredHistory(reply);
+      else if (error.message.startsWith('NOSCRIPT')) unknownScript.push(read);
+    });
+    pending.splice(0, pending.length, ...unknownScript);
   }
-  const results = (await pipeline.exec()) ?? [];
-  return reads.map((_, i) => {
-    const [error, reply] = results[i] ?? [new Error('no reply')];
-    return error ? undefined : parseStoredHistory(reply);
-  });
+  return stored;
 }

@@ -18,6 +18,11 @@ export class RedisScript {
     }
   }
 
+  /** Makes Redis know the script (SCRIPT LOAD), for pipelines of EVALSHA. */
+  async load(redis: Redis): Promise<void> {
+    await redis.script('LOAD', this.source);
+  }
+
   /** As `run`, with every string in the reply left as bytes (no decoding). */
   async runBuffer(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
     try {
