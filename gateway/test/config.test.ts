@@ -82,7 +82,7 @@ describe('gateway configuration', () => {
       host: '127.0.0.1',
       nodeId: 'gw-1',
       redisUrl: 'redis://redis:6379/0',
-      redisCommandTimeoutMs: 1000,
+      redisCommandTimeoutMs: 2000,
       channelPrefix: 'prod',
       auth: { key: { kind: 'secret', secret: SECRET }, issuer: 'https://auth.example.com/', audience: ['herald', 'herald-staging'] },
       publishKey: 'p'.repeat(16),

@@ -16,12 +16,17 @@ export interface ConnectionHealthOptions {
  * connection leaves ioredis "ready" forever; only an unanswered command shows it. A PING is sent
  * every interval; the connection is silent from the first PING that went unanswered until one is
  * answered. (A PING that timed out is answered later or never: the next one settles it.)
+ *
+ * Silence is judged on each tick only, and time this process itself was stalled (its event loop
+ * blocked, so an answer may sit unread) does not count as Redis's silence.
  */
 export class ConnectionHealth {
   private timer: NodeJS.Timeout | undefined;
   private pinging = false;
   /** When the oldest PING still waiting for an answer (or timed out without one since) was sent. */
   private waitingSince: number | undefined;
+  private lastTick: number | undefined;
+  private judgedSilent = false;
   private reconnecting = false;
 
   constructor(
@@ -45,16 +50,22 @@ export class ConnectionHealth {
   }
 
   get silent(): boolean {
-    return this.silentForMs() >= this.options.silentAfterMs;
+    return this.judgedSilent;
   }
 
   private tick(): void {
+    const now = Date.now();
+    const stalled = this.lastTick === undefined ? 0 : Math.max(0, now - this.lastTick - 2 * this.options.intervalMs);
+    this.lastTick = now;
     if (this.connection.status !== 'ready') {
       this.waitingSince = undefined;
+      this.judgedSilent = false;
       this.reconnecting = false;
       return;
     }
-    const silentFor = this.silentForMs();
+    if (this.waitingSince !== undefined) this.waitingSince += stalled;
+    const silentFor = this.silentForMs(now);
+    this.judgedSilent = silentFor >= this.options.silentAfterMs;
     if (silentFor >= this.options.reconnectAfterMs && !this.reconnecting) {
       this.reconnecting = true;
       this.options.onReconnect(silentFor);
@@ -63,10 +74,11 @@ export class ConnectionHealth {
     }
     if (this.pinging) return;
     this.pinging = true;
-    this.waitingSince ??= Date.now();
+    this.waitingSince ??= now;
     this.connection.ping().then(
       () => {
         this.waitingSince = undefined;
+        this.judgedSilent = false;
         this.pinging = false;
       },
       () => {

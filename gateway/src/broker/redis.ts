@@ -33,7 +33,7 @@ import { ConnectionHealth } from './connection-health.js';
 
 export interface RedisBrokerOptions {
   readonly url: string;
-  /** Deadline of every command; a connection silent this long makes the broker unhealthy. */
+  /** Deadline of every command. */
   readonly commandTimeoutMs: number;
   readonly channelPrefix: string;
   readonly nodeId: string;
@@ -45,9 +45,11 @@ export interface RedisBrokerOptions {
 }
 
 const RESUBSCRIBE_BATCH = 500;
+// Each connection is PINGed this often; one silent this long makes the node unready, and one
+// silent for the longer time is dropped and made again (it may lead to a server that is gone).
 const HEALTH_CHECK_INTERVAL_MS = 500;
-/** A connection silent this many command timeouts is dropped and made again (it may lead nowhere). */
-const RECONNECT_AFTER_TIMEOUTS = 10;
+const SILENT_AFTER_MS = 1000;
+const RECONNECT_AFTER_MS = 10_000;
 // The publish API's own retry: one, so that a publish is answered within about two command timeouts.
 const PUBLISH_RETRIES = 1;
 
@@ -111,8 +113,8 @@ export class RedisBroker implements Broker {
     const watch = (role: 'subscriber' | 'commands', connection: Redis) =>
       new ConnectionHealth(connection, {
         intervalMs: HEALTH_CHECK_INTERVAL_MS,
-        silentAfterMs: options.commandTimeoutMs,
-        reconnectAfterMs: RECONNECT_AFTER_TIMEOUTS * options.commandTimeoutMs,
+        silentAfterMs: SILENT_AFTER_MS,
+        reconnectAfterMs: Math.max(RECONNECT_AFTER_MS, 2 * options.commandTimeoutMs),
         onReconnect: (silentForMs) =>
           this.logger.error({ connection: role, silent_ms: silentForMs }, 'redis connection silent for too long; reconnecting'),
       });

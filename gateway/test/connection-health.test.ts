@@ -1,0 +1,74 @@
+import type { Redis } from 'ioredis';
+import { ConnectionHealth } from '../src/broker/connection-health.js';
+
+/** A connection that is "ready" and answers PING only when told to. */
+function fakeConnection() {
+  const waiting: (() => void)[] = [];
+  const connection = {
+    status: 'ready',
+    disconnected: 0,
+    ping: () => new Promise<string>((resolve) => waiting.push(() => resolve('PONG'))),
+    disconnect: () => {
+      connection.disconnected += 1;
+    },
+    answerAll: () => waiting.splice(0).forEach((answer) => answer()),
+  };
+  return connection;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function blockEventLoop(ms: number): void {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    // the node is busy: nothing else runs
+  }
+}
+
+describe('ConnectionHealth', () => {
+  const options = { intervalMs: 50, silentAfterMs: 200, reconnectAfterMs: 600, onReconnect: () => {} };
+
+  it('calls a connection silent once a PING has gone unanswered past the threshold, and well again once one is answered', async () => {
+    const connection = fakeConnection();
+    const health = new ConnectionHealth(connection as unknown as Redis, options);
+    health.start();
+    try {
+      await sleep(120);
+      expect(health.silent).toBe(false);
+      await sleep(250);
+      expect(health.silent).toBe(true);
+      connection.answerAll();
+      await sleep(0);
+      expect(health.silent).toBe(false);
+    } finally {
+      health.stop();
+    }
+  });
+
+  it("does not count the node's own stalled event loop as Redis's silence", async () => {
+    const connection = fakeConnection();
+    const health = new ConnectionHealth(connection as unknown as Redis, options);
+    health.start();
+    try {
+      await sleep(60); // a PING is out
+      blockEventLoop(400); // its answer would sit unread meanwhile
+      await sleep(60);
+      expect(health.silent).toBe(false);
+      connection.answerAll();
+    } finally {
+      health.stop();
+    }
+  });
+
+  it('drops and remakes a connection silent past the reconnect threshold', async () => {
+    const connection = fakeConnection();
+    const health = new ConnectionHealth(connection as unknown as Redis, options);
+    health.start();
+    try {
+      await sleep(800);
+      expect(connection.disconnected).toBe(1);
+    } finally {
+      health.stop();
+    }
+  });
+});
