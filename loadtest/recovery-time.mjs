@@ -12,13 +12,11 @@
 // with events to send, delivering them to the sockets (on the same machine) dominates.
 //
 // --gateway lets two builds be compared on the same machine (e.g. a worktree of an older commit).
-import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
+import { startGateway, startRedis, until } from './processes.mjs';
 
 const require = createRequire(import.meta.url);
-const { Redis } = require('ioredis');
 const WebSocket = require('ws');
 const { SignJWT } = await import('jose');
 
@@ -33,64 +31,22 @@ const users = Number(values.users);
 const missed = Number(values.missed);
 const secret = 'recovery-benchmark-secret-0123456789abcdef';
 
-function freePort() {
-  return new Promise((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-async function until(what, check, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-const redisPort = await freePort();
-const redisServer = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-  stdio: 'ignore',
-});
-const redis = new Redis({ port: redisPort, host: '127.0.0.1', retryStrategy: () => 50 });
-redis.on('error', () => {});
-await until('redis-server', async () => (await redis.ping().catch(() => '')) === 'PONG');
-
-const port = await freePort();
+const redisServer = await startRedis();
+const redis = redisServer.client;
 const log = [];
-const gateway = spawn(process.execPath, [values.gateway], {
-  env: {
-    PATH: process.env.PATH,
-    REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+const { port, process: gateway } = await startGateway(
+  values.gateway,
+  {
+    REDIS_URL: redisServer.url,
     JWT_SECRET: secret,
-    HERALD_PUBLISH_KEY: 'recovery-benchmark-publish-key',
-    NODE_ENV: 'production',
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    ADMIN_PORT: '0',
-    PUBLIC_PROBES: 'true',
     MAX_CONNECTIONS: String(users + 100),
-    UPGRADE_RATE_PER_IP: '100000',
-    UPGRADE_BURST_PER_IP: '100000',
     LOG_LEVEL: 'info',
     DRAIN_DELAY_MS: '0',
     DRAIN_SPREAD_MS: '0',
     DRAIN_GRACE_MS: '1000',
   },
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-process.once('exit', () => {
-  gateway.kill('SIGKILL');
-  redisServer.kill('SIGKILL');
-});
-gateway.once('exit', (code) => {
-  if (code !== 0 && code !== null) {
-    console.error(`the gateway exited with ${code}`);
-    process.exit(1);
-  }
-});
+  'pipe',
+);
 let pending = '';
 gateway.stdout.on('data', (chunk) => {
   pending += chunk;
@@ -104,7 +60,6 @@ gateway.stdout.on('data', (chunk) => {
     }
   }
 });
-await until('the gateway', async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.ok === true);
 
 const key = new TextEncoder().encode(secret);
 const sign = (sub) => new SignJWT({ sub }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('1h').sign(key);
@@ -128,7 +83,7 @@ for (let i = 0; i < ids.length; i += 200) {
 }
 
 const { createPublisher } = await import(new URL('../publisher-sdk/dist/esm/index.js', import.meta.url).href);
-const publisher = createPublisher({ redisUrl: `redis://127.0.0.1:${redisPort}` });
+const publisher = createPublisher({ redisUrl: redisServer.url });
 const killedAt = Date.now();
 await redis.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
 for (let n = 0; n < missed; n++) {
@@ -158,4 +113,4 @@ await publisher.close();
 gateway.kill('SIGTERM');
 await new Promise((resolve) => gateway.once('exit', resolve));
 redis.disconnect();
-redisServer.kill('SIGKILL');
+process.exit(0);

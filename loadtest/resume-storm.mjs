@@ -9,13 +9,12 @@
 //     [--events 400] [--event-bytes 30720] [--gateway <path to gateway/dist/main.js>]
 //
 // --gateway lets two builds be compared on the same machine (e.g. a worktree of an older commit).
-import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { connect as connectTcp, createServer } from 'node:net';
+import { connect as connectTcp } from 'node:net';
 import { parseArgs } from 'node:util';
+import { startGateway, startRedis } from './processes.mjs';
 
 const require = createRequire(import.meta.url);
-const { Redis } = require('ioredis');
 const WebSocket = require('ws');
 const { SignJWT } = await import('jose');
 
@@ -30,61 +29,22 @@ const { values } = parseArgs({
 });
 const secret = 'resume-storm-benchmark-secret-0123456789abcdef';
 
-function freePort() {
-  return new Promise((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-async function until(what, check, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
-const redisPort = await freePort();
-const redisServer = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-  stdio: 'ignore',
+const redisServer = await startRedis();
+const redis = redisServer.client;
+const { port } = await startGateway(values.gateway, {
+  REDIS_URL: redisServer.url,
+  JWT_SECRET: secret,
+  HISTORY_MAX_EVENTS: String(Math.max(1000, Number(values.events))),
+  MAX_CONNECTIONS_PER_USER: '10000',
+  LOG_LEVEL: 'error',
 });
-const port = await freePort();
-const gateway = spawn(process.execPath, [values.gateway], {
-  env: {
-    PATH: process.env.PATH,
-    REDIS_URL: `redis://127.0.0.1:${redisPort}`,
-    JWT_SECRET: secret,
-    NODE_ENV: 'production',
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    ADMIN_PORT: '0',
-    PUBLIC_PROBES: 'true',
-    HISTORY_MAX_EVENTS: String(Math.max(1000, Number(values.events))),
-    MAX_CONNECTIONS_PER_USER: '10000',
-    UPGRADE_RATE_PER_IP: '100000',
-    UPGRADE_BURST_PER_IP: '100000',
-    LOG_LEVEL: 'error',
-  },
-  stdio: ['ignore', 'inherit', 'inherit'],
-});
-process.once('exit', () => {
-  gateway.kill('SIGKILL');
-  redisServer.kill('SIGKILL');
-});
-const redis = new Redis({ port: redisPort, host: '127.0.0.1', retryStrategy: () => 50 });
-redis.on('error', () => {});
-await until('redis-server', async () => (await redis.ping().catch(() => '')) === 'PONG');
-await until('the gateway', async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.ok === true);
 
 const { createPublisher } = await import(new URL('../publisher-sdk/dist/esm/index.js', import.meta.url).href);
-const publisher = createPublisher({ redisUrl: `redis://127.0.0.1:${redisPort}` });
+const publisher = createPublisher({ redisUrl: redisServer.url });
 const data = 'x'.repeat(Number(values['event-bytes']));
 let first;
 for (let n = 0; n < Number(values.events); n += 20) {

@@ -29,7 +29,27 @@ async function bufferedHighWater(node: GatewayProcess): Promise<number> {
   return Number(line?.split(' ').at(-1));
 }
 
-describe('a client far behind (real Redis, a real gateway process, MAX_BUFFERED_BYTES 256 KB)', () => {
+/** Sends a WebSocket upgrade and never reads a byte of the answer. */
+async function resumeWithoutReading(port: number, path: string, token: string): Promise<Socket> {
+  const socket = connectTcp(port, '127.0.0.1');
+  await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  socket.pause();
+  socket.write(
+    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: bearer.${token}\r\n\r\n`,
+  );
+  return socket;
+}
+
+function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+// Documented in the README (Operating Herald → Redis faults).
+const STORM_UPGRADE_P99_BOUND_MS = 250;
+
+describe('resumes far behind, slow or many at once (real Redis, a real gateway process, MAX_BUFFERED_BYTES 256 KB)', () => {
   let redis: RedisServer;
   let node: GatewayProcess;
   let publisher: Publisher;
@@ -42,6 +62,7 @@ describe('a client far behind (real Redis, a real gateway process, MAX_BUFFERED_
       NODE_ENV: 'production',
       MAX_BUFFERED_BYTES: String(MAX_BUFFERED_BYTES),
       HISTORY_MAX_EVENTS: '1000',
+      MAX_CONNECTIONS_PER_USER: '1000',
     });
     publisher = createPublisher({ redisUrl: redis.url });
   });
@@ -109,49 +130,6 @@ describe('a client far behind (real Redis, a real gateway process, MAX_BUFFERED_
     expect(await bufferedHighWater(node)).toBeLessThanOrEqual(MAX_BUFFERED_BYTES);
     stalled.terminate();
     reader.terminate();
-  });
-});
-
-/** Sends a WebSocket upgrade and never reads a byte of the answer. */
-async function resumeWithoutReading(port: number, path: string, token: string): Promise<Socket> {
-  const socket = connectTcp(port, '127.0.0.1');
-  await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-  socket.pause();
-  socket.write(
-    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-      `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: bearer.${token}\r\n\r\n`,
-  );
-  return socket;
-}
-
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
-}
-
-// Documented in the README (Operating Herald → Redis faults).
-const STORM_UPGRADE_P99_BOUND_MS = 250;
-
-describe('a resume storm (real Redis, a real gateway process)', () => {
-  let redis: RedisServer;
-  let node: GatewayProcess;
-  let publisher: Publisher;
-
-  beforeAll(async () => {
-    redis = await startRedisServer();
-    node = await startGatewayProcess({
-      REDIS_URL: redis.url,
-      JWT_SECRET: TEST_JWT_SECRET,
-      NODE_ENV: 'production',
-      HISTORY_MAX_EVENTS: '1000',
-      MAX_CONNECTIONS_PER_USER: '1000',
-    });
-    publisher = createPublisher({ redisUrl: redis.url });
-  });
-  afterAll(async () => {
-    await publisher.close();
-    await node.stop('SIGKILL');
-    await redis.stop();
   });
 
   it("keeps other users' upgrades fast while 200 sockets resume a 12 MB history and never read", async () => {
