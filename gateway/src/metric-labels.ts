@@ -12,7 +12,7 @@ export { AUTH_FAILURE_REASONS };
 /** Why an event send to a socket did not happen. */
 export const DROP_REASONS = ['backpressure', 'too_large', 'closed'] as const;
 
-/** Why an upgrade was refused before its token was looked at. */
+/** Why the node refused an upgrade, whatever its token (not_ready: Redis is not usable, or the user is still being caught up). */
 export const UPGRADE_REFUSAL_REASONS = ['shutting_down', 'node_full', 'rate_limited', 'not_ready'] as const;
 
 export const RESUME_OUTCOMES = ['resumed', 'gap', 'invalid_since', 'too_late', 'failed'] as const;

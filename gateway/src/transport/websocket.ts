@@ -52,6 +52,8 @@ export interface WebSocketDependencies {
 
 const PONG = encodeControlFrame({ type: 'herald.pong' });
 
+type RefusalReason = Parameters<GatewayMetrics['upgradesRefused']['labels']>[0];
+
 // A resume paced by the socket's drain closes a socket that takes in nothing for this long (4002).
 const DRAIN_STALL_MS = 30_000;
 
@@ -84,8 +86,6 @@ export function createWebSocketBehavior(
     noteBuffered: (bytes: number) => metrics.noteBuffered(bytes),
   };
   let upgradesInFlight = 0;
-
-  type RefusalReason = Parameters<GatewayMetrics['upgradesRefused']['labels']>[0];
 
   function refuse(res: HttpResponse, reason: RefusalReason, response: JsonResponse): void {
     metrics.upgradesRefused.labels(reason).inc();
