@@ -103,7 +103,7 @@ console.log(
     users,
     recovery_ms: recovered.ms,
     kill_to_recovered_ms: Date.parse(recovered.time) - killedAt,
-    sockets_with_their_events: [...received.values()].filter((count) => count === missed).length,
+    sockets_with_every_missed_event: ids.filter((userId) => (received.get(userId) ?? 0) === missed).length,
     new_socket_after_recovery_ms: late instanceof Error ? `refused: ${late.message}` : Date.now() - lateStarted,
   }),
 );

@@ -55,7 +55,7 @@ export class ConnectionHealth {
 
   private tick(): void {
     const now = Date.now();
-    const stalled = this.lastTick === undefined ? 0 : Math.max(0, now - this.lastTick - 2 * this.options.intervalMs);
+    const stalled = this.lastTick === undefined ? 0 : Math.max(0, now - this.lastTick - this.options.intervalMs);
     this.lastTick = now;
     if (this.connection.status !== 'ready') {
       this.waitingSince = undefined;
@@ -65,7 +65,7 @@ export class ConnectionHealth {
     }
     if (this.waitingSince !== undefined) this.waitingSince += stalled;
     const silentFor = this.silentForMs(now);
-    this.judgedSilent = silentFor >= this.options.silentAfterMs;
+    this.judgedSilent = silentFor > this.options.silentAfterMs;
     if (silentFor >= this.options.reconnectAfterMs && !this.reconnecting) {
       this.reconnecting = true;
       this.options.onReconnect(silentFor);

@@ -47,7 +47,7 @@ export interface RedisBrokerOptions {
 const RESUBSCRIBE_BATCH = 500;
 // Each connection is PINGed this often; one silent this long makes the node unready, and one
 // silent for the longer time is dropped and made again (it may lead to a server that is gone).
-const HEALTH_CHECK_INTERVAL_MS = 500;
+const HEALTH_CHECK_INTERVAL_MS = 250;
 const SILENT_AFTER_MS = 1000;
 const RECONNECT_AFTER_MS = 10_000;
 // The publish API's own retry: one, so that a publish is answered within about two command timeouts.
@@ -114,7 +114,7 @@ export class RedisBroker implements Broker {
       new ConnectionHealth(connection, {
         intervalMs: HEALTH_CHECK_INTERVAL_MS,
         silentAfterMs: SILENT_AFTER_MS,
-        reconnectAfterMs: Math.max(RECONNECT_AFTER_MS, 2 * options.commandTimeoutMs),
+        reconnectAfterMs: RECONNECT_AFTER_MS,
         onReconnect: (silentForMs) =>
           this.logger.error({ connection: role, silent_ms: silentForMs }, 'redis connection silent for too long; reconnecting'),
       });

@@ -133,7 +133,7 @@ export const CONFIG_VARIABLES = {
   REDIS_COMMAND_TIMEOUT_MS: {
     default: '2000',
     description:
-      'Deadline of every Redis command: a publish or upgrade waiting on a Redis that does not answer is answered 503 after at most two of them. (Each connection is also PINGed every 500 ms: one unanswered for 1 s makes the node unready, for 10 s it is made again.)',
+      'Deadline of every Redis command: a publish or upgrade waiting on a Redis that does not answer is answered 503 after at most two of them. (Each connection is also PINGed every 250 ms: one unanswered for 1 s makes the node unready, for 10 s it is made again.)',
     parse: integer(100, 60_000),
   },
   CHANNEL_PREFIX: {

@@ -70,7 +70,12 @@ export class Recovery {
       batch.forEach((user, j) => {
         const page = pages[j];
         const after = reads[j]?.after ?? '';
-        runs.push(this.catchUp.run(user, 'recovery', page && { after, page }).finally(() => this.pending.delete(user)));
+        runs.push(
+          this.catchUp.run(user, 'recovery', page && { after, page }).finally(() => {
+            // A later restoration has its own list of streams to catch up.
+            if (generation === this.outage.generation) this.pending.delete(user);
+          }),
+        );
       });
     }
     await Promise.all(runs);
