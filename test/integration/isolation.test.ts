@@ -86,6 +86,10 @@ describe('isolation under hostile ids (real Redis, 2 gateway processes)', () => 
       ),
       {
         numRuns: 15,
+        // Each run talks to real processes: a run that hangs fails with its inputs, and a failure
+        // is reported as found rather than shrunk for longer than the test may take.
+        endOnFailure: true,
+        timeout: 15_000,
         examples: [
           // The collisions the old layout had: an id ending the hash tag early, and U+FFFD look-alikes.
           [['a', 'a}:idem:k'], [[1, 'z', false], [0, 'k}:idem:z', false], [1, 'z', true], [0, 'k}:idem:z', true]]],
