@@ -4,6 +4,7 @@ import { createPublisher, type Publisher } from '@herald/publisher-sdk';
 import { TestClient, UpgradeRefused } from '../support/clients.js';
 import { hostileIdempotencyKey, hostileUserId } from '../support/hostile-ids.js';
 import { startFleet, type Fleet } from '../support/fleet.js';
+import { printGatewayErrors } from '../support/gateway-process.js';
 import { postPublish } from '../support/publish.js';
 import { signTestToken } from '../support/tokens.js';
 import { delay, waitUntil } from '../support/wait.js';
@@ -27,6 +28,7 @@ describe('isolation under hostile ids (real Redis, 2 gateway processes)', () => 
     publisher = createPublisher({ redisUrl: fleet.redis.url });
   });
   afterAll(async () => {
+    printGatewayErrors(fleet.nodes);
     await publisher.close();
     await fleet.stop();
   });
