@@ -153,7 +153,8 @@ export class RedisBroker implements Broker {
       await this.subscriber.subscribe(channel);
     } catch (error) {
       this.channels.delete(channel);
-      // Unanswered in time, the SUBSCRIBE may still run: undo it unless the user is wanted again.
+      // Unanswered in time, the SUBSCRIBE may still run: undo it. (A later SUBSCRIBE of the user
+      // goes out after this UNSUBSCRIBE on the same connection.)
       if (this.subscriber.status === 'ready') {
         void this.subscriber.unsubscribe(channel).catch(() => undefined);
       }

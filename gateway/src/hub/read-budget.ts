@@ -31,11 +31,6 @@ export class ReadBudget {
     }
   }
 
-  /** Reads waiting for their turn. */
-  get queued(): number {
-    return this.waiting.length;
-  }
-
   private hasRoomFor(key: string): boolean {
     return this.active < this.concurrency && (this.activeByKey.get(key) ?? 0) < this.perKey;
   }
