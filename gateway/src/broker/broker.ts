@@ -1,5 +1,5 @@
 import type { BroadcastResult, PublishRequest } from '@herald/protocol';
-import type { HistoryRestart, Receipt, StoredExtent } from '@herald/publisher-sdk/storage';
+import type { HistoryRestart, PageBounds, Receipt, StoredExtent } from '@herald/publisher-sdk/storage';
 
 /**
  * Receives each message published on a subscribed user's channel, as the exact bytes that were
@@ -43,10 +43,7 @@ export interface HistoryRequest {
 }
 
 /** How much one history read may return: at most `events` events, and no more than `bytes` of them (but at least one). */
-export interface PageLimit {
-  readonly events: number;
-  readonly bytes: number;
-}
+export type PageLimit = PageBounds;
 
 /** How a node hears about a user's events. */
 export interface UserSubscriptions {

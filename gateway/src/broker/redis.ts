@@ -186,17 +186,17 @@ export class RedisBroker implements Broker {
 
   async openHistory(userId: string): Promise<string> {
     const run = await this.serverRun();
-    return openHistory(this.commands, this.userKeys(userId), this.retention.positionTtlSeconds, run);
+    return openHistory(this.commands, this.layout.forUser(userId), this.retention.positionTtlSeconds, run);
   }
 
   async readHistory(userId: string, after: string, limit: PageLimit): Promise<HistoryPage> {
     const run = await this.serverRun();
-    return historyPage(await readHistory(this.commands, { keys: this.userKeys(userId), after }, limit, run));
+    return historyPage(await readHistory(this.commands, { keys: this.layout.forUser(userId), after }, limit, run));
   }
 
   async readHistories(reads: readonly HistoryRequest[], limit: PageLimit): Promise<readonly (HistoryPage | undefined)[]> {
     const run = await this.serverRun();
-    const requests = reads.map(({ userId, after }) => ({ keys: this.userKeys(userId), after }));
+    const requests = reads.map(({ userId, after }) => ({ keys: this.layout.forUser(userId), after }));
     const stored = await readHistories(this.commands, requests, limit, run);
     return stored.map((history) => history && historyPage(history));
   }
@@ -205,12 +205,7 @@ export class RedisBroker implements Broker {
     const parts = parseEventId(id);
     if (!parts) throw new Error(`not an event id: ${JSON.stringify(id)}`);
     const run = await this.serverRun();
-    return restartHistoryAfter(this.commands, this.userKeys(userId), parts, this.retention.positionTtlSeconds, run);
-  }
-
-  private userKeys(userId: string): { readonly history: string; readonly sequence: string } {
-    const names = this.layout.forUser(userId);
-    return { history: names.history, sequence: names.sequence };
+    return restartHistoryAfter(this.commands, this.layout.forUser(userId), parts, this.retention.positionTtlSeconds, run);
   }
 
   /** The run id of the server the command connection is on, for a script sent right after. */

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { EVENT_PAYLOAD_ID_PREFIX, parseEventId, type EventIdParts } from '@herald/protocol';
 import { LUA_ENSURE_EPOCH, LUA_NEW_EPOCH_START } from './lua.js';
-import { RedisScript } from './redis-script.js';
+import { RedisScript, isUnknownScript } from './redis-script.js';
 
 /**
  * Opens a user's history: starts one when there is none (or it began on another server run),
@@ -121,6 +121,18 @@ export interface StoredHistory {
 
 type Entry = [Buffer, Buffer[]];
 
+/** The keys of one user's history: its stream and its sequence hash. */
+export interface HistoryKeys {
+  readonly history: string;
+  readonly sequence: string;
+}
+
+/** How much one read returns: at most `events` events, and no more than `bytes` of bodies (but at least one). */
+export interface PageBounds {
+  readonly events: number;
+  readonly bytes: number;
+}
+
 /** `joinEventPayload` on the body's bytes: the same bytes, without decoding and encoding the body. */
 function joinEventPayloadBytes(id: string, body: Buffer): Buffer {
   const head = `${EVENT_PAYLOAD_ID_PREFIX}${id}",`; // ASCII: an event id is digits and a dash
@@ -132,7 +144,7 @@ function joinEventPayloadBytes(id: string, body: Buffer): Buffer {
 
 export async function openHistory(
   redis: Redis,
-  keys: { readonly history: string; readonly sequence: string },
+  keys: HistoryKeys,
   positionTtlSeconds: number,
   run: string,
 ): Promise<string> {
@@ -152,7 +164,7 @@ export type HistoryRestart =
 
 export async function restartHistoryAfter(
   redis: Redis,
-  keys: { readonly history: string; readonly sequence: string },
+  keys: HistoryKeys,
   id: EventIdParts,
   positionTtlSeconds: number,
   run: string,
@@ -183,11 +195,11 @@ export async function keepPositions(redis: Redis, sequenceKeys: readonly string[
 
 /** The keys of one user's history, with the id to read after. */
 export interface HistoryRead {
-  readonly keys: { readonly history: string; readonly sequence: string };
+  readonly keys: HistoryKeys;
   readonly after: string;
 }
 
-function readArguments(read: HistoryRead, page: { readonly events: number; readonly bytes: number }, run: string) {
+function readArguments(read: HistoryRead, page: PageBounds, run: string) {
   return { keys: [read.keys.history, read.keys.sequence], args: [read.after, page.events, run, page.bytes] };
 }
 
@@ -211,7 +223,7 @@ function parseStoredHistory(reply: unknown): StoredHistory {
 export async function readHistory(
   redis: Redis,
   read: HistoryRead,
-  page: { readonly events: number; readonly bytes: number },
+  page: PageBounds,
   run: string,
 ): Promise<StoredHistory> {
   const { keys, args } = readArguments(read, page, run);
@@ -226,7 +238,7 @@ export async function readHistory(
 export async function readHistories(
   redis: Redis,
   reads: readonly HistoryRead[],
-  page: { readonly events: number; readonly bytes: number },
+  page: PageBounds,
   run: string,
 ): Promise<(StoredHistory | undefined)[]> {
   const pending = reads.map((_, i) => i);
@@ -244,7 +256,7 @@ export async function readHistories(
     pending.forEach((read, j) => {
       const [error, reply] = results[j] ?? [new Error('no reply')];
       if (!error) stored[read] = parseStoredHistory(reply);
-      else if (error.message.startsWith('NOSCRIPT')) unknownScript.push(read);
+      else if (isUnknownScript(error)) unknownScript.push(read);
     });
     pending.splice(0, pending.length, ...unknownScript);
   }
