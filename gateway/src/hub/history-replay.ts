@@ -19,7 +19,7 @@ export interface ReplayHandlers {
 
 export type ReplayOutcome =
   /** Every event the history holds after `since` was handed over, each hole announced as a gap; `extent` is the history as last read. */
-  | { readonly kind: 'done'; readonly replayed: number; readonly extent: HistoryExtent }
+  | { readonly kind: 'done'; readonly extent: HistoryExtent }
   /** `since` names an epoch implausibly far ahead of Redis's clock: nothing was sent. */
   | { readonly kind: 'invalid' }
   | { readonly kind: 'stopped' };
@@ -65,7 +65,6 @@ export async function replayHistory(source: ReplaySource, since: string, handler
   const start = parseEventId(since);
   if (!start) throw new Error(`not an event id: ${JSON.stringify(since)}`);
   let after = start;
-  let replayed = 0;
   let restarts = 0;
   let gapAnnounced = false;
   const announceGap = (next: EventIdParts | undefined, extent: HistoryExtent) => {
@@ -97,13 +96,12 @@ export async function replayHistory(source: ReplaySource, since: string, handler
       if (!id) continue;
       if (!follows(after, id)) announceGap(id, extent);
       handlers.event(event.payload, id);
-      replayed += 1;
       after = id;
       gapAnnounced = false;
     }
     if (page.events.length < limit.events && !page.truncated) {
       if (!isEnd(after, extent)) announceGap(undefined, extent);
-      return { kind: 'done', replayed, extent };
+      return { kind: 'done', extent };
     }
   }
 }

@@ -98,8 +98,7 @@ export class Member {
 
   /** Where the socket stands for a gap notice: while resuming, where it stood before (a refused resume goes back there). */
   gapPosition(): EventIdParts | undefined {
-    if (this.held) return this.beforeResume;
-    return this.ms < 0 ? undefined : { ms: this.ms, seq: this.seq };
+    return this.held ? this.beforeResume : this.position();
   }
 
   /**
@@ -136,7 +135,7 @@ export class Member {
 
   /** From now on live events wait until `finishResume`; the position becomes `since`. */
   beginResume(since: EventIdParts): void {
-    this.beforeResume = this.ms < 0 ? undefined : { ms: this.ms, seq: this.seq };
+    this.beforeResume = this.position();
     this.held = [];
     this.heldBytes = 0;
     this.heldOverflowed = false;
