@@ -27,48 +27,41 @@ function blockEventLoop(ms: number): void {
 
 describe('ConnectionHealth', () => {
   const options = { intervalMs: 50, silentAfterMs: 200, reconnectAfterMs: 600, onReconnect: () => {} };
+  let health: ConnectionHealth | undefined;
+
+  /** A fake connection, watched from now on (the watch stops after the test). */
+  function watched(): ReturnType<typeof fakeConnection> & { readonly health: ConnectionHealth } {
+    const connection = fakeConnection();
+    health = new ConnectionHealth(connection as unknown as Redis, options);
+    health.start();
+    return Object.assign(connection, { health });
+  }
+
+  afterEach(() => health?.stop());
 
   it('calls a connection silent once a PING has gone unanswered past the threshold, and well again once one is answered', async () => {
-    const connection = fakeConnection();
-    const health = new ConnectionHealth(connection as unknown as Redis, options);
-    health.start();
-    try {
-      await sleep(120);
-      expect(health.silent).toBe(false);
-      await sleep(250);
-      expect(health.silent).toBe(true);
-      connection.answerAll();
-      await sleep(0);
-      expect(health.silent).toBe(false);
-    } finally {
-      health.stop();
-    }
+    const connection = watched();
+    await sleep(120);
+    expect(connection.health.silent).toBe(false);
+    await sleep(250);
+    expect(connection.health.silent).toBe(true);
+    connection.answerAll();
+    await sleep(0);
+    expect(connection.health.silent).toBe(false);
   });
 
   it("does not count the node's own stalled event loop as Redis's silence", async () => {
-    const connection = fakeConnection();
-    const health = new ConnectionHealth(connection as unknown as Redis, options);
-    health.start();
-    try {
-      await sleep(60); // a PING is out
-      blockEventLoop(400); // its answer would sit unread meanwhile
-      await sleep(60);
-      expect(health.silent).toBe(false);
-      connection.answerAll();
-    } finally {
-      health.stop();
-    }
+    const connection = watched();
+    await sleep(60); // a PING is out
+    blockEventLoop(400); // its answer would sit unread meanwhile
+    await sleep(60);
+    expect(connection.health.silent).toBe(false);
+    connection.answerAll();
   });
 
   it('drops and remakes a connection silent past the reconnect threshold', async () => {
-    const connection = fakeConnection();
-    const health = new ConnectionHealth(connection as unknown as Redis, options);
-    health.start();
-    try {
-      await sleep(800);
-      expect(connection.disconnected).toBe(1);
-    } finally {
-      health.stop();
-    }
+    const connection = watched();
+    await sleep(800);
+    expect(connection.disconnected).toBe(1);
   });
 });
