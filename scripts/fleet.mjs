@@ -4,11 +4,12 @@
 // Prints the URL, a development token and a publish command; Ctrl-C stops everything.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SignJWT } from 'jose';
+import { haproxyConfig } from './haproxy-config.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({
@@ -146,14 +147,9 @@ async function main() {
     await waitFor(`${node.id} to be ready`, async () => (await fetch(`http://127.0.0.1:${node.adminPort}/readyz`)).ok);
   }
 
-  const template = readFileSync(`${root}deploy/haproxy/haproxy.cfg`, 'utf8');
   // Marks this HAProxy's answers, so another process on the port is never taken for it.
   const fleetId = randomBytes(8).toString('hex');
-  const servers = nodes.map((node) => `  server ${node.id} 127.0.0.1:${node.port} check port ${node.adminPort}`).join('\n');
-  const config = template.replace(
-    / {2}# servers: begin[\s\S]*# servers: end/,
-    `  http-response set-header x-herald-fleet ${fleetId}\n  # servers: begin\n${servers}\n  # servers: end`,
-  );
+  const config = haproxyConfig(nodes, fleetId);
   const configPath = `${root}.fleet/haproxy.cfg`;
   writeFileSync(configPath, config);
   start('haproxy', 'haproxy', ['-f', configPath], { HERALD_LB_PORT: String(lbPort) });

@@ -1,0 +1,49 @@
+// Processes the load tool starts (Redis, gateways, peers, HAProxy): their output is kept for the
+// error message when one dies, and every one is killed when the tool exits, whatever happens.
+import { spawn } from 'node:child_process';
+
+const everyChild = new Set();
+process.once('exit', () => {
+  for (const child of everyChild) child.kill('SIGKILL');
+});
+
+export class Children {
+  constructor() {
+    this.byName = new Map();
+  }
+
+  /** Spawns `command`; `env` is its whole environment. An exit before stop() is reported on stderr. */
+  spawn(name, command, args, env) {
+    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    everyChild.add(child);
+    const tail = [];
+    const keep = (chunk) => {
+      tail.push(chunk.toString());
+      if (tail.length > 50) tail.shift();
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    child.once('exit', (code, signal) => {
+      everyChild.delete(child);
+      if (!child.stopping) process.stderr.write(`loadtest: ${name} exited (${signal ?? code})\n${tail.join('')}\n`);
+    });
+    this.byName.set(name, child);
+    return child;
+  }
+
+  /** Sends `signal` to one child and resolves when it has exited (SIGKILL after 10 s). */
+  stop(name, signal = 'SIGTERM') {
+    const child = this.byName.get(name);
+    if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+    child.stopping = true;
+    return new Promise((resolve) => {
+      child.once('exit', resolve);
+      child.kill(signal);
+      setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+    });
+  }
+
+  async stopAll() {
+    await Promise.all([...this.byName.keys()].map((name) => this.stop(name)));
+  }
+}

@@ -1,0 +1,60 @@
+// The uWebSockets.js floor (peers/uws-minimal) as a system of the load tool.
+import Redis from 'ioredis';
+import { spawnServers } from '../lib/servers.mjs';
+import WebSocket from 'ws';
+
+const SERVER = new URL('../peers/uws-minimal/server.mjs', import.meta.url).pathname;
+
+export async function start({ redisUrl, secret, nodes, env = {} }) {
+  const servers = await spawnServers(SERVER, nodes, { ...env, REDIS_URL: redisUrl, JWT_SECRET: secret });
+  return {
+    wsUrls: servers.ports.map((port) => `ws://127.0.0.1:${port}/ws`),
+    pids: servers.pids,
+    publishTarget: { redisUrl },
+    stopNode: servers.stopOne,
+    stop: servers.stop,
+  };
+}
+
+export function openSocket({ url, token, onEvent, onClose }) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${url}?token=${token}`);
+    let ready = false;
+    let closing = false;
+    const handle = {
+      close() {
+        closing = true;
+        ws.close();
+      },
+    };
+    ws.on('message', (raw) => {
+      const message = JSON.parse(raw.toString());
+      if (!ready && message.type === 'ready') {
+        ready = true;
+        resolve(handle);
+      } else {
+        onEvent(message);
+      }
+    });
+    ws.on('error', (err) => ready || reject(err));
+    ws.on('close', (code) => {
+      if (!ready) reject(new Error(`socket closed (${code}) before it was ready`));
+      else if (!closing) onClose(code);
+    });
+  });
+}
+
+export async function createPublisher({ redisUrl }, { path }) {
+  if (path !== 'sdk') throw new Error(`uws-minimal publishes only through 'sdk', not '${path}'`);
+  const redis = new Redis(redisUrl);
+  await redis.ping();
+  return {
+    // Commands are written without waiting for earlier replies, so publishes pipeline.
+    publish: async (userId, data) => {
+      await redis.publish('u:' + userId, JSON.stringify(data));
+    },
+    close: async () => {
+      await redis.quit();
+    },
+  };
+}
