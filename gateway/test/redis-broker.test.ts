@@ -79,6 +79,46 @@ describe('redis broker', () => {
     }
   });
 
+  it('keeps a history at least its ttl after each event, refreshing expiries once per tenth of the ttl rather than on every event', async () => {
+    const node = broker('retention');
+    await node.start();
+    const client = redis().client();
+    const { ttlSeconds, positionTtlSeconds } = DEFAULT_RETENTION;
+    const slack = Math.ceil(ttlSeconds / 10);
+    try {
+      const names = storageLayout('retention');
+      const history = names.userHistory('u1');
+      const sequence = names.userSequence('u1');
+      const publish = () => node.publish({ user_id: 'u1', type: 'agent_thinking', data: null });
+      await publish();
+      expect(await client.ttl(history)).toBeGreaterThan(ttlSeconds);
+      expect(await client.ttl(history)).toBeLessThanOrEqual(ttlSeconds + slack);
+      expect(await client.ttl(sequence)).toBeGreaterThan(positionTtlSeconds);
+
+      // Still more than the ttl left: the event leaves the expiries alone.
+      await client.expire(history, ttlSeconds + 2);
+      await publish();
+      expect(await client.ttl(history)).toBeLessThanOrEqual(ttlSeconds + 2);
+
+      // The ttl reached: refreshed, the history and its position alike.
+      await client.expire(history, ttlSeconds);
+      await client.expire(sequence, positionTtlSeconds - 100);
+      await publish();
+      expect(await client.ttl(history)).toBeGreaterThan(ttlSeconds + 2);
+      expect(await client.ttl(sequence)).toBeGreaterThan(positionTtlSeconds);
+
+      // A node opening the user extends the position but never shortens it.
+      await client.expire(sequence, positionTtlSeconds + 500);
+      await node.openHistory('u1');
+      expect(await client.ttl(sequence)).toBeGreaterThan(positionTtlSeconds + 400);
+      await client.expire(sequence, 100);
+      await node.openHistory('u1');
+      expect(await client.ttl(sequence)).toBeGreaterThan(positionTtlSeconds - 5);
+    } finally {
+      client.disconnect();
+    }
+  });
+
   it('starts a new epoch when a history is lost, so new ids sort after the old ones', async () => {
     const node = broker('lost');
     await node.start();

@@ -1,11 +1,11 @@
 import type { Redis } from 'ioredis';
 import { EVENT_PAYLOAD_ID_PREFIX, parseEventId, type EventIdParts } from '@herald/protocol';
-import { LUA_ENSURE_EPOCH, LUA_NEW_EPOCH_START } from './lua.js';
+import { LUA_ENSURE_EPOCH, LUA_NEW_EPOCH_START, luaKeepAtLeast } from './lua.js';
 import { RedisScript, isUnknownScript } from './redis-script.js';
 
 /**
  * Opens a user's history: starts one when there is none (or it began on another server run),
- * keeps its position for another position ttl, and returns that position (`<epoch>-<n>`).
+ * keeps its position for at least another position ttl, and returns that position (`<epoch>-<n>`).
  *   KEYS[1] sequence hash   KEYS[2] history stream   ARGV[1] position ttl (s)   ARGV[2] server run
  */
 const OPEN_HISTORY_SCRIPT = `
@@ -14,7 +14,7 @@ local stream = KEYS[2]
 local run = ARGV[2]
 local createMissing = true
 ${LUA_ENSURE_EPOCH}
-redis.call('EXPIRE', seq, ARGV[1])
+${luaKeepAtLeast('seq', 'ARGV[1]')}
 return epoch .. '-' .. (redis.call('HGET', seq, 'n') or '0')
 `;
 
@@ -92,7 +92,7 @@ local previous = string.format('%.0f', idEpoch)
 ${LUA_NEW_EPOCH_START}
 epoch = string.format('%.0f', start)
 redis.call('HSET', seq, 'epoch', epoch, 'n', '0', 'run', run)
-redis.call('EXPIRE', seq, ARGV[3])
+${luaKeepAtLeast('seq', 'ARGV[3]')}
 return {2, epoch .. '-0'}
 `;
 

@@ -39,3 +39,27 @@ ${LUA_NEW_EPOCH_START}
   redis.call('HSET', seq, 'epoch', epoch, 'n', '0', 'run', run)
 end
 `;
+
+/**
+ * Makes `key` (a Lua expression naming a key) live at least `seconds` more, never shortening a longer expiry
+ * (EXPIRE GT would leave a key without expiry forever: it treats that as infinite).
+ */
+export function luaKeepAtLeast(key: string, seconds: string): string {
+  return `if redis.call('TTL', ${key}) < tonumber(${seconds}) then redis.call('EXPIRE', ${key}, ${seconds}) end`;
+}
+
+/**
+ * Keeps a history (`stream`) at least `ttl` seconds after this event and its position (`seq`) at
+ * least `positionTtl`. Both are set a tenth longer, so that a user's steady stream of events
+ * refreshes them once every tenth of the ttl instead of twice per event.
+ */
+export function luaRefreshRetention(stream: string, seq: string, ttl: string, positionTtl: string): string {
+  return `
+local ttlSeconds = tonumber(${ttl})
+if redis.call('TTL', ${stream}) <= ttlSeconds then
+  local slack = math.max(1, math.ceil(ttlSeconds / 10))
+  redis.call('EXPIRE', ${stream}, ttlSeconds + slack)
+  if redis.call('TTL', ${seq}) < tonumber(${positionTtl}) + slack then redis.call('EXPIRE', ${seq}, tonumber(${positionTtl}) + slack) end
+end
+`;
+}

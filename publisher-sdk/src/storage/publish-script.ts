@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { EVENT_PAYLOAD_ID_PREFIX } from '@herald/protocol';
-import { HISTORY_BODY_FIELD, LUA_ENSURE_EPOCH } from './lua.js';
+import { HISTORY_BODY_FIELD, LUA_ENSURE_EPOCH, luaRefreshRetention } from './lua.js';
 import { RECEIPT_REQUEST_PREFIX } from './receipt-messages.js';
 import { RedisScript } from './redis-script.js';
 
@@ -10,7 +10,8 @@ import { RedisScript } from './redis-script.js';
  *  - numbers the event in the user's history: id `<epoch>-<n>`, where epoch is when this history
  *    began and n counts its events (a missing event shows as a jump in n; a history whose
  *    position was lost, or that began on another server run, ends: a new epoch starts);
- *  - appends it to the history stream, publishes it and, when receipts are wanted and a node
+ *  - appends it to the history stream (kept at least the history ttl after it, see
+ *    luaRefreshRetention), publishes it and, when receipts are wanted and a node
  *    listens, a receipt request right behind it; records the outcome under the dedup key:
  *    `<id> <receivers> <ts>`, followed by ` <call token>` when one is given.
  *   KEYS[1] history stream   KEYS[2] sequence hash (epoch, n, run)   KEYS[3] dedup key
@@ -30,8 +31,7 @@ local createMissing = true
 ${LUA_ENSURE_EPOCH}
 local n = redis.call('HINCRBY', seq, 'n', 1)
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], epoch .. '-' .. n, '${HISTORY_BODY_FIELD}', ARGV[2])
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-redis.call('EXPIRE', seq, ARGV[5])
+${luaRefreshRetention('stream', 'seq', 'ARGV[4]', 'ARGV[5]')}
 local receivers = redis.call('PUBLISH', ARGV[1], '${EVENT_PAYLOAD_ID_PREFIX}' .. id .. '",' .. ARGV[2])
 if ARGV[8] ~= '' and receivers > 0 then
   redis.call('PUBLISH', ARGV[1], '${RECEIPT_REQUEST_PREFIX}' .. ARGV[8] .. '","ref":"' .. ARGV[10] .. '","id":"' .. id .. '"}')
