@@ -39,17 +39,18 @@ export function encodeEventBody(fields: EventFields, maxEventBytes: number = DEF
   if (kind === 'function' || kind === 'symbol' || kind === 'bigint') {
     throw new HeraldValidationError('invalid_data', `data must be JSON-serialisable (got a ${kind})`, 'data');
   }
-  const ordered: Record<string, unknown> = { type: fields.type, ts: fields.ts, user_id: fields.user_id };
-  if (fields.run_id !== undefined) ordered['run_id'] = fields.run_id;
-  ordered['data'] = data;
-  let json: string;
+  // Written member by member: the same text JSON.stringify gives the ordered object, without
+  // building that object (this runs once per published event).
+  let dataJson: string;
   try {
-    json = JSON.stringify(ordered);
+    dataJson = JSON.stringify(data);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new HeraldValidationError('invalid_data', `data must be JSON-serialisable: ${reason}`, 'data');
   }
-  const body = json.slice(1);
+  let body = `"type":${JSON.stringify(fields.type)},"ts":${JSON.stringify(fields.ts)},"user_id":${JSON.stringify(fields.user_id)}`;
+  if (fields.run_id !== undefined) body += `,"run_id":${JSON.stringify(fields.run_id)}`;
+  body += `,"data":${dataJson ?? 'null'}}`;
   if (utf8ByteLength(body) + ID_OVERHEAD_BYTES > maxEventBytes) {
     throw new HeraldValidationError(
       'payload_too_large',

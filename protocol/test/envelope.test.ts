@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import {
   DEFAULT_MAX_EVENT_BYTES,
   HeraldValidationError,
@@ -10,6 +11,23 @@ import {
 const fields = { type: 'agent_started', ts: 1700000000123, user_id: 'alice', run_id: 'run-1', data: { step: 1 } };
 
 describe('event envelope', () => {
+  it('encodes exactly what JSON.stringify makes of the ordered event, for any field values', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ unit: 'binary' }),
+        fc.integer({ min: 0, max: 2 ** 52 }),
+        fc.string({ unit: 'binary' }),
+        fc.option(fc.string({ unit: 'binary' }), { nil: undefined }),
+        fc.jsonValue(),
+        (type, ts, userId, runId, data) => {
+          const event = { type, ts, user_id: userId, ...(runId === undefined ? {} : { run_id: runId }), data };
+          expect(encodeEventBody(event, 1 << 30)).toBe(JSON.stringify(event).slice(1));
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
   it('encodes the id first, then type, ts, user_id, run_id and data', () => {
     const payload = joinEventPayload('1700000000123-0', encodeEventBody(fields));
     expect(payload).toBe(
