@@ -26,6 +26,8 @@ export {
   PUBLISH_SCRIPT,
   runPublishScript,
   parseDedupRecord,
+  UndecidableOutcomeError,
+  type DedupMode,
   type ScriptPublish,
   type ScriptPublishReply,
   type DedupRecord,
