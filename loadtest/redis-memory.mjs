@@ -78,13 +78,14 @@ const keyBytes = after - withoutKeys;
 console.log(`sdk: ${values.sdk}`);
 console.log(`${events} publishes to ${users} users in ${elapsed} ms (${Math.round((events / elapsed) * 1000)}/s, ${concurrency} in flight)`);
 console.log(`redis memory: ${mb(total)} in all, ${Math.round(total / events)} B per publish`);
-console.log(
-  `idempotency keys: ${idempotencyKeys.length}, ${mb(keyBytes)} (${idempotencyKeys.length ? Math.round(keyBytes / idempotencyKeys.length) : 0} B each), ttl ${ttls} s`,
-);
-const window = ttls > 0 ? ttls : 0;
-console.log(
-  `at 100k publishes/s these keys would hold ${mb((keyBytes / Math.max(1, idempotencyKeys.length)) * 100_000 * window)} of Redis memory`,
-);
+if (idempotencyKeys.length === 0) {
+  console.log('idempotency keys: none');
+} else {
+  console.log(
+    `idempotency keys: ${idempotencyKeys.length}, ${mb(keyBytes)} (${Math.round(keyBytes / idempotencyKeys.length)} B each), ttl ${ttls} s`,
+  );
+  console.log(`at 100k publishes/s these keys would hold ${mb((keyBytes / idempotencyKeys.length) * 100_000 * Math.max(0, ttls))} of Redis memory`);
+}
 await publisher.close();
 redis.disconnect();
 server.kill('SIGKILL');

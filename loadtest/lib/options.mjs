@@ -45,6 +45,7 @@ const STRING_OPTIONS = {
 };
 
 const BOOLEAN_OPTIONS = {
+  'cpu-prof': { help: 'write V8 CPU profiles of the system\'s server processes to <out>/profiles' },
   kill: { help: 'reconnect-storm: SIGKILL the node instead of draining it' },
   help: { help: 'this text' },
 };

@@ -2,6 +2,7 @@
 // every delivery, measure what it cost, and return the result the reports render.
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
+import { resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { newHistogram, addEncoded, summary, cdf, decode } from './histograms.mjs';
@@ -78,7 +79,13 @@ async function runInside(options, children, workers, failure, log, command) {
         publishTarget: { redisUrl, httpUrl: options.url.replace(/^ws/, 'http').replace(/\/ws$/, ''), publishKey: options.publishKey },
         stop: async () => {},
       }
-    : await system.start({ redisUrl, secret, nodes: options.fleet || options.nodes, fleet: options.fleet > 0 });
+    : await system.start({
+        redisUrl,
+        secret,
+        nodes: options.fleet || options.nodes,
+        fleet: options.fleet > 0,
+        nodeArgs: options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${resolve(options.out, 'profiles')}`] : [],
+      });
   try {
     const gateway = new ProcessGroup({ pids: handle.pids, metricsUrls: handle.pids.length > 0 ? [] : handle.metricsUrls });
     const baseline = await gateway.sample();

@@ -5,13 +5,13 @@ import { spawn } from 'node:child_process';
  * Starts `count` copies of `script` on free ports (each binds port 0 and prints the one it got);
  * resolves once all are listening, rejects with the stderr of one that exited before.
  */
-export async function spawnServers(script, count, env) {
+export async function spawnServers(script, count, env, nodeArgs = []) {
   const children = [];
   const killAll = () => children.forEach((child) => child.kill('SIGKILL'));
   process.once('exit', killAll);
   const launch = () =>
     new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [script], {
+      const child = spawn(process.execPath, [...nodeArgs, script], {
         env: { PATH: process.env.PATH, NODE_ENV: 'production', ...env, HOST: '127.0.0.1', PORT: '0' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });

@@ -22,14 +22,14 @@ const EVENT_TYPE = 'agent_thinking';
  * Starts `nodes` gateway processes in production mode against `redisUrl`; with `fleet`, HAProxy
  * in front of them (deploy/haproxy/haproxy.cfg) and clients connect through it.
  */
-export async function start({ redisUrl, secret, nodes, fleet = false, env = {}, gatewayPath = gatewayEntry }) {
+export async function start({ redisUrl, secret, nodes, fleet = false, env = {}, nodeArgs = [], gatewayPath = gatewayEntry }) {
   const children = new Children();
   const publishKey = randomBytes(24).toString('base64url');
   const started = [];
   try {
     for (let i = 1; i <= nodes; i++) {
       const node = { id: `gateway-${i}`, port: await freePort(), adminPort: await freePort() };
-      node.process = children.spawn(node.id, process.execPath, [gatewayPath], {
+      node.process = children.spawn(node.id, process.execPath, [...nodeArgs, gatewayPath], {
         PATH: process.env.PATH,
         NODE_ENV: 'production',
         NODE_ID: node.id,
@@ -44,6 +44,10 @@ export async function start({ redisUrl, secret, nodes, fleet = false, env = {}, 
         UPGRADE_RATE_PER_IP: '100000',
         UPGRADE_BURST_PER_IP: '100000',
         TRUST_PROXY: fleet ? 'true' : 'false',
+        // A stopped node hands its sockets back within a few seconds, as the fleet launcher's do.
+        DRAIN_DELAY_MS: '1000',
+        DRAIN_SPREAD_MS: '2000',
+        DRAIN_GRACE_MS: '2000',
         LOG_LEVEL: 'warn',
         ...env,
       });

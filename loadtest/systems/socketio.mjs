@@ -6,8 +6,8 @@ import { io } from 'socket.io-client';
 
 const SERVER = new URL('../peers/socketio/server.mjs', import.meta.url).pathname;
 
-export async function start({ redisUrl, secret, nodes, env = {} }) {
-  const servers = await spawnServers(SERVER, nodes, { ...env, REDIS_URL: redisUrl, JWT_SECRET: secret });
+export async function start({ redisUrl, secret, nodes, env = {}, nodeArgs = [] }) {
+  const servers = await spawnServers(SERVER, nodes, { ...env, REDIS_URL: redisUrl, JWT_SECRET: secret }, nodeArgs);
   return {
     wsUrls: servers.ports.map((port) => `http://127.0.0.1:${port}`),
     pids: servers.pids,
@@ -41,7 +41,8 @@ export function openSocket({ url, token, onEvent, onClose }) {
 
 export async function createPublisher({ redisUrl }, { path }) {
   if (path !== 'sdk') throw new Error(`socketio publishes only through 'sdk', not '${path}'`);
-  const redis = new Redis(redisUrl);
+  // The same ioredis settings as Herald's SDK: commands of one tick share one write.
+  const redis = new Redis(redisUrl, { enableAutoPipelining: true });
   await redis.ping();
   // emit() calls publish() on the client it was given exactly once, synchronously, and drops the
   // promise; handing it this shim keeps that promise so publish() can wait for Redis's reply.

@@ -5,8 +5,8 @@ import WebSocket from 'ws';
 
 const SERVER = new URL('../peers/uws-minimal/server.mjs', import.meta.url).pathname;
 
-export async function start({ redisUrl, secret, nodes, env = {} }) {
-  const servers = await spawnServers(SERVER, nodes, { ...env, REDIS_URL: redisUrl, JWT_SECRET: secret });
+export async function start({ redisUrl, secret, nodes, env = {}, nodeArgs = [] }) {
+  const servers = await spawnServers(SERVER, nodes, { ...env, REDIS_URL: redisUrl, JWT_SECRET: secret }, nodeArgs);
   return {
     wsUrls: servers.ports.map((port) => `ws://127.0.0.1:${port}/ws`),
     pids: servers.pids,
@@ -46,7 +46,8 @@ export function openSocket({ url, token, onEvent, onClose }) {
 
 export async function createPublisher({ redisUrl }, { path }) {
   if (path !== 'sdk') throw new Error(`uws-minimal publishes only through 'sdk', not '${path}'`);
-  const redis = new Redis(redisUrl);
+  // The same ioredis settings as Herald's SDK: commands of one tick share one write.
+  const redis = new Redis(redisUrl, { enableAutoPipelining: true });
   await redis.ping();
   return {
     // Commands are written without waiting for earlier replies, so publishes pipeline.
