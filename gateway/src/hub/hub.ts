@@ -152,15 +152,15 @@ export class Hub {
     const user = this.users.get(userId);
     if (!user?.position) throw new Error('attach before join for a user this node is not subscribed to');
     const member = new Member(userId, outlet, user.position, this.maxHeldBytesPerSocket);
-    user.members.add(member);
+    user.addMember(member);
     return { member, since: formatEventId(user.position) };
   }
 
   /** Closes the user's oldest sockets on this node beyond `max`, with 4500 (they must not reconnect). */
   closeOldestBeyond(userId: string, max: number): void {
     const user = this.users.get(userId);
-    if (!user || user.members.size <= max) return;
-    const excess = [...user.members].slice(0, user.members.size - max);
+    if (!user || user.members.length <= max) return;
+    const excess = user.members.slice(0, user.members.length - max);
     for (const member of excess) {
       if (!member.detached) member.outlet.close(CloseCodes.CONNECTION_LIMIT.code, 'too many connections for this user');
     }
@@ -170,7 +170,7 @@ export class Hub {
     member.detached = true;
     const discarded = member.discardHeld();
     if (discarded > 0) this.droppedClosed.inc(discarded);
-    this.users.get(member.userId)?.members.delete(member);
+    this.users.get(member.userId)?.removeMember(member);
   }
 
   /** Replays the user's history after `since` to the member, then lets live events through (socket-resume.ts). */

@@ -21,7 +21,13 @@ export interface Delivery {
  * and while the node has lost its broker connection.
  */
 export class UserStream {
-  readonly members = new Set<Member>();
+  /**
+   * The user's sockets on this node. Replaced, never changed in place, so that a socket closing
+   * while an event is handed out (uWS may call its close handler from within a send) cannot make
+   * the loop skip another; an array, not a Set: a Set costs ~250 bytes per user, most users have
+   * one socket, and sockets come and go far less often than events.
+   */
+  members: readonly Member[] = [];
   /** The newest event this node has for the user; undefined until the opening read returns. */
   position: EventIdParts | undefined;
   /** Messages waiting, in arrival order; undefined when live. */
@@ -33,6 +39,14 @@ export class UserStream {
   readonly lastDelivery: Delivery = { ms: -1, seq: -1, attempted: 0, successful: 0, sent: 0, refused: 0, tooLarge: 0 };
 
   constructor(readonly userId: string) {}
+
+  addMember(member: Member): void {
+    if (!this.members.includes(member)) this.members = [...this.members, member];
+  }
+
+  removeMember(member: Member): void {
+    if (this.members.includes(member)) this.members = this.members.filter((other) => other !== member);
+  }
 
   /** Holds a message back; past `max` messages drops them all and marks the stream overflowed. */
   hold(payload: Buffer, max: number): void {
@@ -50,7 +64,7 @@ export class UserStream {
     const delivery = this.lastDelivery;
     delivery.ms = id.ms;
     delivery.seq = id.seq;
-    delivery.attempted = this.members.size;
+    delivery.attempted = this.members.length;
     delivery.successful = delivery.sent = delivery.refused = delivery.tooLarge = 0;
     for (const member of this.members) {
       switch (member.offer(payload, id)) {

@@ -1,6 +1,6 @@
 import type { WebSocket } from 'uWebSockets.js';
 import { CloseCodes, encodeControlFrame, type ServerControlFrame } from '@herald/protocol';
-import type { Member, Outlet } from '../hub/member.js';
+import type { Member, Outlet, SendOutcome } from '../hub/member.js';
 import type { Lease } from '../hub/subscription-tracker.js';
 import type { TokenBucket } from './limits.js';
 
@@ -26,11 +26,12 @@ export interface Session {
   resumeAsked: boolean;
   /** When the token expires (ms since the epoch); the socket is closed with 4001 then. */
   readonly expiresAt: number;
-  expiryTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Frames the client may still send (4003 when exhausted). */
-  readonly inbound: TokenBucket;
-  /** Told when the socket's send buffer drains, and when it closes. */
-  readonly drains: DrainSignal;
+  /** The session's place in the node's ExpiryQueue; -1 when not queued. */
+  expirySlot: number;
+  /** Frames the client may still send (4003 when exhausted); made at the first frame (full until then). */
+  inbound: TokenBucket | undefined;
+  /** Told when the socket's send buffer drains, and when it closes; made when first waited on. */
+  drains: DrainSignal | undefined;
   /** The node closed the socket (see endSocket), rather than its client. */
   closedByServer: boolean;
 }
@@ -67,6 +68,11 @@ export class DrainSignal {
   }
 }
 
+/** The session's drain signal, made on first use: most sockets never wait for a drain. */
+export function drainsOf(session: Session): DrainSignal {
+  return (session.drains ??= new DrainSignal());
+}
+
 export interface SocketData {
   readonly session: Session;
 }
@@ -88,51 +94,51 @@ export interface OutletSettings {
 
 /**
  * The hub's view of a socket. A client that cannot keep up is closed with 4002 so it reconnects
- * and resumes from history: an event is never silently skipped for it.
+ * and resumes from history: an event is never silently skipped for it. A class, not closures:
+ * there is one per socket, and methods on a prototype cost nothing per socket.
  */
-export function outletFor(ws: HeraldSocket, session: Session, settings: OutletSettings): Outlet {
-  return {
-    async whenBufferedBelow(bytes) {
-      while (session.socket && ws.getBufferedAmount() > bytes) {
-        if (await session.drains.next(settings.drainStallMs)) continue;
-        if (session.socket) endSocket(ws, CloseCodes.SLOW_CONSUMER.code, 'slow consumer');
-        return;
-      }
-    },
-    send(frame) {
-      if (frame.length > settings.maxBufferedBytes) return 'too_large';
-      const status = ws.send(frame, false);
-      if (status === SEND_SUCCESS) return 'sent';
-      if (status === SEND_BACKPRESSURE) {
-        const buffered = ws.getBufferedAmount();
-        settings.noteBuffered(buffered);
-        if (buffered > settings.maxBufferedBytes) endSocket(ws, CloseCodes.SLOW_CONSUMER.code, 'slow consumer');
-        return 'sent';
-      }
-      endSocket(ws, CloseCodes.SLOW_CONSUMER.code, 'slow consumer');
-      return 'refused';
-    },
-    close: (code, reason) => endSocket(ws, code, reason),
-  };
+export class SocketOutlet implements Outlet {
+  constructor(
+    private readonly ws: HeraldSocket,
+    private readonly session: Session,
+    private readonly settings: OutletSettings,
+  ) {}
+
+  async whenBufferedBelow(bytes: number): Promise<void> {
+    const { ws, session } = this;
+    while (session.socket && ws.getBufferedAmount() > bytes) {
+      if (await drainsOf(session).next(this.settings.drainStallMs)) continue;
+      if (session.socket) endSocket(ws, CloseCodes.SLOW_CONSUMER.code, 'slow consumer');
+      return;
+    }
+  }
+
+  send(frame: Buffer | string): SendOutcome {
+    const { ws, settings } = this;
+    if (frame.length > settings.maxBufferedBytes) return 'too_large';
+    const status = ws.send(frame, false);
+    if (status === SEND_SUCCESS) return 'sent';
+    if (status === SEND_BACKPRESSURE) {
+      const buffered = ws.getBufferedAmount();
+      settings.noteBuffered(buffered);
+      if (buffered > settings.maxBufferedBytes) endSocket(ws, CloseCodes.SLOW_CONSUMER.code, 'slow consumer');
+      return 'sent';
+    }
+    endSocket(ws, CloseCodes.SLOW_CONSUMER.code, 'slow consumer');
+    return 'refused';
+  }
+
+  close(code: number, reason: string): void {
+    endSocket(this.ws, code, reason);
+  }
 }
 
 export function sendControl(ws: HeraldSocket, frame: ServerControlFrame): void {
   ws.send(encodeControlFrame(frame));
 }
 
-// setTimeout fires at once for delays over 2^31-1 ms; longer waits are taken in steps.
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/** Closes the socket with 4001 when its token expires. */
-export function closeAtExpiry(ws: HeraldSocket, session: Session): void {
-  const remaining = session.expiresAt - Date.now();
-  session.expiryTimer = setTimeout(
-    () => {
-      if (!session.socket) return;
-      if (session.expiresAt > Date.now()) closeAtExpiry(ws, session);
-      else endSocket(ws, CloseCodes.TOKEN_EXPIRED.code, 'token expired');
-    },
-    Math.max(0, Math.min(remaining, MAX_TIMER_MS)),
-  );
+/** Closes a socket whose token expired (4001); the node's ExpiryQueue calls it. */
+export function closeExpired(session: Session): void {
+  if (session.socket) endSocket(session.socket, CloseCodes.TOKEN_EXPIRED.code, 'token expired');
 }
 

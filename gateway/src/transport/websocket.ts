@@ -12,15 +12,15 @@ import type { GatewayMetrics } from '../metrics.js';
 import { errorBody, guardResponse, respondLater, writeJson, type JsonResponse, type ResponseGuard } from './http.js';
 import { KeyedRateLimiter, TokenBucket, clientAddress } from './limits.js';
 import {
-  DrainSignal,
-  closeAtExpiry,
+  closeExpired,
   endSocket,
-  outletFor,
+  SocketOutlet,
   sendControl,
   type HeraldSocket,
   type Session,
   type SocketData,
 } from './session.js';
+import { ExpiryQueue } from './expiry-queue.js';
 import type { SocketRegistry } from './socket-registry.js';
 import type { UwsModule } from './uws.js';
 
@@ -85,6 +85,7 @@ export function createWebSocketBehavior(
     drainStallMs: DRAIN_STALL_MS,
     noteBuffered: (bytes: number) => metrics.noteBuffered(bytes),
   };
+  const expiries = new ExpiryQueue<Session>(closeExpired);
   let upgradesInFlight = 0;
 
   function refuse(res: HttpResponse, reason: RefusalReason, response: JsonResponse): void {
@@ -110,8 +111,8 @@ export function createWebSocketBehavior(
    * in between. When uWS opens it later, it runs in the open handler.
    */
   function welcome(ws: HeraldSocket, session: Session): void {
-    closeAtExpiry(ws, session);
-    const { member, since } = hub.attach(session.userId, outletFor(ws, session, outletSettings));
+    expiries.add(session);
+    const { member, since } = hub.attach(session.userId, new SocketOutlet(ws, session, outletSettings));
     session.member = member;
     sendControl(
       ws,
@@ -185,9 +186,9 @@ export function createWebSocketBehavior(
         framesReceived: 0,
         resumeAsked: false,
         expiresAt: identity.expiresAt,
-        expiryTimer: undefined,
-        inbound: new TokenBucket(settings.maxInboundMessagesPerSecond, 2 * settings.maxInboundMessagesPerSecond, Date.now()),
-        drains: new DrainSignal(),
+        expirySlot: -1,
+        inbound: undefined,
+        drains: undefined,
         closedByServer: false,
       };
       res.cork(() => {
@@ -280,7 +281,9 @@ export function createWebSocketBehavior(
 
     message(ws: HeraldSocket, message: ArrayBuffer, isBinary: boolean) {
       const { session } = ws.getUserData();
-      if (!session.inbound.take(Date.now())) {
+      const now = Date.now();
+      const inbound = (session.inbound ??= new TokenBucket(settings.maxInboundMessagesPerSecond, 2 * settings.maxInboundMessagesPerSecond, now));
+      if (!inbound.take(now)) {
         endSocket(ws, CloseCodes.RATE_LIMITED.code, 'too many frames');
         return;
       }
@@ -309,14 +312,14 @@ export function createWebSocketBehavior(
     },
 
     drain(ws: HeraldSocket) {
-      ws.getUserData().session.drains.notify();
+      ws.getUserData().session.drains?.notify();
     },
 
     close(ws: HeraldSocket, code: number) {
       const { session } = ws.getUserData();
       session.socket = undefined;
-      session.drains.notify();
-      clearTimeout(session.expiryTimer);
+      session.drains?.notify();
+      expiries.remove(session);
       sockets.remove(ws);
       if (session.member) hub.detach(session.member);
       session.lease.release();
