@@ -95,7 +95,7 @@ async function runInside(options, children, workers, failure, log, command) {
     const publishers = Array.from({ length: options.publishers }, (_, index) => new Worker('publisher.mjs', `publisher process ${index + 1}`));
     workers.push(...clients, ...publishers);
     for (const worker of workers) worker.onFailure = failure;
-    await Promise.all(clients.map((client) => client.request({ type: 'init', system: options.system, urls: handle.wsUrls, secret, publishers: options.publishers }, 'ready')));
+    await Promise.all(clients.map((client) => client.request({ type: 'init', system: options.system, urls: handle.wsUrls, secret, publishers: options.publishers, kOrdered: options.path === 'sdk' }, 'ready')));
 
     const users = Array.from({ length: options.users }, (_, i) => `user-${i}`);
     const active = [];
@@ -334,6 +334,7 @@ async function runInside(options, children, workers, failure, log, command) {
       cdf: cdf(latency),
       extra: {
         ...extraFigures,
+        ...(plan.summarize ? plan.summarize(timeline) : {}),
         ...(reconnectLatency.totalCount > 0 ? { reconnectMs: summary(reconnectLatency) } : {}),
       },
     };

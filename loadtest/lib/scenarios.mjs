@@ -21,9 +21,26 @@ function soak(options) {
   const plan = steady(options);
   return {
     ...plan,
-    async run(context) {
-      await plan.run(context);
-      return { soak: true };
+    /** Memory and latency of the first and last tenth of the run: flat means alike. */
+    summarize(everySecond) {
+      // The seconds of publishing; not the wait for the last deliveries after it.
+      const timeline = everySecond.filter((row) => row.sent > 0);
+      const tenth = Math.max(1, Math.floor(timeline.length / 10));
+      const mean = (rows, field) => {
+        const values = rows.map((row) => row[field]).filter((value) => typeof value === 'number');
+        return values.length ? values.reduce((a, b) => a + b, 0) / values.length : null;
+      };
+      const first = timeline.slice(0, tenth);
+      const last = timeline.slice(-tenth);
+      const rssFirst = mean(first, 'gatewayRssMB');
+      const rssLast = mean(last, 'gatewayRssMB');
+      return {
+        rssFirstTenthMB: rssFirst,
+        rssLastTenthMB: rssLast,
+        rssGrowthPercent: rssFirst && rssLast !== null ? Math.round(((rssLast - rssFirst) / rssFirst) * 1000) / 10 : null,
+        p99FirstTenthMs: mean(first, 'p99'),
+        p99LastTenthMs: mean(last, 'p99'),
+      };
     },
   };
 }

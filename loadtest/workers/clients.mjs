@@ -172,7 +172,7 @@ process.on('message', async (message) => {
     } else if (message.type === 'open') {
       const assigned = [];
       for (const { user, urlIndex } of message.sockets) {
-        const entry = { user, urlIndex, url: settings.urls[urlIndex], token: await sign(user), check: new SocketCheck(user, settings.publishers), handle: undefined };
+        const entry = { user, urlIndex, url: settings.urls[urlIndex], token: await sign(user), check: new SocketCheck(user, settings.publishers, { kOrdered: settings.kOrdered }), handle: undefined };
         assigned.push(entry);
       }
       sockets.push(...assigned);
