@@ -1,27 +1,10 @@
-// What the benchmarks share: free ports, waiting, and a throwaway redis-server and gateway
-// process that are killed when the benchmark exits, whatever happens.
+// What the benchmarks share: free ports and waiting (lib/ports.mjs), and a throwaway redis-server
+// and gateway process that are killed when the benchmark exits, whatever happens.
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
+import { freePort, until } from './lib/ports.mjs';
 
 const { Redis } = createRequire(import.meta.url)('ioredis');
-
-export function freePort() {
-  return new Promise((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-export async function until(what, check, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 const children = [];
 process.once('exit', () => {
@@ -70,3 +53,5 @@ export async function startGateway(entry, env, stdout = 'inherit') {
   await until('the gateway', async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.ok === true);
   return { port, process: gateway };
 }
+
+export { freePort, until };

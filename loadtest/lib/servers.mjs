@@ -68,3 +68,18 @@ export async function spawnServers(script, count, env, nodeArgs = []) {
     });
   return { ports, pids: children.map((child) => child.pid), stop, stopOne };
 }
+
+/**
+ * Starts a peer (`script`, one process per node) as a system of the load tool: `urlOf(port)` is
+ * where its clients connect; publishers reach it through Redis.
+ */
+export async function startPeer(script, urlOf, { redisUrl, secret, nodes, env = {}, nodeArgs = [] }) {
+  const servers = await spawnServers(script, nodes, { ...env, REDIS_URL: redisUrl, JWT_SECRET: secret }, nodeArgs);
+  return {
+    wsUrls: servers.ports.map(urlOf),
+    pids: servers.pids,
+    publishTarget: { redisUrl },
+    stopNode: servers.stopOne,
+    stop: servers.stop,
+  };
+}

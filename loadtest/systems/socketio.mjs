@@ -1,20 +1,13 @@
 // Socket.IO with the Redis adapter (peers/socketio) as a system of the load tool.
 import { Emitter } from '@socket.io/redis-emitter';
 import Redis from 'ioredis';
-import { spawnServers } from '../lib/servers.mjs';
+import { startPeer } from '../lib/servers.mjs';
 import { io } from 'socket.io-client';
 
 const SERVER = new URL('../peers/socketio/server.mjs', import.meta.url).pathname;
 
-export async function start({ redisUrl, secret, nodes, env = {}, nodeArgs = [] }) {
-  const servers = await spawnServers(SERVER, nodes, { ...env, REDIS_URL: redisUrl, JWT_SECRET: secret }, nodeArgs);
-  return {
-    wsUrls: servers.ports.map((port) => `http://127.0.0.1:${port}`),
-    pids: servers.pids,
-    publishTarget: { redisUrl },
-    stopNode: servers.stopOne,
-    stop: servers.stop,
-  };
+export function start(options) {
+  return startPeer(SERVER, (port) => `http://127.0.0.1:${port}`, options);
 }
 
 /** onClose gets Socket.IO's disconnect reason (e.g. 'transport close'), it has no close code. */

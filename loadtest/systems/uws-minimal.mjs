@@ -1,19 +1,12 @@
 // The uWebSockets.js floor (peers/uws-minimal) as a system of the load tool.
 import Redis from 'ioredis';
-import { spawnServers } from '../lib/servers.mjs';
+import { startPeer } from '../lib/servers.mjs';
 import WebSocket from 'ws';
 
 const SERVER = new URL('../peers/uws-minimal/server.mjs', import.meta.url).pathname;
 
-export async function start({ redisUrl, secret, nodes, env = {}, nodeArgs = [] }) {
-  const servers = await spawnServers(SERVER, nodes, { ...env, REDIS_URL: redisUrl, JWT_SECRET: secret }, nodeArgs);
-  return {
-    wsUrls: servers.ports.map((port) => `ws://127.0.0.1:${port}/ws`),
-    pids: servers.pids,
-    publishTarget: { redisUrl },
-    stopNode: servers.stopOne,
-    stop: servers.stop,
-  };
+export function start(options) {
+  return startPeer(SERVER, (port) => `ws://127.0.0.1:${port}/ws`, options);
 }
 
 export function openSocket({ url, token, onEvent, onClose }) {

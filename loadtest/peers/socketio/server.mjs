@@ -5,6 +5,7 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import Redis from 'ioredis';
 import { jwtVerify } from 'jose';
 import { Server } from 'socket.io';
+import { required } from '../env.mjs';
 
 const port = Number(process.env.PORT ?? 0);
 const host = process.env.HOST || '127.0.0.1';
@@ -49,9 +50,3 @@ function shutdown() {
 }
 process.once('SIGTERM', shutdown);
 process.once('SIGINT', shutdown);
-
-function required(name) {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is required`);
-  return value;
-}

@@ -3,6 +3,7 @@
 import Redis from 'ioredis';
 import { jwtVerify } from 'jose';
 import uWS from 'uWebSockets.js';
+import { required } from '../env.mjs';
 
 // The package falls back to a slow pure-JS implementation when its native binary does not load;
 // that fallback lacks this constant, and a floor measured on it would be meaningless.
@@ -90,9 +91,3 @@ function shutdown() {
 }
 process.once('SIGTERM', shutdown);
 process.once('SIGINT', shutdown);
-
-function required(name) {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is required`);
-  return value;
-}
