@@ -1,5 +1,4 @@
 import type { Redis } from 'ioredis';
-import { UndecidableOutcomeError } from './storage/index.js';
 
 export interface AttemptSettings {
   /** Retries after the first attempt. */
@@ -35,7 +34,6 @@ const RETRYABLE_REPLY = /^(LOADING|READONLY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|BUSY
 
 export function classifyFailure(error: unknown): FailureKind {
   if (error instanceof NotSentError) return 'not_run';
-  if (error instanceof UndecidableOutcomeError) return 'unknown';
   if (!(error instanceof Error)) return 'unknown';
   if (error.message.startsWith("Stream isn't writeable")) return 'not_run';
   if (error.name === 'ReplyError') return RETRYABLE_REPLY.test(error.message) ? 'not_run' : 'refused';
@@ -132,12 +130,11 @@ export class AttemptsExhausted extends Error {
 /**
  * Runs `attempt` (an operation safe to repeat) until it succeeds, Redis refuses it, or the
  * retries are spent. `attempt` calls `sent()` right before handing its command to Redis: a
- * failure after that without an answer from Redis makes the outcome unknown. `retry` is 0 for
- * the first attempt. An UndecidableOutcomeError ends the attempts: a retry would decide no better.
+ * failure after that without an answer from Redis makes the outcome unknown.
  */
 export async function runAttempts<T>(
   settings: AttemptSettings,
-  attempt: (sent: () => void, retry: number) => Promise<T>,
+  attempt: (sent: () => void) => Promise<T>,
   onRetry: () => void = () => {},
 ): Promise<T> {
   let unansweredSince: number | undefined;
@@ -146,12 +143,12 @@ export async function runAttempts<T>(
     try {
       return await attempt(() => {
         sentAt = Date.now();
-      }, retry);
+      });
     } catch (error) {
       let kind = classifyFailure(error);
       if (kind === 'unknown' && sentAt === undefined) kind = 'not_run';
       if (kind === 'unknown') unansweredSince ??= sentAt;
-      if (kind === 'refused' || retry >= settings.retries || error instanceof UndecidableOutcomeError) {
+      if (kind === 'refused' || retry >= settings.retries) {
         throw new AttemptsExhausted(
           unansweredSince === undefined
             ? { kind: kind === 'refused' ? 'refused' : 'not_run', error }

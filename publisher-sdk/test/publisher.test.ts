@@ -244,17 +244,19 @@ describe('publisher', () => {
     }
   });
 
-  it('stores no key for a call without one: the call token it generated travels with the event', async () => {
+  it('keeps a key it generated only as long as its own retries need it', async () => {
     const client = redis().client();
     try {
       const result = await publisher.publish('kit', 'agent_started');
-      expect(await client.keys(`${prefix}:{u:kit}:idem:*`)).toEqual([]);
-      const entries = await client.xrange(storageLayout(prefix).userHistory('kit'), '-', '+');
-      expect(entries).toHaveLength(1);
-      const [id, fields] = entries[0] as [string, string[]];
-      expect(id).toBe(result.event_id);
-      expect(fields[2]).toBe('c');
-      expect(fields[3]).toMatch(/^[A-Za-z0-9_-]{16}$/);
+      const keys = await client.keys(`${prefix}:{u:kit}:idem:*`);
+      expect(keys).toHaveLength(1);
+      expect(keys[0]).toMatch(/:idem:auto:[A-Za-z0-9_-]{16}$/);
+      const ttl = await client.ttl(keys[0] as string);
+      // Defaults: 4 attempts of up to 2 x 2 s, 3 backoffs of up to 1 s, plus 10 s of grace.
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(29);
+      // Only this call knows the key: the record needs no call token.
+      expect(await client.get(keys[0] as string)).toBe(`${result.event_id} 0 ${Date.parse(result.timestamp)}`);
     } finally {
       client.disconnect();
     }

@@ -26,8 +26,6 @@ export {
   PUBLISH_SCRIPT,
   runPublishScript,
   parseDedupRecord,
-  UndecidableOutcomeError,
-  type DedupMode,
   type ScriptPublish,
   type ScriptPublishReply,
   type DedupRecord,

@@ -5,9 +5,6 @@
  */
 export const HISTORY_BODY_FIELD = 'b';
 
-/** A second field of an entry published without an idempotency key: the publish call's token. */
-export const CALL_TOKEN_FIELD = 'c';
-
 /**
  * Sets `start` to the first epoch a new history of the stream named by `stream` may take: Redis
  * time in ms, or later, so that its ids sort after every entry the stream still holds (XADD
