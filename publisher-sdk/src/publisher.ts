@@ -36,7 +36,6 @@ import {
   ServerRun,
   runPublishScript,
   storageLayout,
-  type DedupMode,
   type ScriptPublishReply,
 } from './storage/index.js';
 
@@ -263,15 +262,9 @@ export function createPublisher(options: PublisherOptions): Publisher {
       maxEventBytes,
     );
     const generated = publishOptions.idempotencyKey === undefined;
-    // A call without a key stores a token of its own with its event; a caller may give that
-    // token back (as `auto:<token>`, after an unknown outcome) to have it searched for.
-    const token = generated ? randomToken() : undefined;
     const idempotencyKey = generated
-      ? `${GENERATED_KEY_PREFIX}${token}`
+      ? `${GENERATED_KEY_PREFIX}${randomToken()}`
       : validateIdempotencyKey(publishOptions.idempotencyKey, 'idempotencyKey');
-    const givenBack = !generated && idempotencyKey.startsWith(GENERATED_KEY_PREFIX);
-    const storedToken = token ?? (givenBack ? idempotencyKey.slice(GENERATED_KEY_PREFIX.length) : '');
-    const modeOf = (retry: number): DedupMode => (generated ? (retry === 0 ? 'fresh' : 'find') : givenBack ? 'find' : 'keyed');
     const keySeconds = generated ? generatedKeySeconds : idempotencyWindowSeconds;
     const confirm = publishOptions.confirm === true;
     const timeoutMs =
@@ -291,7 +284,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
       }
       reply = await runAttempts(
         attempts,
-        async (sent, retry) => {
+        async (sent) => {
           await whenReady(redis, attempts.commandTimeoutMs);
           const policy =
             retention.known() ??
@@ -321,9 +314,6 @@ export function createPublisher(options: PublisherOptions): Publisher {
               callToken,
               receipts: pending ? { channel: receipts.channel, ref: pending.ref } : undefined,
               run: run.run,
-              mode: modeOf(retry),
-              storedToken,
-              horizonMs: generatedKeySeconds * 1000,
             }),
             attempts.commandTimeoutMs,
             'the publish script',
