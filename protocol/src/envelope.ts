@@ -39,18 +39,19 @@ export function encodeEventBody(fields: EventFields, maxEventBytes: number = DEF
   if (kind === 'function' || kind === 'symbol' || kind === 'bigint') {
     throw new HeraldValidationError('invalid_data', `data must be JSON-serialisable (got a ${kind})`, 'data');
   }
-  // Written member by member: the same text JSON.stringify gives the ordered object, without
-  // building that object (this runs once per published event).
-  let dataJson: string;
+  // Written member by member: the same text JSON.stringify gives the ordered event, without
+  // building it (this runs once per published event). `data` goes through a one-member object so
+  // that a toJSON sees the key "data" and a data that serialises to nothing leaves the member out.
+  let dataMember: string;
   try {
-    dataJson = JSON.stringify(data);
+    dataMember = JSON.stringify({ data }).slice(1, -1);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new HeraldValidationError('invalid_data', `data must be JSON-serialisable: ${reason}`, 'data');
   }
   let body = `"type":${JSON.stringify(fields.type)},"ts":${JSON.stringify(fields.ts)},"user_id":${JSON.stringify(fields.user_id)}`;
   if (fields.run_id !== undefined) body += `,"run_id":${JSON.stringify(fields.run_id)}`;
-  body += `,"data":${dataJson ?? 'null'}}`;
+  body += dataMember === '' ? '}' : `,${dataMember}}`;
   if (utf8ByteLength(body) + ID_OVERHEAD_BYTES > maxEventBytes) {
     throw new HeraldValidationError(
       'payload_too_large',
