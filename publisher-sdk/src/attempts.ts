@@ -22,6 +22,15 @@ export class NoAnswerError extends Error {
 }
 
 /**
+ * An earlier attempt may have run, and no further attempt can find out: it would go to another
+ * Redis server run, which may have lost what that attempt wrote (its record included). Ends the
+ * attempts with an unknown outcome rather than risk publishing twice.
+ */
+export class UndecidableError extends Error {
+  override readonly name = 'UndecidableError';
+}
+
+/**
  * What a failed command tells about its effect:
  *  - `not_run`, retryable: never sent, or Redis answered that it could not run it now;
  *  - `refused`: Redis answered with an error that a retry would repeat;
@@ -34,6 +43,7 @@ const RETRYABLE_REPLY = /^(LOADING|READONLY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|BUSY
 
 export function classifyFailure(error: unknown): FailureKind {
   if (error instanceof NotSentError) return 'not_run';
+  if (error instanceof UndecidableError) return 'unknown';
   if (!(error instanceof Error)) return 'unknown';
   if (error.message.startsWith("Stream isn't writeable")) return 'not_run';
   if (error.name === 'ReplyError') return RETRYABLE_REPLY.test(error.message) ? 'not_run' : 'refused';
@@ -148,7 +158,7 @@ export async function runAttempts<T>(
       let kind = classifyFailure(error);
       if (kind === 'unknown' && sentAt === undefined) kind = 'not_run';
       if (kind === 'unknown') unansweredSince ??= sentAt;
-      if (kind === 'refused' || retry >= settings.retries) {
+      if (kind === 'refused' || retry >= settings.retries || error instanceof UndecidableError) {
         throw new AttemptsExhausted(
           unansweredSince === undefined
             ? { kind: kind === 'refused' ? 'refused' : 'not_run', error }

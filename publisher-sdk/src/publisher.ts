@@ -17,6 +17,8 @@ import {
 import {
   AttemptsExhausted,
   NotSentError,
+  UndecidableError,
+  classifyFailure,
   retryHorizonMs,
   runAttempts,
   whenReady,
@@ -277,6 +279,8 @@ export function createPublisher(options: PublisherOptions): Publisher {
 
     let pending: PendingReceipts | undefined;
     let reply: ScriptPublishReply;
+    // The server run an unanswered attempt went to: a retry must reach the same run to be sure.
+    let unansweredOnRun: string | undefined;
     try {
       if (confirm) {
         await withDeadline(receipts.start(), attempts.commandTimeoutMs, 'the receipt subscription');
@@ -298,26 +302,36 @@ export function createPublisher(options: PublisherOptions): Publisher {
           );
           if (redis.status !== 'ready') throw new NotSentError(`the Redis connection is ${redis.status}`);
           if (!serverRun.isCurrent(run)) throw new NotSentError('the Redis connection changed');
+          if (unansweredOnRun !== undefined && unansweredOnRun !== run.run) {
+            throw new UndecidableError(
+              'Redis restarted (or failed over) after an unanswered attempt; it may have lost that attempt and its record',
+            );
+          }
           sent();
-          return withDeadline(
-            runPublishScript(redis, {
-              historyKey: names.history,
-              sequenceKey: names.sequence,
-              dedupKey: names.idempotency(idempotencyKey),
-              channel: names.events,
-              body,
-              ts,
-              maxEvents: policy.maxEvents,
-              ttlSeconds: policy.ttlSeconds,
-              positionTtlSeconds: policy.positionTtlSeconds,
-              dedupTtlSeconds: keySeconds,
-              callToken,
-              receipts: pending ? { channel: receipts.channel, ref: pending.ref } : undefined,
-              run: run.run,
-            }),
-            attempts.commandTimeoutMs,
-            'the publish script',
-          );
+          try {
+            return await withDeadline(
+              runPublishScript(redis, {
+                historyKey: names.history,
+                sequenceKey: names.sequence,
+                dedupKey: names.idempotency(idempotencyKey),
+                channel: names.events,
+                body,
+                ts,
+                maxEvents: policy.maxEvents,
+                ttlSeconds: policy.ttlSeconds,
+                positionTtlSeconds: policy.positionTtlSeconds,
+                dedupTtlSeconds: keySeconds,
+                callToken,
+                receipts: pending ? { channel: receipts.channel, ref: pending.ref } : undefined,
+                run: run.run,
+              }),
+              attempts.commandTimeoutMs,
+              'the publish script',
+            );
+          } catch (error) {
+            if (classifyFailure(error) === 'unknown') unansweredOnRun ??= run.run;
+            throw error;
+          }
         },
         () => metrics?.retries.inc(),
       );

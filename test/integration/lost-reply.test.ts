@@ -8,6 +8,8 @@ import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { TEST_JWT_SECRET, TEST_PUBLISH_KEY } from '../support/tokens.js';
 
 const PUBLISH_SHA = createHash('sha1').update(PUBLISH_SCRIPT).digest('hex');
+const PONG = Buffer.from('+PONG\r\n');
+const NOSCRIPT = Buffer.from('-NOSCRIPT');
 
 interface OutcomeUnknownAnswer {
   readonly error: { readonly code: string; readonly idempotency_key: string; readonly retry_before: string };
@@ -18,6 +20,8 @@ describe('a publish whose reply is lost after Redis ran it (real Redis, a proxy 
   let link: TcpProxy;
   /** Whether to drop the reply to the next publish script that passes, and the connection with it. */
   let loseReply: () => boolean = () => false;
+  /** Called when a reply is dropped, before the connection goes. */
+  let onReplyLost: () => void = () => {};
   const publishers: Publisher[] = [];
 
   beforeAll(async () => {
@@ -26,10 +30,23 @@ describe('a publish whose reply is lost after Redis ran it (real Redis, a proxy 
       onClientChunk: (connection, chunk) => {
         if (chunk.includes(PUBLISH_SHA) && loseReply()) connection.cutOnNextReply = true;
       },
+      onServerChunk: (connection, chunk) => {
+        if (!connection.cutOnNextReply) return chunk;
+        // Not the script's reply: the gateway's health checks share its connection, and a Redis
+        // that does not know the script yet answers NOSCRIPT (the script follows in full).
+        if (chunk.equals(PONG) || chunk.subarray(0, NOSCRIPT.length).equals(NOSCRIPT)) {
+          connection.cutOnNextReply = false;
+          queueMicrotask(() => (connection.cutOnNextReply = true));
+          return chunk;
+        }
+        onReplyLost();
+        return chunk;
+      },
     });
   });
   afterEach(async () => {
     loseReply = () => false;
+    onReplyLost = () => {};
     await Promise.all(publishers.splice(0).map((publisher) => publisher.close()));
   });
   afterAll(async () => {
@@ -134,6 +151,22 @@ describe('a publish whose reply is lost after Redis ran it (real Redis, a proxy 
     expect(lost).toBeGreaterThan(10);
     // Most losses are absorbed by the SDK's own retries; the rest reach the caller with a key.
     expect(unknown).toBeLessThan(lost);
+  });
+
+  it('does not publish again when Redis restarted without its data after an unanswered attempt: the outcome stays unknown', async () => {
+    const user = 'restarted';
+    let restarting: Promise<void> | undefined;
+    loseReply = () => true;
+    onReplyLost = () => {
+      loseReply = () => false;
+      onReplyLost = () => {};
+      restarting = redis.restart();
+    };
+    const error = await publisherThroughLink().agentStarted(user, 'r1', { n: 1 }).catch((reason: unknown) => reason);
+    await restarting;
+    expect(error).toBeInstanceOf(HeraldPublishOutcomeUnknownError);
+    expect(String((error as Error).cause)).toMatch(/restarted/);
+    expect(await stored(user)).toEqual([]);
   });
 
   describe('through POST /v1/publish', () => {
