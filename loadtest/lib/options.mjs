@@ -40,6 +40,7 @@ const STRING_OPTIONS = {
   secret: { default: '', help: 'with --url: the fleet\'s JWT_SECRET (or HERALD_LOADTEST_SECRET)' },
   'publish-key': { default: '', help: 'with --url and --path http: HERALD_PUBLISH_KEY' },
   metrics: { default: '', help: 'with --url: comma-separated /metrics URLs of the nodes (gateway figures)' },
+  herald: { default: '', help: 'another Herald checkout whose gateway and SDK builds to run (to compare versions)' },
   out: { default: 'loadtest/reports', help: 'where the JSON, Markdown and HTML reports go' },
   name: { default: '', help: 'report file name (default <scenario>-<system>-<time>)' },
 };
@@ -93,6 +94,7 @@ export function parseOptions(argv) {
   for (const [name, spec] of Object.entries(STRING_OPTIONS)) result[camel(name)] = values[name] ?? spec.default;
   for (const name of Object.keys(BOOLEAN_OPTIONS)) result[camel(name)] = values[name] === true;
   if (!SYSTEMS.includes(result.system)) throw new UsageError(`--system must be one of ${SYSTEMS.join(', ')}`);
+  if (result.herald && result.system !== 'herald') throw new UsageError('--herald runs another Herald build: it needs --system herald');
   if (!['sdk', 'http'].includes(result.path)) throw new UsageError('--path must be sdk or http');
   if (result.path === 'http' && result.system !== 'herald') throw new UsageError('--path http is Herald\'s HTTP API; peers publish their own way');
   if (result.url) {

@@ -84,6 +84,7 @@ async function runInside(options, children, workers, failure, log, command) {
         secret,
         nodes: options.fleet || options.nodes,
         fleet: options.fleet > 0,
+        ...(options.herald ? { checkout: resolve(options.herald) } : {}),
         nodeArgs: options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${resolve(options.out, 'profiles')}`] : [],
       });
   try {

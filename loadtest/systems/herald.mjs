@@ -6,7 +6,7 @@ import http from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CONTROL_FRAME_PREFIX } from '@herald/protocol';
 import { haproxyConfig } from '../../scripts/haproxy-config.mjs';
 import { freePort, until } from '../lib/ports.mjs';
@@ -15,14 +15,19 @@ import { Children } from '../lib/children.mjs';
 const require = createRequire(import.meta.url);
 const WebSocket = require('ws');
 
-const gatewayEntry = fileURLToPath(new URL('../../gateway/dist/main.js', import.meta.url));
+const thisCheckout = fileURLToPath(new URL('../..', import.meta.url));
 const EVENT_TYPE = 'agent_thinking';
 
 /**
  * Starts `nodes` gateway processes in production mode against `redisUrl`; with `fleet`, HAProxy
  * in front of them (deploy/haproxy/haproxy.cfg) and clients connect through it.
  */
-export async function start({ redisUrl, secret, nodes, fleet = false, env = {}, nodeArgs = [], gatewayPath = gatewayEntry }) {
+/**
+ * `checkout` is the Herald checkout whose builds run (gateway and SDK): this one, or another,
+ * to compare two versions on the same machine.
+ */
+export async function start({ redisUrl, secret, nodes, fleet = false, env = {}, nodeArgs = [], checkout = thisCheckout }) {
+  const gatewayPath = join(checkout, 'gateway/dist/main.js');
   const children = new Children();
   const publishKey = randomBytes(24).toString('base64url');
   const started = [];
@@ -76,7 +81,7 @@ export async function start({ redisUrl, secret, nodes, fleet = false, env = {}, 
       pids: started.map((node) => node.process.pid),
       nodes: started.map((node) => ({ id: node.id, pid: node.process.pid, wsUrl: `ws://127.0.0.1:${node.port}/ws`, metricsUrl: `http://127.0.0.1:${node.adminPort}/metrics` })),
       metricsUrls: started.map((node) => `http://127.0.0.1:${node.adminPort}/metrics`),
-      publishTarget: { redisUrl, httpUrl, publishKey },
+      publishTarget: { redisUrl, httpUrl, publishKey, sdkPath: join(checkout, 'publisher-sdk/dist/esm/index.js') },
       /** Stops one node as an operator would (SIGTERM: it drains) or as a crash does (SIGKILL). */
       stopNode: (index, signal) => children.stop(started[index].id, signal),
       stop: () => children.stopAll(),
@@ -129,7 +134,7 @@ export function openSocket({ url, userId, token, since, onEvent, onControl = () 
 /** How a backend publishes: the SDK (`sdk`) or POST /v1/publish (`http`). */
 export async function createPublisher(target, { path }) {
   if (path === 'sdk') {
-    const { createPublisher: createSdkPublisher } = await import('@herald/publisher-sdk');
+    const { createPublisher: createSdkPublisher } = await import(pathToFileURL(target.sdkPath ?? join(thisCheckout, 'publisher-sdk/dist/esm/index.js')).href);
     const publisher = createSdkPublisher({ redisUrl: target.redisUrl });
     return {
       publish: (userId, data) => publisher.publish(userId, EVENT_TYPE, data),
