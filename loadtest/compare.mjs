@@ -73,7 +73,8 @@ async function main() {
   const publishTable = execFileSync(process.execPath, [resolve(root, 'loadtest/publish-bench.mjs'), '--json', jsonPath], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   const publish = JSON.parse((await import('node:fs')).readFileSync(jsonPath, 'utf8'));
 
-  const demote = (markdown) => markdown.replace(/^# /gm, '### ');
+  // A run's report starts at level 1; here it sits under a level-2 section.
+  const demote = (markdown) => markdown.replace(/^(#+) /gm, '##$1 ');
   const doc = [
     '# Benchmarks',
     '',
