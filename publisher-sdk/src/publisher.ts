@@ -143,9 +143,6 @@ function refuseRemovedOptions(options: PublisherOptions): void {
 // command ioredis resent on its own after a reconnect would reach a server it was not meant for
 // (scripts carry the run id of the server they were sent to: see storage/server-run.ts).
 const SAFE_CONNECTION = { enableOfflineQueue: false, autoResendUnfulfilledCommands: false, maxRetriesPerRequest: 0 } as const;
-// The connections the SDK opens also write the commands of one tick together (one write instead
-// of one per publish): most of a publish's cost, in the publisher and in Redis, is the syscall.
-const OWN_CONNECTION = { ...SAFE_CONNECTION, enableAutoPipelining: true } as const;
 
 /** Whether an ioredis client given to the SDK already behaves as SAFE_CONNECTION. */
 function isSafeConnection(redis: Redis): boolean {
@@ -168,7 +165,7 @@ function connect(options: PublisherOptions): { redis: Redis; owned: boolean } {
     // A client with other settings is used for its address and credentials: the SDK opens its own connection like it.
     return isSafeConnection(options.redis)
       ? { redis: options.redis, owned: false }
-      : ownConnection(options.redis.duplicate(OWN_CONNECTION));
+      : ownConnection(options.redis.duplicate(SAFE_CONNECTION));
   }
   if (typeof options.redisUrl !== 'string' || !/^rediss?:\/\//.test(options.redisUrl)) {
     throw new HeraldValidationError(
@@ -177,7 +174,7 @@ function connect(options: PublisherOptions): { redis: Redis; owned: boolean } {
       'redisUrl',
     );
   }
-  return ownConnection(new Redis(options.redisUrl, OWN_CONNECTION));
+  return ownConnection(new Redis(options.redisUrl, SAFE_CONNECTION));
 }
 
 function failure(error: unknown, idempotencyKey: string, keyLifetimeMs: number): Error {

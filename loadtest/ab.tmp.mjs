@@ -1,0 +1,17 @@
+import { createRequire } from 'node:module';
+import { createPublisher } from '@herald/publisher-sdk';
+const { Redis } = createRequire(import.meta.url)('ioredis');
+const auto = process.argv[2] === 'auto';
+const redis = new Redis('redis://127.0.0.1:6391', { enableOfflineQueue: false, autoResendUnfulfilledCommands: false, maxRetriesPerRequest: 0, enableAutoPipelining: auto });
+await new Promise((r) => redis.once('ready', r));
+const p = createPublisher({ redis });
+const pad = 'x'.repeat(120);
+let n = 0;
+const lane = async (end) => { while (performance.now() < end) { const u = `user-${(n++) % 2000}`; await p.publish(u, 'agent_thinking', { u, k: n, pad }); } };
+await Promise.all(Array.from({ length: 1000 }, () => lane(performance.now() + 1000)));
+n = 0;
+const cpu = process.cpuUsage(); const t = performance.now();
+await Promise.all(Array.from({ length: 1000 }, () => lane(t + 5000)));
+const c = process.cpuUsage(cpu);
+console.log(auto ? 'auto ' : 'plain', Math.round(n / ((performance.now() - t) / 1000)), 'events/s', ((c.user + c.system) / n).toFixed(1), 'µs/event');
+await p.close(); redis.disconnect();

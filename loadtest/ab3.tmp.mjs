@@ -1,0 +1,15 @@
+import { createRequire } from 'node:module';
+const { Redis } = createRequire(import.meta.url)('ioredis');
+const auto = process.argv[2] === 'auto';
+const redis = new Redis('redis://127.0.0.1:6391', { enableAutoPipelining: auto });
+await redis.ping();
+const pad = 'x'.repeat(120);
+let n = 0;
+const lane = async (end) => { while (performance.now() < end) { const u = `user-${(n++) % 2000}`; await redis.publish('u:' + u, JSON.stringify({ u, k: n, pad })); } };
+await Promise.all(Array.from({ length: 1000 }, () => lane(performance.now() + 1000)));
+n = 0;
+const cpu = process.cpuUsage(); const t = performance.now();
+await Promise.all(Array.from({ length: 1000 }, () => lane(t + 4000)));
+const c = process.cpuUsage(cpu);
+console.log('bare', auto ? 'auto ' : 'plain', Math.round(n / ((performance.now() - t) / 1000)), 'events/s', ((c.user + c.system) / n).toFixed(1), 'µs/event');
+redis.disconnect();
