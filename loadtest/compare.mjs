@@ -12,7 +12,7 @@ import { renderMarkdown, writeReports } from './lib/report.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const SYSTEMS = ['uws-minimal', 'herald', 'socketio'];
-const DEFAULTS = ['--users', '2000', '--idle', '13000', '--rate', '15000', '--duration', '8'];
+const DEFAULTS = ['--users', '2000', '--idle', '13000', '--duration', '8'];
 const argv = process.argv.slice(2);
 
 function optionsFor(scenario, system, extra = []) {

@@ -189,6 +189,7 @@ async function main() {
 }
 
 if (values.role === 'publisher') {
+  process.on('disconnect', () => process.exit(0));
   process.once('message', (message) => void publisherProcess(message));
 } else {
   main().catch((error) => {

@@ -3,9 +3,33 @@
 import { spawn } from 'node:child_process';
 
 const everyChild = new Set();
-process.once('exit', () => {
+const cleanups = new Set();
+
+function killEveryChild() {
   for (const child of everyChild) child.kill('SIGKILL');
-});
+  for (const cleanup of cleanups) cleanup();
+}
+process.once('exit', killEveryChild);
+// A signal ends Node without 'exit': stop what the tool started first (Ctrl-C, timeout, CI).
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.once(signal, () => {
+    process.stderr.write(`\nloadtest: ${signal}: stopping what it started\n`);
+    killEveryChild();
+    process.exit(130);
+  });
+}
+
+/** Makes sure `child` is killed when the tool exits or is stopped by a signal. */
+export function track(child) {
+  everyChild.add(child);
+  child.once('exit', () => everyChild.delete(child));
+}
+
+/** Runs `cleanup` (say, removing a temporary directory) when the tool exits, however it does. */
+export function atExit(cleanup) {
+  cleanups.add(cleanup);
+  return () => cleanups.delete(cleanup);
+}
 
 export class Children {
   constructor() {
@@ -15,7 +39,7 @@ export class Children {
   /** Spawns `command`; `env` is its whole environment. An exit before stop() is reported on stderr. */
   spawn(name, command, args, env) {
     const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    everyChild.add(child);
+    track(child);
     const tail = [];
     const keep = (chunk) => {
       tail.push(chunk.toString());
@@ -24,7 +48,6 @@ export class Children {
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
     child.once('exit', (code, signal) => {
-      everyChild.delete(child);
       if (!child.stopping) process.stderr.write(`loadtest: ${name} exited (${signal ?? code})\n${tail.join('')}\n`);
     });
     this.byName.set(name, child);

@@ -16,7 +16,7 @@ const NUMBER_OPTIONS = {
   users: { default: 2000, min: 1, help: 'users receiving events (one or more sockets each)' },
   'sockets-per-user': { default: 1, min: 1, help: 'sockets per active user' },
   idle: { default: 0, min: 0, help: 'extra authenticated sockets of users that receive nothing' },
-  rate: { default: 15000, min: 1, help: 'events per second (all publishers together)' },
+  rate: { default: 5000, min: 1, help: 'events per second (all publishers together)' },
   duration: { default: 8, min: 1, help: 'seconds of publishing (measured part)' },
   warmup: { default: 2, min: 0, help: 'seconds of publishing before measuring (verified, not measured)' },
   payload: { default: 200, min: 64, help: 'bytes of event data' },
@@ -87,10 +87,22 @@ export function parseOptions(argv) {
   const result = { scenario: positionals[0] };
   for (const [name, spec] of Object.entries(NUMBER_OPTIONS)) {
     const raw = values[name];
+    if (raw !== undefined && !/^\d+$/.test(raw)) throw new UsageError(`--${name} must be a whole number ≥ ${spec.min} (got ${raw})`);
     const value = raw === undefined ? spec.default : Number(raw);
-    if (!Number.isInteger(value) || value < spec.min) throw new UsageError(`--${name} must be an integer ≥ ${spec.min} (got ${raw})`);
+    if (!Number.isSafeInteger(value) || value < spec.min) throw new UsageError(`--${name} must be a whole number ≥ ${spec.min} (got ${raw})`);
     result[camel(name)] = value;
   }
+  // An option that the scenario or the target would ignore is an error, not a silent no-op.
+  const given = (name) => values[name] !== undefined;
+  const onlyWith = (names, condition, what) => {
+    for (const name of names) if (given(name) && !condition) throw new UsageError(`--${name} applies only ${what}`);
+  };
+  onlyWith(['kill'], result.scenario === 'reconnect-storm', 'to reconnect-storm');
+  onlyWith(['step', 'step-seconds', 'max-rate'], result.scenario === 'ramp', 'to ramp');
+  onlyWith(['burst', 'bursts'], result.scenario === 'burst', 'to burst');
+  onlyWith(['duration'], result.scenario !== 'ramp', 'to scenarios with a fixed duration (ramp runs --step-seconds per step)');
+  onlyWith(['redis-url', 'secret', 'publish-key', 'metrics'], given('url'), 'with --url (a fleet the tool starts has its own)');
+  if (given('nodes') && given('fleet')) throw new UsageError('--nodes and --fleet are exclusive: --fleet N starts N nodes behind HAProxy');
   for (const [name, spec] of Object.entries(STRING_OPTIONS)) result[camel(name)] = values[name] ?? spec.default;
   for (const name of Object.keys(BOOLEAN_OPTIONS)) result[camel(name)] = values[name] === true;
   if (!SYSTEMS.includes(result.system)) throw new UsageError(`--system must be one of ${SYSTEMS.join(', ')}`);
@@ -98,6 +110,8 @@ export function parseOptions(argv) {
   if (!['sdk', 'http'].includes(result.path)) throw new UsageError('--path must be sdk or http');
   if (result.path === 'http' && result.system !== 'herald') throw new UsageError('--path http is Herald\'s HTTP API; peers publish their own way');
   if (result.url) {
+    if (!/^wss?:\/\//.test(result.url)) throw new UsageError(`--url must be a ws:// or wss:// URL of a Herald fleet (got ${result.url})`);
+    if (result.redisUrl && !/^rediss?:\/\//.test(result.redisUrl)) throw new UsageError(`--redis-url must be a redis:// URL (got ${result.redisUrl})`);
     if (result.system !== 'herald') throw new UsageError('--url targets a running Herald fleet: drop --system');
     if (result.fleet > 0) throw new UsageError('--url and --fleet are exclusive: target a running fleet or start one');
     result.secret ||= process.env.HERALD_LOADTEST_SECRET ?? '';

@@ -31,6 +31,7 @@ export class ProcessGroup {
   constructor({ pids = [], metricsUrls = [] }) {
     this.pids = pids;
     this.metricsUrls = metricsUrls;
+    this.lastCpu = new Map();
   }
 
   get empty() {
@@ -43,10 +44,14 @@ export class ProcessGroup {
     let rssBytes = 0;
     for (const pid of this.pids) {
       try {
-        cpuSeconds += procCpuSeconds(pid);
+        const cpu = procCpuSeconds(pid);
+        this.lastCpu.set(pid, cpu);
+        cpuSeconds += cpu;
         rssBytes += procRssBytes(pid);
       } catch {
-        // The process is gone (a node killed by the scenario): it costs nothing more.
+        // The process is gone (a node stopped by the scenario): what it used until its last
+        // reading (at most a second old) still counts; it holds no memory any more.
+        cpuSeconds += this.lastCpu.get(pid) ?? 0;
       }
     }
     for (const url of this.metricsUrls) {

@@ -27,7 +27,7 @@ async function startRedis(children) {
 async function connectRedis(url) {
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
   redis.on('error', () => {});
-  await until('Redis', async () => (await redis.ping().catch(() => '')) === 'PONG');
+  await until(`Redis at ${url} to answer`, async () => (await redis.ping().catch(() => '')) === 'PONG', 10_000);
   return redis;
 }
 
@@ -96,7 +96,7 @@ async function runInside(options, children, workers, failure, log, command) {
     const publishers = Array.from({ length: options.publishers }, (_, index) => new Worker('publisher.mjs', `publisher process ${index + 1}`));
     workers.push(...clients, ...publishers);
     for (const worker of workers) worker.onFailure = failure;
-    await Promise.all(clients.map((client) => client.request({ type: 'init', system: options.system, urls: handle.wsUrls, secret, publishers: options.publishers, kOrdered: options.path === 'sdk' }, 'ready')));
+    await Promise.all(clients.map((client) => client.request({ type: 'init', system: options.system, urls: handle.wsUrls, secret, publishers: options.publishers, kOrdered: options.system !== 'herald' }, 'ready')));
 
     const users = Array.from({ length: options.users }, (_, i) => `user-${i}`);
     const active = [];
@@ -181,7 +181,8 @@ async function runInside(options, children, workers, failure, log, command) {
     }
 
     const t0 = now() + 100;
-    for (const client of clients) client.send({ type: 'measure', t0, reconnect: plan.reconnect });
+    // Each client answers with a tick: what it delivered in the warm-up is the baseline.
+    await Promise.all(clients.map((client) => client.request({ type: 'measure', t0, reconnect: plan.reconnect }, 'tick')));
     const gatewayStart = await gateway.sample();
     const redisStart = redis ? await redisSample(redis) : undefined;
     const bucketsStart = handle.metricsUrls?.length ? await deliveryLatencyBuckets(handle.metricsUrls) : undefined;

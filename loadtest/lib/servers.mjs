@@ -1,5 +1,6 @@
 // Peer servers the load tool starts: each binds port 0 and prints `listening <port>`.
 import { spawn } from 'node:child_process';
+import { track } from './children.mjs';
 
 /**
  * Starts `count` copies of `script` on free ports (each binds port 0 and prints the one it got);
@@ -8,7 +9,6 @@ import { spawn } from 'node:child_process';
 export async function spawnServers(script, count, env, nodeArgs = []) {
   const children = [];
   const killAll = () => children.forEach((child) => child.kill('SIGKILL'));
-  process.once('exit', killAll);
   const launch = () =>
     new Promise((resolve, reject) => {
       const child = spawn(process.execPath, [...nodeArgs, script], {
@@ -16,6 +16,7 @@ export async function spawnServers(script, count, env, nodeArgs = []) {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       children.push(child);
+      track(child);
       let stdout = '';
       let stderr = '';
       const onStdout = (chunk) => {
@@ -39,7 +40,6 @@ export async function spawnServers(script, count, env, nodeArgs = []) {
     ports = await Promise.all(Array.from({ length: count }, launch));
   } catch (err) {
     killAll();
-    process.off('exit', killAll);
     throw err;
   }
   const stop = async () => {
@@ -57,7 +57,6 @@ export async function spawnServers(script, count, env, nodeArgs = []) {
           }),
       ),
     );
-    process.off('exit', killAll);
   };
   const stopOne = (index, signal) =>
     new Promise((resolve) => {

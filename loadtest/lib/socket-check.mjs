@@ -2,10 +2,10 @@
 // carries its user (u), its publisher (p) and that publisher's count for the user (k), so a
 // socket knows exactly which events it has missed, seen twice or seen out of order.
 //
-// In order means: in the order the publisher made its calls when it makes them one after the
-// other on one connection (`kOrdered`: the SDK's pipeline); with concurrent HTTP requests that
-// order is not defined, and the order that counts is the system's own — event ids, which must
-// increase on every socket.
+// In order means the system's own order. Herald numbers a user's events: their ids must
+// increase on every socket (the order in which concurrent publish calls are stored is not
+// promised: a retry can put a later call first). The peers number nothing: there the order is
+// that of the publisher's calls on its one connection (`kOrdered`).
 
 function idParts(id) {
   const dash = id.indexOf('-');

@@ -1,7 +1,7 @@
 // Herald as a system under test: gateway nodes (directly, or behind HAProxy with --fleet), the
 // publisher SDK or POST /v1/publish, and sockets speaking Herald's wire protocol.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -10,7 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CONTROL_FRAME_PREFIX } from '@herald/protocol';
 import { haproxyConfig } from '../../scripts/haproxy-config.mjs';
 import { freePort, until } from '../lib/ports.mjs';
-import { Children } from '../lib/children.mjs';
+import { Children, atExit } from '../lib/children.mjs';
 
 const require = createRequire(import.meta.url);
 const WebSocket = require('ws');
@@ -66,7 +66,9 @@ export async function start({ redisUrl, secret, nodes, fleet = false, env = {}, 
     if (fleet) {
       const lbPort = await freePort();
       const fleetId = randomBytes(8).toString('hex');
-      const configPath = join(mkdtempSync(join(tmpdir(), 'herald-loadtest-')), 'haproxy.cfg');
+      const configDirectory = mkdtempSync(join(tmpdir(), 'herald-loadtest-'));
+      atExit(() => rmSync(configDirectory, { recursive: true, force: true }));
+      const configPath = join(configDirectory, 'haproxy.cfg');
       writeFileSync(configPath, haproxyConfig(started, fleetId));
       children.spawn('haproxy', 'haproxy', ['-f', configPath], { PATH: process.env.PATH, HERALD_LB_PORT: String(lbPort) });
       await until('HAProxy to route to a ready node', async () => {

@@ -85,7 +85,8 @@ async function reopen(entry) {
     entry.urlIndex = (entry.urlIndex + 1) % settings.urls.length;
     entry.url = settings.urls[entry.urlIndex];
     try {
-      entry.handle = await open(entry, entry.check.lastId);
+      // No event yet: resume from where the first welcome said the socket stood.
+      entry.handle = await open(entry, entry.check.lastId ?? entry.since);
       reconnects += 1;
       recordMs(reconnectLatency, now() - startedAt);
       return;
@@ -107,6 +108,7 @@ async function openAll(assigned, concurrency) {
       const startedAt = now();
       try {
         entry.handle = await open(entry, undefined);
+        entry.since = entry.handle.since;
         recordMs(connect, now() - startedAt);
       } catch (error) {
         failed += 1;
@@ -119,6 +121,7 @@ async function openAll(assigned, concurrency) {
 }
 
 function tick() {
+  if (!process.connected) return;
   const seconds = {};
   const current = Math.floor((now() - t0) / 1000);
   for (const [second, histogram] of perSecond) {
@@ -163,6 +166,9 @@ function finish(sentByUser) {
 }
 
 let ticker;
+// The coordinator is gone (stopped by a signal, or failed): nothing left to do.
+process.on('disconnect', () => process.exit(0));
+
 process.on('message', async (message) => {
   try {
     if (message.type === 'init') {
@@ -181,6 +187,7 @@ process.on('message', async (message) => {
       t0 = message.t0;
       reconnecting = message.reconnect;
       ticker ??= setInterval(tick, 1000);
+      tick();
     } else if (message.type === 'finish') {
       clearInterval(ticker);
       reconnecting = false;

@@ -37,7 +37,7 @@ function publishOne(userIndex, due, phase) {
   publisher.publish(user, data).then(
     () => {
       inFlight -= 1;
-      recordMs(publishLatency, now() - due);
+      if (phase >= 0) recordMs(publishLatency, now() - due);
     },
     (error) => {
       inFlight -= 1;
@@ -72,8 +72,11 @@ async function settle(timeoutMs) {
 }
 
 setInterval(() => {
-  process.send?.({ type: 'tick', sent, failed, inFlight });
+  if (process.connected) process.send({ type: 'tick', sent, failed, inFlight });
 }, 1000).unref();
+
+// The coordinator is gone (stopped by a signal, or failed): nothing left to do.
+process.on('disconnect', () => process.exit(0));
 
 process.on('message', async (message) => {
   try {
