@@ -187,6 +187,8 @@ async function runInside(options, children, workers, failure, log, command) {
     const redisStart = redis ? await redisSample(redis) : undefined;
     const bucketsStart = handle.metricsUrls?.length ? await deliveryLatencyBuckets(handle.metricsUrls) : undefined;
     const deliveredAtStart = sum(delivered);
+    const sentAtStart = await Promise.all(publishers.map((publisher) => publisher.request({ type: 'count' }, 'count')));
+    sentAtStart.forEach((reply, i) => (sent[i] = reply.sent));
     let lastSent = sum(sent);
     let lastDelivered = deliveredAtStart;
     const progress = setInterval(async () => {
