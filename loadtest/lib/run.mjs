@@ -5,13 +5,14 @@ import os from 'node:os';
 import { resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
-import { newHistogram, addEncoded, summary, cdf, decode } from './histograms.mjs';
+import { newHistogram, addEncoded, summary, cdf } from './histograms.mjs';
 import { ProcessGroup, redisSample, histogramBuckets, bucketQuantiles } from './process-stats.mjs';
 import { Children } from './children.mjs';
 import { freePort, until } from './ports.mjs';
 import { Worker } from './workers.mjs';
 import { loadSystem } from '../systems/index.mjs';
 import { scenarioPlan } from './scenarios.mjs';
+import { verdict } from './verdict.mjs';
 
 const { Redis } = createRequire(import.meta.url)('ioredis');
 const now = () => performance.timeOrigin + performance.now();
@@ -285,17 +286,8 @@ async function runInside(options, children, workers, failure, log, command) {
     const gatewayCpuSeconds = gatewayEnd.cpuSeconds - gatewayStart.cpuSeconds;
     const legGateway = bucketsStart && bucketsEnd ? bucketQuantiles(bucketsStart, bucketsEnd) : null;
     const round = (value, digits = 2) => (value === null || value === undefined || !Number.isFinite(value) ? null : Math.round(value * 10 ** digits) / 10 ** digits);
-    const failures = [];
-    for (const field of ['lost', 'duplicated', 'reordered', 'leaked']) if (delivery[field] > 0) failures.push(`${field} ${delivery[field]} event(s)`);
-    if (delivery.publishFailed > 0) failures.push(`${delivery.publishFailed} publish call(s) failed: ${publisherResults.flatMap((result) => result.errors).slice(0, 3).join('; ')}`);
-    if (delivery.publishSkipped > 0) failures.push(`${delivery.publishSkipped} publish call(s) skipped: too many unanswered`);
-    if (connect.failed > 0) failures.push(`${connect.failed} socket(s) failed to connect: ${connect.errors.slice(0, 3).join('; ')}`);
-    if (delivery.gaps > 0 && !plan.gapsExpected) failures.push(`${delivery.gaps} herald.gap frame(s) where none was due`);
-    if (delivery.unexpectedCloses > 0 && !plan.reconnect) failures.push(`${delivery.unexpectedCloses} socket(s) closed by the server`);
-    if (delivery.reconnectFailures > 0) failures.push(`${delivery.reconnectFailures} socket(s) could not reconnect`);
-    failures.push(...(extra.failures ?? []));
-
-    const { failures: _ignored, ...extraFigures } = extra;
+    const { failures: scenarioFailures, ...extraFigures } = extra;
+    const runVerdict = verdict({ delivery, connect, plan, publishErrors: publisherResults.flatMap((result) => result.errors), scenarioFailures });
     return {
       scenario: options.scenario,
       system: options.system,
@@ -316,7 +308,7 @@ async function runInside(options, children, workers, failure, log, command) {
         nodes: options.fleet || options.nodes,
         fleet: options.fleet > 0,
       },
-      verdict: { ok: failures.length === 0, failures },
+      verdict: runVerdict,
       delivery,
       latencyMs: summary(latency),
       legsMs: {
