@@ -55,7 +55,7 @@ async function sign(userId) {
   return new SignJWT({})
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject(userId)
-    .setExpirationTime('2h')
+    .setExpirationTime('24h')
     .sign(new TextEncoder().encode(settings.secret));
 }
 
