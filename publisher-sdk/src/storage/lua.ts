@@ -41,8 +41,8 @@ end
 `;
 
 /**
- * Makes `key` (a Lua expression naming a key) live at least `seconds` more, never shortening a longer expiry
- * (EXPIRE GT would leave a key without expiry forever: it treats that as infinite).
+ * Makes `key` (a Lua expression naming a key) live at least `seconds` more, never shortening a
+ * longer expiry (EXPIRE GT would leave a key without expiry forever: it treats that as infinite).
  */
 export function luaKeepAtLeast(key: string, seconds: string): string {
   return `if redis.call('TTL', ${key}) < tonumber(${seconds}) then redis.call('EXPIRE', ${key}, ${seconds}) end`;
