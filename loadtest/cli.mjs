@@ -8,6 +8,16 @@ import { writeReports } from './lib/report.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
+/** The scenario's own headline figures, for the summary (all of them are in the reports). */
+function scenarioLines(extra) {
+  const lines = [];
+  if ('maxRateWithin100ms' in extra) lines.push(`  highest rate with 99.9% within 100 ms: ${extra.maxRateWithin100ms ?? 'none of the steps'} events/s`);
+  if (extra.stormConnectMs) lines.push(`  storm of ${extra.stormSockets} sockets: connect p50 ${extra.stormConnectMs.p50} ms, p99 ${extra.stormConnectMs.p99} ms`);
+  if (extra.reconnectMs) lines.push(`  reconnects: ${extra.reconnectMs.count}, p99 ${extra.reconnectMs.p99} ms`);
+  if ('rssGrowthPercent' in extra) lines.push(`  gateway RSS ${extra.rssGrowthPercent}% from the first to the last tenth; p99 ${extra.p99FirstTenthMs} -> ${extra.p99LastTenthMs} ms`);
+  return lines;
+}
+
 async function main() {
   const argv = process.argv.slice(2);
   let options;
@@ -34,6 +44,7 @@ async function main() {
       `  delivered ${delivery.delivered}/${delivery.expected}, lost ${delivery.lost}, duplicated ${delivery.duplicated}, reordered ${delivery.reordered}, leaked ${delivery.leaked}, gaps ${delivery.gaps}`,
       `  latency p50 ${latencyMs?.p50} ms, p99 ${latencyMs?.p99} ms, p99.9 ${latencyMs?.p999} ms, max ${latencyMs?.max} ms`,
       `  gateway ${cost.gatewayCpuUsPerEvent} CPU µs/event, ${cost.rssPerConnectionKB} KB RSS/connection; Redis ${cost.redisCpuUsPerEvent} CPU µs/event; publisher ${cost.publisherCpuUsPerEvent} CPU µs/event`,
+      ...scenarioLines(result.extra),
       ...result.verdict.failures.map((failure) => `  ✗ ${failure}`),
       `  reports: ${paths.join(', ')}`,
       '',

@@ -11,11 +11,11 @@ function killEveryChild() {
 }
 process.once('exit', killEveryChild);
 // A signal ends Node without 'exit': stop what the tool started first (Ctrl-C, timeout, CI).
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]]) {
   process.once(signal, () => {
     process.stderr.write(`\nloadtest: ${signal}: stopping what it started\n`);
     killEveryChild();
-    process.exit(130);
+    process.exit(128 + number);
   });
 }
 

@@ -164,6 +164,11 @@ async function runInside(options, children, workers, failure, log, command) {
     );
     publishers.forEach((publisher, i) => publisher.on('tick', (tick) => (sent[i] = tick.sent)));
     const sum = (values) => values.reduce((a, b) => a + b, 0);
+    // What the publishers have sent, asked each time: their own ticks may be up to a second old.
+    const countSent = async () => {
+      const replies = await Promise.all(publishers.map((publisher) => publisher.request({ type: 'count' }, 'count')));
+      replies.forEach((reply, i) => (sent[i] = reply.sent));
+    };
 
     const runPhase = async (phase) => {
       const startAt = now() + 50;
@@ -188,13 +193,12 @@ async function runInside(options, children, workers, failure, log, command) {
     const redisStart = redis ? await redisSample(redis) : undefined;
     const bucketsStart = handle.metricsUrls?.length ? await deliveryLatencyBuckets(handle.metricsUrls) : undefined;
     const deliveredAtStart = sum(delivered);
-    const sentAtStart = await Promise.all(publishers.map((publisher) => publisher.request({ type: 'count' }, 'count')));
-    sentAtStart.forEach((reply, i) => (sent[i] = reply.sent));
+    await countSent();
     let lastSent = sum(sent);
     let lastDelivered = deliveredAtStart;
     const progress = setInterval(async () => {
       const t = Math.round((now() - t0) / 1000);
-      const sample = await gateway.sample();
+      const [sample] = await Promise.all([gateway.sample(), countSent().catch(() => {})]);
       const totalSent = sum(sent);
       const totalDelivered = sum(delivered);
       const latest = Math.max(-1, ...seconds.keys());

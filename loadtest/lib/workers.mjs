@@ -14,11 +14,8 @@ export class Worker {
         return;
       }
       this.listeners.get(message.type)?.(message);
-      const waiter = this.waiting.get(message.type);
-      if (waiter) {
-        this.waiting.delete(message.type);
-        waiter.resolve(message);
-      }
+      // Replies of one type come back in the order they were asked for.
+      this.waiting.get(message.type)?.shift()?.resolve(message);
     });
     this.child.once('exit', (code, signal) => {
       if (!this.finished) this.fail(new Error(`${label} exited (${signal ?? code})`));
@@ -26,7 +23,7 @@ export class Worker {
   }
 
   fail(error) {
-    for (const waiter of this.waiting.values()) waiter.reject(error);
+    for (const waiters of this.waiting.values()) for (const waiter of waiters) waiter.reject(error);
     this.waiting.clear();
     this.onFailure?.(error);
   }
@@ -37,7 +34,10 @@ export class Worker {
 
   /** Sends `message` and resolves with the next reply of type `replyType`. */
   request(message, replyType) {
-    const reply = new Promise((resolve, reject) => this.waiting.set(replyType, { resolve, reject }));
+    const reply = new Promise((resolve, reject) => {
+      if (!this.waiting.has(replyType)) this.waiting.set(replyType, []);
+      this.waiting.get(replyType).push({ resolve, reject });
+    });
     this.send(message);
     return reply;
   }
