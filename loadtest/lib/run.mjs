@@ -302,8 +302,12 @@ async function runInside(options, children, workers, failure, log, command) {
         users: options.users,
         socketsPerUser: options.socketsPerUser,
         idle: options.idle,
-        rate: options.rate,
-        duration: options.duration,
+        // The knobs this scenario uses; the others' defaults would only mislead.
+        ...(options.scenario === 'ramp'
+          ? { step: options.step, stepSeconds: options.stepSeconds, maxRate: options.maxRate }
+          : options.scenario === 'burst'
+            ? { burst: options.burst, bursts: options.bursts, duration: options.duration }
+            : { rate: options.rate, duration: options.duration }),
         warmup: options.warmup,
         payload: options.payload,
         publishers: options.publishers,
