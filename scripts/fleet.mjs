@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SignJWT } from 'jose';
-import { haproxyConfig } from './haproxy-config.mjs';
+import { freePort, haproxyConfig, nodeEnv } from './local-fleet.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({
@@ -39,17 +39,6 @@ function assertPortFree(port) {
       fail(`--port ${port} ${reason}: stop it or pick another port with --port`);
     });
     server.listen(port, '0.0.0.0', () => server.close(() => resolve()));
-  });
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
   });
 }
 
@@ -128,17 +117,7 @@ async function main() {
     const node = { id: `gateway-${i}`, port: await freePort(), adminPort: await freePort() };
     start(node.id, process.execPath, [`${root}gateway/dist/main.js`], {
       NODE_ENV: 'development',
-      NODE_ID: node.id,
-      HOST: '127.0.0.1',
-      PORT: String(node.port),
-      ADMIN_PORT: String(node.adminPort),
-      REDIS_URL: redisUrl,
-      JWT_SECRET: secret,
-      HERALD_PUBLISH_KEY: publishKey,
-      TRUST_PROXY: 'true',
-      DRAIN_DELAY_MS: '1000',
-      DRAIN_SPREAD_MS: '2000',
-      DRAIN_GRACE_MS: '2000',
+      ...nodeEnv(node, { redisUrl, secret, publishKey, behindProxy: true }),
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     });
     nodes.push(node);

@@ -1,15 +1,4 @@
-import { createServer } from 'node:net';
-
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../scripts/local-fleet.mjs';
 
 export async function until(what, check, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;

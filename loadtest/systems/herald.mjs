@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CONTROL_FRAME_PREFIX } from '@herald/protocol';
-import { haproxyConfig } from '../../scripts/haproxy-config.mjs';
+import { haproxyConfig, nodeEnv } from '../../scripts/local-fleet.mjs';
 import { freePort, until } from '../lib/ports.mjs';
 import { Children, atExit } from '../lib/children.mjs';
 
@@ -37,22 +37,11 @@ export async function start({ redisUrl, secret, nodes, fleet = false, env = {}, 
       node.process = children.spawn(node.id, process.execPath, [...nodeArgs, gatewayPath], {
         PATH: process.env.PATH,
         NODE_ENV: 'production',
-        NODE_ID: node.id,
-        HOST: '127.0.0.1',
-        PORT: String(node.port),
-        ADMIN_PORT: String(node.adminPort),
-        REDIS_URL: redisUrl,
-        JWT_SECRET: secret,
-        HERALD_PUBLISH_KEY: publishKey,
+        ...nodeEnv(node, { redisUrl, secret, publishKey, behindProxy: fleet }),
         MAX_CONNECTIONS: '100000',
         MAX_CONNECTIONS_PER_USER: '1000',
         UPGRADE_RATE_PER_IP: '100000',
         UPGRADE_BURST_PER_IP: '100000',
-        TRUST_PROXY: fleet ? 'true' : 'false',
-        // A stopped node hands its sockets back within a few seconds, as the fleet launcher's do.
-        DRAIN_DELAY_MS: '1000',
-        DRAIN_SPREAD_MS: '2000',
-        DRAIN_GRACE_MS: '2000',
         LOG_LEVEL: 'warn',
         ...env,
       });
