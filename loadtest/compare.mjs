@@ -3,7 +3,7 @@
 // alone, and docs/benchmarks.md written from what was measured (figures, ratios to the floor,
 // the targets, the command and the machine). Options are those of the load tool (loadtest/README.md).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseOptions, usage, UsageError } from './lib/options.mjs';
@@ -71,7 +71,7 @@ async function main() {
   const jsonPath = resolve(root, 'loadtest/reports/compare-publish.json');
   mkdirSync(resolve(root, 'loadtest/reports'), { recursive: true });
   const publishTable = execFileSync(process.execPath, [resolve(root, 'loadtest/publish-bench.mjs'), '--json', jsonPath], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  const publish = JSON.parse((await import('node:fs')).readFileSync(jsonPath, 'utf8'));
+  const publish = JSON.parse(readFileSync(jsonPath, 'utf8'));
 
   // A run's report starts at level 1; here it sits under a level-2 section.
   const demote = (markdown) => markdown.replace(/^(#+) /gm, '##$1 ');

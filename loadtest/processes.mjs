@@ -1,26 +1,16 @@
-// What the benchmarks share: free ports and waiting (lib/ports.mjs), and a throwaway redis-server
-// and gateway process that are killed when the benchmark exits, whatever happens.
+// What the older benchmarks share: a throwaway redis-server (lib/redis-server.mjs) and gateway
+// process, killed when the benchmark exits or is stopped (lib/children.mjs).
 import { spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
+import { Children, track } from './lib/children.mjs';
 import { freePort, until } from './lib/ports.mjs';
+import { connectRedis, startRedisServer } from './lib/redis-server.mjs';
 
-const { Redis } = createRequire(import.meta.url)('ioredis');
-
-const children = [];
-process.once('exit', () => {
-  for (const child of children) child.kill('SIGKILL');
-});
+const children = new Children();
 
 /** A redis-server on a free port, without persistence; resolves with a client once it answers. */
 export async function startRedis() {
-  const port = await freePort();
-  children.push(
-    spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' }),
-  );
-  const client = new Redis({ port, host: '127.0.0.1', retryStrategy: () => 50 });
-  client.on('error', () => {});
-  await until('redis-server', async () => (await client.ping().catch(() => '')) === 'PONG');
-  return { port, url: `redis://127.0.0.1:${port}`, client };
+  const url = await startRedisServer(children);
+  return { port: Number(new URL(url).port), url, client: await connectRedis(url) };
 }
 
 /**
@@ -43,7 +33,7 @@ export async function startGateway(entry, env, stdout = 'inherit') {
     },
     stdio: ['ignore', stdout, 'inherit'],
   });
-  children.push(gateway);
+  track(gateway);
   gateway.once('exit', (code) => {
     if (code !== 0 && code !== null) {
       console.error(`the gateway exited with ${code}`);

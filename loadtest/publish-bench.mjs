@@ -15,7 +15,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { newHistogram, recordMs, encode, decode, summary } from './lib/histograms.mjs';
 import { Children } from './lib/children.mjs';
-import { freePort, until } from './lib/ports.mjs';
+import { until } from './lib/ports.mjs';
+import { connectRedis, startRedisServer } from './lib/redis-server.mjs';
+import { sendOnSchedule } from './lib/schedule.mjs';
 import { redisSample } from './lib/process-stats.mjs';
 
 const { Redis } = createRequire(import.meta.url)('ioredis');
@@ -93,16 +95,7 @@ async function publisherProcess({ kind, sdkPath, redisUrl, mode }) {
   const startedAt = now();
   if (mode === 'open') {
     const count = Math.round((settings.rate * settings.durationMs) / 1000);
-    await new Promise((resolve) => {
-      let done = 0;
-      const step = () => {
-        const due = Math.min(count, Math.floor(((now() - startedAt) * settings.rate) / 1000) + 1);
-        while (done < due) one(startedAt + (done++ * 1000) / settings.rate);
-        if (done < count) setTimeout(step, 1);
-        else resolve();
-      };
-      step();
-    });
+    await sendOnSchedule({ rate: settings.rate, count, startAt: startedAt }, one);
     await until('the last replies', () => answered + failed >= sent, 30_000);
   } else {
     const endAt = startedAt + settings.durationMs;
@@ -153,11 +146,8 @@ async function measure(redis, redisUrl, kind, sdkPath, mode) {
 
 async function main() {
   const children = new Children();
-  const port = await freePort();
-  children.spawn('redis', 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { PATH: process.env.PATH });
-  const redisUrl = `redis://127.0.0.1:${port}`;
-  const redis = new Redis(redisUrl);
-  await until('redis-server', async () => (await redis.ping().catch(() => '')) === 'PONG');
+  const redisUrl = await startRedisServer(children);
+  const redis = await connectRedis(redisUrl);
   const publishers = [
     ['bare ioredis PUBLISH', 'bare', undefined],
     ['Herald SDK', 'sdk', HERALD_SDK],

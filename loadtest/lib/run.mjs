@@ -3,34 +3,19 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { resolve } from 'node:path';
-import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { newHistogram, addEncoded, summary, cdf } from './histograms.mjs';
 import { ProcessGroup, redisSample, histogramBuckets, bucketQuantiles } from './process-stats.mjs';
 import { Children } from './children.mjs';
-import { freePort, until } from './ports.mjs';
+import { connectRedis, startRedisServer } from './redis-server.mjs';
 import { Worker } from './workers.mjs';
 import { loadSystem } from '../systems/index.mjs';
 import { scenarioPlan } from './scenarios.mjs';
 import { verdict } from './verdict.mjs';
 
-const { Redis } = createRequire(import.meta.url)('ioredis');
 const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const WARMUP_PHASE = -1;
-
-async function startRedis(children) {
-  const port = await freePort();
-  children.spawn('redis', 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { PATH: process.env.PATH });
-  return `redis://127.0.0.1:${port}`;
-}
-
-async function connectRedis(url) {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  redis.on('error', () => {});
-  await until(`Redis at ${url} to answer`, async () => (await redis.ping().catch(() => '')) === 'PONG', 10_000);
-  return redis;
-}
 
 function machine(redisVersion) {
   return {
@@ -67,7 +52,7 @@ export async function runLoadTest(options, { log = (line) => process.stderr.writ
 async function runInside(options, children, workers, failure, log, command) {
   const plan = scenarioPlan(options);
   const secret = options.secret || randomBytes(32).toString('base64url');
-  const redisUrl = options.url ? options.redisUrl : await startRedis(children);
+  const redisUrl = options.url ? options.redisUrl : await startRedisServer(children);
   const redis = redisUrl ? await connectRedis(redisUrl) : undefined;
   const system = await loadSystem(options.system);
   log(`loadtest: ${options.scenario} against ${options.system}${options.url ? ` at ${options.url}` : ''}`);

@@ -6,11 +6,7 @@
 // increase on every socket (the order in which concurrent publish calls are stored is not
 // promised: a retry can put a later call first). The peers number nothing: there the order is
 // that of the publisher's calls on its one connection (`kOrdered`).
-
-function idParts(id) {
-  const dash = id.indexOf('-');
-  return { ms: Number(id.slice(0, dash)), seq: Number(id.slice(dash + 1)) };
-}
+import { compareEventIdParts, parseEventId } from '@herald/protocol';
 
 export class SocketCheck {
   constructor(userId, publishers, { kOrdered = true } = {}) {
@@ -52,9 +48,10 @@ export class SocketCheck {
   }
 
   checkIdOrder(id) {
-    const parts = idParts(id);
+    const parts = parseEventId(id);
     const last = this.lastIdParts;
-    if (last !== undefined && (parts.ms < last.ms || (parts.ms === last.ms && parts.seq <= last.seq))) {
+    // An id that is not one cannot be in order.
+    if (parts === undefined || (last !== undefined && compareEventIdParts(parts, last) <= 0)) {
       this.reordered += 1;
       return;
     }

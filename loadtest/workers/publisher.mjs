@@ -1,8 +1,8 @@
-// A publisher process: publishes to random users on a fixed schedule (open loop: an event's
-// latency counts from when it was due, so a publisher that falls behind cannot hide it), and
+// A publisher process: publishes to random users on a fixed schedule (lib/schedule.mjs), and
 // records publish call → reply latency. Driven by the coordinator over IPC.
 import { performance } from 'node:perf_hooks';
 import { newHistogram, recordMs, encode } from '../lib/histograms.mjs';
+import { sendOnSchedule } from '../lib/schedule.mjs';
 import { loadSystem } from '../systems/index.mjs';
 
 const now = () => performance.timeOrigin + performance.now();
@@ -47,25 +47,6 @@ function publishOne(userIndex, due, phase) {
   );
 }
 
-/** Publishes `count` events at `rate` per second from `startAt` (all at once when rate is 0). */
-function runPhase({ rate, count, startAt, phase }) {
-  return new Promise((resolve) => {
-    let done = 0;
-    const step = () => {
-      const elapsed = now() - startAt;
-      const due = rate === 0 ? count : Math.min(count, Math.floor((elapsed * rate) / 1000) + 1);
-      while (done < due) {
-        const dueAt = rate === 0 ? startAt : startAt + (done * 1000) / rate;
-        publishOne(Math.floor(Math.random() * settings.users.length), dueAt, phase);
-        done += 1;
-      }
-      if (done >= count) resolve();
-      else setTimeout(step, 1);
-    };
-    setTimeout(step, Math.max(0, startAt - now()));
-  });
-}
-
 async function settle(timeoutMs) {
   const deadline = Date.now() + timeoutMs;
   while (inFlight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
@@ -92,7 +73,7 @@ process.on('message', async (message) => {
     } else if (message.type === 'phase') {
       // Warm-up phases (negative) are not measured.
       if (message.phase >= 0) cpuAtStart ??= process.cpuUsage();
-      await runPhase(message);
+      await sendOnSchedule(message, (dueAt) => publishOne(Math.floor(Math.random() * settings.users.length), dueAt, message.phase));
       process.send({ type: 'phaseDone', phase: message.phase });
     } else if (message.type === 'finish') {
       await settle(10_000);
