@@ -36,7 +36,6 @@ describe('ExpiryQueue', () => {
           expect(expired.map((item) => item.expiresAt)).toEqual([...expired.map((item) => item.expiresAt)].sort((a, b) => a - b));
           expect(queue.size).toBe(items.length - specs.filter((spec) => spec.removed).length - due.length);
           for (const item of expired) expect(item.expirySlot).toBe(-1);
-          queue.stop();
         },
       ),
       { numRuns: 300 },

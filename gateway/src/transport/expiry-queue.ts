@@ -49,11 +49,6 @@ export class ExpiryQueue<T extends Expiring> {
     if (this.heap.length === 0) this.disarm();
   }
 
-  /** Stops the timer; the items stay queued (for shutdown). */
-  stop(): void {
-    this.disarm();
-  }
-
   private fire(): void {
     this.timer = undefined;
     this.timerAt = Number.POSITIVE_INFINITY;

@@ -69,7 +69,7 @@ export class DrainSignal {
 }
 
 /** The session's drain signal, made on first use: most sockets never wait for a drain. */
-export function drainsOf(session: Session): DrainSignal {
+function drainsOf(session: Session): DrainSignal {
   return (session.drains ??= new DrainSignal());
 }
 
