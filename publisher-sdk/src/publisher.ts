@@ -27,6 +27,7 @@ import {
 } from './attempts.js';
 import { HeraldPublishError, HeraldPublishOutcomeUnknownError } from './errors.js';
 import { PublisherMetrics } from './metrics.js';
+import { PublishBatcher } from './publish-batcher.js';
 import { checkPublishOptions, requireRunId } from './publish-options.js';
 import type { PendingReceipts, ReceiptSummary } from './receipt-inbox.js';
 import { ReceiptListener } from './receipt-listener.js';
@@ -36,7 +37,6 @@ import {
   DEFAULT_CHANNEL_PREFIX,
   DEFAULT_IDEMPOTENCY_WINDOW_SECONDS,
   ServerRun,
-  runPublishScript,
   storageLayout,
   type ScriptPublishReply,
 } from './storage/index.js';
@@ -217,6 +217,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
   const { redis, owned } = connect(options);
   const retention = new RetentionCache(redis, layout);
   const serverRun = ServerRun.of(redis);
+  const batcher = new PublishBatcher(redis, attempts.commandTimeoutMs);
   const receipts = new ReceiptListener(redis, layout.receipts(randomBytes(12).toString('base64url')));
   let closed = false;
 
@@ -292,11 +293,13 @@ export function createPublisher(options: PublisherOptions): Publisher {
             (await withDeadline(retention.get(), attempts.commandTimeoutMs, 'the retention policy').catch((error: unknown) => {
               throw new NotSentError(`reading the retention policy failed: ${(error as Error).message}`);
             }));
-          const run = await withDeadline(serverRun.current(), attempts.commandTimeoutMs, "the server's run id").catch(
-            (error: unknown) => {
-              throw new NotSentError(`reading the server's run id failed: ${(error as Error).message}`);
-            },
-          );
+          const run =
+            serverRun.knownNow() ??
+            (await withDeadline(serverRun.current(), attempts.commandTimeoutMs, "the server's run id").catch(
+              (error: unknown) => {
+                throw new NotSentError(`reading the server's run id failed: ${(error as Error).message}`);
+              },
+            ));
           if (redis.status !== 'ready') throw new NotSentError(`the Redis connection is ${redis.status}`);
           if (!serverRun.isCurrent(run)) throw new NotSentError('the Redis connection changed');
           if (unansweredOnRun !== undefined && unansweredOnRun !== run.run) {
@@ -306,24 +309,24 @@ export function createPublisher(options: PublisherOptions): Publisher {
           }
           sent();
           try {
-            return await withDeadline(
-              runPublishScript(redis, {
+            return await batcher.submit(
+              {
+                maxEvents: policy.maxEvents,
+                ttlSeconds: policy.ttlSeconds,
+                positionTtlSeconds: policy.positionTtlSeconds,
+                run: run.run,
+              },
+              {
                 historyKey: names.history,
                 sequenceKey: names.sequence,
                 dedupKey: names.idempotency(idempotencyKey),
                 channel: names.events,
                 body,
                 ts,
-                maxEvents: policy.maxEvents,
-                ttlSeconds: policy.ttlSeconds,
-                positionTtlSeconds: policy.positionTtlSeconds,
                 dedupTtlSeconds: keySeconds,
                 callToken,
                 receipts: pending ? { channel: receipts.channel, ref: pending.ref } : undefined,
-                run: run.run,
-              }),
-              attempts.commandTimeoutMs,
-              'the publish script',
+              },
             );
           } catch (error) {
             if (classifyFailure(error) === 'unknown') unansweredOnRun ??= run.run;

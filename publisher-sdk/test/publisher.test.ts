@@ -299,6 +299,90 @@ describe('publisher', () => {
     expect(publisher.metrics).toBeUndefined();
   });
 
+  describe('publishes made together', () => {
+    /** A publisher whose script calls are counted: how many events each call carried. */
+    function counted(): { publisher: Publisher; calls: number[]; client: Redis } {
+      const client = safeClient();
+      const calls: number[] = [];
+      const counting = withEvalsha(client, (...args) => {
+        calls.push(Number(args[1]) / 3);
+        return client.evalsha(...args);
+      });
+      return { publisher: createPublisher({ redis: counting, channelPrefix: prefix }), calls, client };
+    }
+
+    async function storedData(client: Redis, userId: string): Promise<unknown[]> {
+      const history = await client.xrange(storageLayout(prefix).userHistory(userId), '-', '+');
+      return history.map(([, fields]) => (JSON.parse(`{${fields[1] ?? ''}`) as { data: unknown }).data);
+    }
+
+    it("travel in one script call of at most 64 events, each answered on its own, in each user's call order", async () => {
+      const { publisher: batching, calls, client } = counted();
+      try {
+        await batching.publish('warm', 'agent_started');
+        calls.length = 0;
+        const users = ['ada', 'bo', 'cy'];
+        const results = await Promise.all(
+          Array.from({ length: 150 }, (_, n) => batching.agentThinking(users[n % 3] as string, 'r1', { n })),
+        );
+        expect(calls).toEqual([64, 64, 22]);
+        expect(new Set(results.map((result) => `${result.user_id} ${result.event_id}`)).size).toBe(150);
+        expect(results.every((result) => !result.duplicate)).toBe(true);
+        for (const [index, user] of users.entries()) {
+          const expected = Array.from({ length: 50 }, (_, k) => ({ n: 3 * k + index }));
+          expect(await storedData(client, user)).toEqual(expected);
+        }
+      } finally {
+        await batching.close();
+        client.disconnect();
+      }
+    });
+
+    it('leave the other events of a batch published when Redis refuses one of them', async () => {
+      const { publisher: batching, calls, client } = counted();
+      try {
+        await batching.publish('warm', 'agent_started');
+        calls.length = 0;
+        // A value of the wrong type where the user's position belongs: Redis refuses that event.
+        await client.set(storageLayout(prefix).forUser('odd').sequence, 'not a hash');
+        const outcomes = await Promise.allSettled([
+          batching.publish('eve', 'agent_started', { n: 1 }),
+          batching.publish('odd', 'agent_started', { n: 2 }),
+          batching.publish('eve', 'agent_thinking', { n: 3 }),
+        ]);
+        expect(calls).toEqual([3]);
+        expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+        const refusal = (outcomes[1] as PromiseRejectedResult).reason as HeraldPublishError;
+        expect(refusal).toBeInstanceOf(HeraldPublishError);
+        expect(refusal.message).toMatch(/WRONGTYPE/);
+        expect(await storedData(client, 'eve')).toEqual([{ n: 1 }, { n: 3 }]);
+        expect(await storedData(client, 'odd')).toEqual([]);
+      } finally {
+        await batching.close();
+        client.disconnect();
+      }
+    });
+
+    it('with one idempotency key publish once: the second is the duplicate of the first', async () => {
+      const { publisher: batching, calls, client } = counted();
+      try {
+        await batching.publish('warm', 'agent_started');
+        calls.length = 0;
+        const [first, second] = await Promise.all([
+          batching.publish('fay', 'agent_started', { n: 1 }, { idempotencyKey: 'same' }),
+          batching.publish('fay', 'agent_started', { n: 2 }, { idempotencyKey: 'same' }),
+        ]);
+        expect(calls).toEqual([2]);
+        expect(first).toMatchObject({ duplicate: false });
+        expect(second).toMatchObject({ duplicate: true, event_id: first?.event_id });
+        expect(await storedData(client, 'fay')).toEqual([{ n: 1 }]);
+      } finally {
+        await batching.close();
+        client.disconnect();
+      }
+    });
+  });
+
   it('refuses to publish once closed', async () => {
     await publisher.close();
     await expect(publisher.publish('erin', 'agent_started')).rejects.toMatchObject({

@@ -26,7 +26,9 @@ export {
   PUBLISH_SCRIPT,
   runPublishScript,
   parseDedupRecord,
-  type ScriptPublish,
+  PublishRefusedError,
+  type PublishBatchSettings,
+  type ScriptEvent,
   type ScriptPublishReply,
   type DedupRecord,
 } from './publish-script.js';

@@ -4,47 +4,77 @@ import { HISTORY_BODY_FIELD, LUA_ENSURE_EPOCH, luaRefreshRetention } from './lua
 import { RECEIPT_REQUEST_PREFIX } from './receipt-messages.js';
 import { RedisScript } from './redis-script.js';
 
+const KEYS_PER_EVENT = 3;
+const SHARED_ARGS = 4;
+const ARGS_PER_EVENT = 7;
+
 /**
- * Publishes one event, atomically:
- *  - if the dedup key already produced an event, returns what it recorded and does nothing;
+ * Publishes a batch of events, one after the other, each atomically with respect to everything
+ * else Redis runs (a script runs alone). For each event:
+ *  - if its dedup key already produced an event, answers what it recorded and does nothing;
  *  - numbers the event in the user's history: id `<epoch>-<n>`, where epoch is when this history
  *    began and n counts its events (a missing event shows as a jump in n; a history whose
  *    position was lost, or that began on another server run, ends: a new epoch starts);
  *  - appends it to the history stream (kept at least the history ttl after it, see
- *    luaRefreshRetention), publishes it and, when receipts are wanted and a node
- *    listens, a receipt request right behind it; records the outcome under the dedup key:
+ *    luaRefreshRetention), publishes it and, when receipts are wanted and a node listens, a
+ *    receipt request right behind it; records the outcome under the dedup key:
  *    `<id> <receivers> <ts>`, followed by ` <call token>` when one is given.
- *   KEYS[1] history stream   KEYS[2] sequence hash (epoch, n, run)   KEYS[3] dedup key
- *   ARGV[1] events channel   ARGV[2] event body (encodeEventBody)   ARGV[3] max events kept
- *   ARGV[4] history ttl (s)  ARGV[5] position ttl (s)   ARGV[6] dedup ttl (s)
- *   ARGV[7] call token or '' ARGV[8] receipt channel or ''   ARGV[9] event ts (ms)
- *   ARGV[10] receipt reference (when ARGV[8] is given)   ARGV[11] server run (see LUA_ENSURE_EPOCH)
- * Returns { event id, subscribed gateway nodes, 0 } or, for a known dedup key, { record, 0, 1 }.
+ * One event's error is its own answer (`pcall`): it never makes the others look unpublished.
+ *   ARGV[1] max events kept  ARGV[2] history ttl (s)  ARGV[3] position ttl (s)
+ *   ARGV[4] server run (see LUA_ENSURE_EPOCH)
+ *   per event i (from 0): KEYS[3i+1] history stream  KEYS[3i+2] sequence hash  KEYS[3i+3] dedup key
+ *     ARGV[4+7i+1] events channel  +2 event body (encodeEventBody)  +3 event ts (ms)
+ *     +4 dedup ttl (s)  +5 call token or ''  +6 receipt channel or ''  +7 receipt reference
+ * Answers one triple per event: { event id, subscribed gateway nodes, 0 }; for a known dedup key
+ * { record, 0, 1 }; for an event Redis refused { error message, 0, 2 }.
  */
 export const PUBLISH_SCRIPT = `
-local previous = redis.call('GET', KEYS[3])
-if previous then return {previous, 0, 1} end
-local seq = KEYS[2]
-local stream = KEYS[1]
-local run = ARGV[11]
-local createMissing = true
+local maxEvents, ttl, positionTtl, run = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local function publishOne(k, a)
+  local dedup = KEYS[k + 3]
+  local previous = redis.call('GET', dedup)
+  if previous then return {previous, 0, 1} end
+  local stream = KEYS[k + 1]
+  local seq = KEYS[k + 2]
+  local channel, body = ARGV[a + 1], ARGV[a + 2]
+  local createMissing = true
 ${LUA_ENSURE_EPOCH}
-local n = redis.call('HINCRBY', seq, 'n', 1)
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], epoch .. '-' .. n, '${HISTORY_BODY_FIELD}', ARGV[2])
-${luaRefreshRetention('stream', 'seq', 'ARGV[4]', 'ARGV[5]')}
-local receivers = redis.call('PUBLISH', ARGV[1], '${EVENT_PAYLOAD_ID_PREFIX}' .. id .. '",' .. ARGV[2])
-if ARGV[8] ~= '' and receivers > 0 then
-  redis.call('PUBLISH', ARGV[1], '${RECEIPT_REQUEST_PREFIX}' .. ARGV[8] .. '","ref":"' .. ARGV[10] .. '","id":"' .. id .. '"}')
+  local n = redis.call('HINCRBY', seq, 'n', 1)
+  local id = redis.call('XADD', stream, 'MAXLEN', '~', maxEvents, epoch .. '-' .. n, '${HISTORY_BODY_FIELD}', body)
+${luaRefreshRetention('stream', 'seq', 'ttl', 'positionTtl')}
+  local receivers = redis.call('PUBLISH', channel, '${EVENT_PAYLOAD_ID_PREFIX}' .. id .. '",' .. body)
+  if ARGV[a + 6] ~= '' and receivers > 0 then
+    redis.call('PUBLISH', channel, '${RECEIPT_REQUEST_PREFIX}' .. ARGV[a + 6] .. '","ref":"' .. ARGV[a + 7] .. '","id":"' .. id .. '"}')
+  end
+  local record = id .. ' ' .. receivers .. ' ' .. ARGV[a + 3]
+  if ARGV[a + 5] ~= '' then record = record .. ' ' .. ARGV[a + 5] end
+  redis.call('SET', dedup, record, 'EX', ARGV[a + 4])
+  return {id, receivers, 0}
 end
-local record = id .. ' ' .. receivers .. ' ' .. ARGV[9]
-if ARGV[7] ~= '' then record = record .. ' ' .. ARGV[7] end
-redis.call('SET', KEYS[3], record, 'EX', ARGV[6])
-return {id, receivers, 0}
+local replies = {}
+for i = 0, #KEYS / ${KEYS_PER_EVENT} - 1 do
+  local ok, reply = pcall(publishOne, i * ${KEYS_PER_EVENT}, ${SHARED_ARGS} + i * ${ARGS_PER_EVENT})
+  if ok then
+    replies[i + 1] = reply
+  else
+    replies[i + 1] = {type(reply) == 'table' and tostring(reply.err) or tostring(reply), 0, 2}
+  end
+end
+return replies
 `;
 
 const publishScript = new RedisScript(PUBLISH_SCRIPT);
 
-export interface ScriptPublish {
+/** What every event of one batch shares: the retention policy and the server run it is sent to. */
+export interface PublishBatchSettings {
+  readonly maxEvents: number;
+  readonly ttlSeconds: number;
+  readonly positionTtlSeconds: number;
+  /** The run id of the server the batch is sent to (ServerRun). */
+  readonly run: string;
+}
+
+export interface ScriptEvent {
   readonly historyKey: string;
   readonly sequenceKey: string;
   /** The caller's idempotency key, or this call's own retry key. */
@@ -52,9 +82,6 @@ export interface ScriptPublish {
   readonly channel: string;
   readonly body: string;
   readonly ts: number;
-  readonly maxEvents: number;
-  readonly ttlSeconds: number;
-  readonly positionTtlSeconds: number;
   readonly dedupTtlSeconds: number;
   /**
    * Identifies the publish call across its attempts (base64url), so that its own earlier attempt
@@ -63,8 +90,6 @@ export interface ScriptPublish {
   readonly callToken: string;
   /** Where receipts are wanted (the channel and the reference they quote), or undefined for none. */
   readonly receipts: { readonly channel: string; readonly ref: string } | undefined;
-  /** The run id of the server the script is sent to (ServerRun). */
-  readonly run: string;
 }
 
 /** What a dedup key recorded about the event it produced. */
@@ -82,6 +107,12 @@ export type ScriptPublishReply =
   | { readonly duplicate: false; readonly id: string; readonly receivers: number }
   | { readonly duplicate: true; readonly record: DedupRecord };
 
+/** Redis's error reply to one event of a batch (the others ran). */
+export class PublishRefusedError extends Error {
+  // Named as ioredis names Redis's error replies: it is one, answered for this event alone.
+  override readonly name = 'ReplyError';
+}
+
 /** Reads `<id> <receivers> <ts>[ <call token>]`; a bare `<id>` (written before these fields existed) is accepted. */
 export function parseDedupRecord(value: string): DedupRecord {
   const [id = '', receivers, ts, callToken] = value.split(' ');
@@ -93,24 +124,7 @@ export function parseDedupRecord(value: string): DedupRecord {
   };
 }
 
-export async function runPublishScript(redis: Redis, input: ScriptPublish): Promise<ScriptPublishReply> {
-  const reply = await publishScript.run(
-    redis,
-    [input.historyKey, input.sequenceKey, input.dedupKey],
-    [
-      input.channel,
-      input.body,
-      input.maxEvents,
-      input.ttlSeconds,
-      input.positionTtlSeconds,
-      input.dedupTtlSeconds,
-      input.callToken,
-      input.receipts?.channel ?? '',
-      input.ts,
-      input.receipts?.ref ?? '',
-      input.run,
-    ],
-  );
+function parseEventReply(reply: unknown): ScriptPublishReply | PublishRefusedError {
   if (
     !Array.isArray(reply) ||
     typeof reply[0] !== 'string' ||
@@ -119,7 +133,39 @@ export async function runPublishScript(redis: Redis, input: ScriptPublish): Prom
   ) {
     throw new Error(`unexpected reply from the publish script: ${JSON.stringify(reply)}`);
   }
-  return reply[2] === 1
-    ? { duplicate: true, record: parseDedupRecord(reply[0]) }
-    : { duplicate: false, id: reply[0], receivers: reply[1] };
+  switch (reply[2]) {
+    case 0:
+      return { duplicate: false, id: reply[0], receivers: reply[1] };
+    case 1:
+      return { duplicate: true, record: parseDedupRecord(reply[0]) };
+    default:
+      return new PublishRefusedError(reply[0]);
+  }
+}
+
+/** Runs the publish script for `events` (at least one) in one call; one answer per event, in order. */
+export async function runPublishScript(
+  redis: Redis,
+  settings: PublishBatchSettings,
+  events: readonly ScriptEvent[],
+): Promise<Array<ScriptPublishReply | PublishRefusedError>> {
+  const keys: string[] = [];
+  const args: Array<string | number> = [settings.maxEvents, settings.ttlSeconds, settings.positionTtlSeconds, settings.run];
+  for (const event of events) {
+    keys.push(event.historyKey, event.sequenceKey, event.dedupKey);
+    args.push(
+      event.channel,
+      event.body,
+      event.ts,
+      event.dedupTtlSeconds,
+      event.callToken,
+      event.receipts?.channel ?? '',
+      event.receipts?.ref ?? '',
+    );
+  }
+  const reply = await publishScript.run(redis, keys, args);
+  if (!Array.isArray(reply) || reply.length !== events.length) {
+    throw new Error(`unexpected reply from the publish script: ${JSON.stringify(reply)}`);
+  }
+  return reply.map(parseEventReply);
 }

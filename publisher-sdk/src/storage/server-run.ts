@@ -20,7 +20,8 @@ export interface ConnectionRun {
 export class ServerRun {
   private static readonly byConnection = new WeakMap<Redis, ServerRun>();
   private connection = 0;
-  private known: Promise<ConnectionRun> | undefined;
+  private reading: Promise<ConnectionRun> | undefined;
+  private known: ConnectionRun | undefined;
 
   /** The ServerRun of this connection. */
   static of(redis: Redis): ServerRun {
@@ -35,17 +36,23 @@ export class ServerRun {
   private constructor(private readonly redis: Redis) {
     redis.on('close', () => {
       this.connection += 1;
+      this.reading = undefined;
       this.known = undefined;
     });
   }
 
+  /** The run read on the current connection, when it has been read (no waiting, no promise). */
+  knownNow(): ConnectionRun | undefined {
+    return this.known;
+  }
+
   /** The run of the server the connection is on now. Check `isCurrent` right before sending with it. */
   current(): Promise<ConnectionRun> {
-    this.known ??= this.read().catch((error: unknown) => {
-      this.known = undefined;
+    this.reading ??= this.read().catch((error: unknown) => {
+      this.reading = undefined;
       throw error;
     });
-    return this.known;
+    return this.reading;
   }
 
   /** Whether the connection is still the one `run` was read on. */
@@ -59,6 +66,7 @@ export class ServerRun {
     const run = RUN_ID.exec(info)?.[1];
     if (run === undefined) throw new Error('Redis did not report its run_id (INFO server)');
     if (connection !== this.connection) throw new Error('the Redis connection changed while its run_id was read');
-    return { run, connection };
+    this.known = { run, connection };
+    return this.known;
   }
 }

@@ -1,0 +1,119 @@
+import type { Redis } from 'ioredis';
+import { NoAnswerError } from './attempts.js';
+import {
+  runPublishScript,
+  type PublishBatchSettings,
+  type ScriptEvent,
+  type ScriptPublishReply,
+} from './storage/index.js';
+
+export interface BatchLimits {
+  /** Most events in one script call. */
+  readonly events: number;
+  /** A batch takes no further event once its bodies hold this many characters. */
+  readonly bodyChars: number;
+}
+
+// A batch of 64 runs ~1 ms in Redis on a small machine: long enough to pay the call's fixed cost
+// once for many events, short enough not to hold up other clients.
+export const DEFAULT_BATCH_LIMITS: BatchLimits = { events: 64, bodyChars: 1 << 20 };
+
+interface Pending {
+  readonly event: ScriptEvent;
+  readonly resolve: (reply: ScriptPublishReply) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+class Batch {
+  readonly pending: Pending[] = [];
+  bodyChars = 0;
+  sent = false;
+
+  constructor(readonly settings: PublishBatchSettings) {}
+
+  takes(settings: PublishBatchSettings, bodyChars: number, limits: BatchLimits): boolean {
+    const own = this.settings;
+    return (
+      !this.sent &&
+      own.run === settings.run &&
+      own.maxEvents === settings.maxEvents &&
+      own.ttlSeconds === settings.ttlSeconds &&
+      own.positionTtlSeconds === settings.positionTtlSeconds &&
+      this.bodyChars + bodyChars <= limits.bodyChars
+    );
+  }
+}
+
+/**
+ * Gathers the publishes handed over in one turn of the event loop into one call of the publish
+ * script, so that Redis's per-call cost, the SDK's per-command work and the socket write are paid
+ * once per batch rather than once per event. Each event keeps its own answer: a duplicate, a
+ * refusal or a lost reply is that event's alone to handle (and retry).
+ */
+export class PublishBatcher {
+  private gathering: Batch | undefined;
+
+  constructor(
+    private readonly redis: Redis,
+    /** How long a batch waits for Redis's answer before its events' outcomes are unknown (NoAnswerError). */
+    private readonly deadlineMs: number,
+    private readonly limits: BatchLimits = DEFAULT_BATCH_LIMITS,
+  ) {}
+
+  /** Publishes `event` in the next batch; the answer is this event's (see runPublishScript). */
+  submit(settings: PublishBatchSettings, event: ScriptEvent): Promise<ScriptPublishReply> {
+    const batch = this.batchFor(settings, event);
+    return new Promise((resolve, reject) => {
+      batch.pending.push({ event, resolve, reject });
+      batch.bodyChars += event.body.length;
+      if (batch.pending.length >= this.limits.events || batch.bodyChars >= this.limits.bodyChars) this.send(batch);
+    });
+  }
+
+  private batchFor(settings: PublishBatchSettings, event: ScriptEvent): Batch {
+    const current = this.gathering;
+    if (current?.takes(settings, event.body.length, this.limits)) return current;
+    if (current) this.send(current);
+    const batch = new Batch(settings);
+    this.gathering = batch;
+    // After every promise continuation of this turn: the publishes made together travel together.
+    process.nextTick(() => this.send(batch));
+    return batch;
+  }
+
+  private send(batch: Batch): void {
+    if (batch.sent) return;
+    batch.sent = true;
+    if (this.gathering === batch) this.gathering = undefined;
+    const { pending } = batch;
+    let answered = false;
+    const deadline = setTimeout(() => {
+      answered = true;
+      const error = new NoAnswerError(`no answer from Redis to the publish script within ${this.deadlineMs} ms`);
+      for (const item of pending) item.reject(error);
+    }, this.deadlineMs);
+    runPublishScript(
+      this.redis,
+      batch.settings,
+      pending.map((item) => item.event),
+    ).then(
+      (replies) => {
+        if (answered) return;
+        answered = true;
+        clearTimeout(deadline);
+        replies.forEach((reply, index) => {
+          const item = pending[index];
+          if (!item) return;
+          if (reply instanceof Error) item.reject(reply);
+          else item.resolve(reply);
+        });
+      },
+      (error: unknown) => {
+        if (answered) return;
+        answered = true;
+        clearTimeout(deadline);
+        for (const item of pending) item.reject(error);
+      },
+    );
+  }
+}
