@@ -5,7 +5,7 @@ export type Arrival = 'next' | 'duplicate' | 'hole' | 'invalid';
 
 /**
  * The client's own check of the stream: each event must follow the last one it has (the next
- * number, or the first of a newer history), unless the gateway announced a gap just before.
+ * number of the same history), unless the gateway announced a gap just before.
  * A gateway that works never sends a duplicate or a hole; the client catches one if it does.
  */
 export class EventSequence {
@@ -55,8 +55,8 @@ export class EventSequence {
     if (!last) return 'next';
     if (next.ms < last.ms || (next.ms === last.ms && next.seq <= last.seq)) return 'duplicate';
     if (this.gapAnnounced) return 'next';
-    if (next.ms === last.ms) return next.seq === last.seq + 1 ? 'next' : 'hole';
-    return next.seq === 1 ? 'next' : 'hole';
+    // A newer history comes after a herald.gap: the gateway cannot vouch for the end of the old one.
+    return next.ms === last.ms && next.seq === last.seq + 1 ? 'next' : 'hole';
   }
 
   /** Records an event classified `next`. */

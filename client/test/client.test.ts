@@ -229,13 +229,14 @@ describe('client', () => {
     });
   });
 
-  it('accepts a jump announced by herald.gap, and the first event of a newer history', async () => {
+  it('accepts a jump announced by herald.gap, the first event of a newer history included', async () => {
     const event = (id: string) => JSON.stringify({ id, type: 'agent_thinking', ts: 1, user_id: 'u', data: null });
     await withFakeGateway((socket) => {
       socket.send(JSON.stringify({ type: 'herald.welcome', protocol: 1, node: 'n', user_id: 'u', connection_id: 'c', since: '100-0' }));
       socket.send(event('100-1'));
       socket.send(JSON.stringify({ type: 'herald.gap', since: '100-1', oldest: '100-7' }));
       socket.send(event('100-7'));
+      socket.send(JSON.stringify({ type: 'herald.gap', since: '100-7', oldest: '200-1' }));
       socket.send(event('200-1'));
     }, async (url) => {
       const client = open({ url, token: 't' });
@@ -243,6 +244,31 @@ describe('client', () => {
       await waitUntil('three events', () => seen.events.length === 3, 5000);
       expect(seen.events.map((e) => e.id)).toEqual(['100-1', '100-7', '200-1']);
       expect(client.stats).toMatchObject({ connections: 1, holesDetected: 0 });
+    });
+  });
+
+  it('resumes when a newer history begins without herald.gap: the end of the old one may be missing', async () => {
+    const urls: string[] = [];
+    const event = (id: string) => JSON.stringify({ id, type: 'agent_thinking', ts: 1, user_id: 'u', data: null });
+    await withFakeGateway((socket, request) => {
+      urls.push(request.url ?? '');
+      socket.send(JSON.stringify({ type: 'herald.welcome', protocol: 1, node: 'n', user_id: 'u', connection_id: 'c', since: '100-0' }));
+      if (urls.length === 1) {
+        // 100-2 went missing right before a new history began.
+        for (const id of ['100-1', '200-1']) socket.send(event(id));
+      } else {
+        socket.send(event('100-2'));
+        socket.send(JSON.stringify({ type: 'herald.gap', since: '100-2', oldest: '200-1' }));
+        socket.send(event('200-1'));
+      }
+    }, async (url) => {
+      const client = open({ url, token: 't' });
+      const seen = record(client);
+      client.on('error', () => undefined);
+      await waitUntil('the events after the resume', () => seen.events.length === 3, 5000);
+      expect(seen.events.map((e) => e.id)).toEqual(['100-1', '100-2', '200-1']);
+      expect(urls[1]).toContain('since=100-1');
+      expect(client.stats).toMatchObject({ holesDetected: 1 });
     });
   });
 

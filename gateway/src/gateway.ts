@@ -48,12 +48,6 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const { config, logger } = options;
   const uws = loadNativeUws();
   const broker = options.broker ?? createBroker(config, logger);
-  try {
-    await broker.start();
-  } catch (error) {
-    // Keep running: the broker retries, /readyz stays 503 and sockets are refused until it connects.
-    logger.error({ err: error, broker: broker.kind }, 'broker not reachable at start; retrying');
-  }
 
   const metrics = new GatewayMetrics(config.nodeId, config.maxConnections);
   const sockets = new SocketRegistry<SocketData>(endSocket);
@@ -117,6 +111,15 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       throw error;
     },
   );
+  // Only a node that holds both its ports joins the fleet: connecting writes this node's retention
+  // policy to Redis for every publisher, which a node that cannot start must never do. Until the
+  // broker is connected, /readyz answers 503 and upgrades and publishes are refused with 503.
+  try {
+    await broker.start();
+  } catch (error) {
+    // Keep running: the broker retries, /readyz stays 503 and sockets are refused until it connects.
+    logger.error({ err: error, broker: broker.kind }, 'broker not reachable at start; retrying');
+  }
   logger.info({ host: config.host, port, admin_port: admin.port, broker: broker.kind }, 'gateway listening');
 
   let leaving: Promise<void> | undefined;

@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { sendSignal, spawnWatched } from '../support/child-process.js';
 import { TestClient } from '../support/clients.js';
 import { runGatewayToExit, startGatewayProcess } from '../support/gateway-process.js';
+import { DEFAULT_RETENTION, readRetention, storageLayout } from '@herald/publisher-sdk/storage';
 import { REPO_ROOT } from '../support/paths.js';
 import { freePort } from '../support/ports.js';
 import { postPublish } from '../support/publish.js';
@@ -54,6 +55,36 @@ describe('gateway entry point', () => {
       await first.stop('SIGKILL');
     }
   });
+
+  it.each(['PORT', 'ADMIN_PORT'])(
+    "leaves the fleet's retention policy in Redis untouched when it cannot listen on its %s",
+    async (variable) => {
+      const redis = await startRedisServer();
+      const first = await startGatewayProcess({ JWT_SECRET: TEST_JWT_SECRET, REDIS_URL: redis.url });
+      const client = redis.client();
+      try {
+        const layout = storageLayout();
+        const before = await readRetention(client, layout);
+        expect(before).toEqual(DEFAULT_RETENTION);
+        const taken = variable === 'PORT' ? first.port : Number(new URL(first.adminUrl).port);
+        const result = await runGatewayToExit({
+          JWT_SECRET: TEST_JWT_SECRET,
+          REDIS_URL: redis.url,
+          HISTORY_TTL_SECONDS: '1',
+          HISTORY_POSITION_TTL_SECONDS: '1',
+          HISTORY_MAX_EVENTS: '10',
+          PORT: variable === 'PORT' ? String(taken) : '0',
+          ADMIN_PORT: variable === 'ADMIN_PORT' ? String(taken) : '0',
+        });
+        expect(result.code).toBe(1);
+        expect(await readRetention(client, layout)).toEqual(before);
+      } finally {
+        client.disconnect();
+        await first.stop('SIGKILL');
+        await redis.stop();
+      }
+    },
+  );
 
   it.each([
     ['HOST', 'PORT'],

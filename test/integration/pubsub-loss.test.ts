@@ -1,10 +1,13 @@
-import { eventIdPartsOfPayload } from '@herald/protocol';
+import { eventIdPartsOfPayload, isControlFrame } from '@herald/protocol';
+import { createPublisher } from '@herald/publisher-sdk';
+import { storageLayout } from '@herald/publisher-sdk/storage';
+import { TestClient } from '../support/clients.js';
 import { CheckedClient, SteadyPublisher } from '../support/delivery-check.js';
 import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { RespFrames, pubsubMessage } from '../support/resp-frames.js';
 import { startTcpProxy, type ProxiedConnection, type TcpProxy } from '../support/tcp-proxy.js';
-import { TEST_JWT_SECRET } from '../support/tokens.js';
+import { TEST_JWT_SECRET, signTestToken } from '../support/tokens.js';
 import { delay, waitUntil } from '../support/wait.js';
 
 const USERS = Array.from({ length: 6 }, (_, i) => `lossy-user-${i}`);
@@ -23,6 +26,8 @@ describe('a pub/sub message lost on a live subscriber connection (real Redis; a 
   let publisher: SteadyPublisher;
   let droppedByProxy = 0;
   let dropping = true;
+  /** A user whose next event the subscriber connection loses. */
+  let dropNextOf: string | undefined;
 
   beforeAll(async () => {
     redis = await startRedisServer();
@@ -37,6 +42,10 @@ describe('a pub/sub message lost on a live subscriber connection (real Redis; a 
         const kept = frames.push(chunk).filter((value) => {
           const message = pubsubMessage(value);
           if (!message || !eventIdPartsOfPayload(message.payload)) return true;
+          if (dropNextOf !== undefined && message.payload.includes(`"user_id":${JSON.stringify(dropNextOf)}`)) {
+            dropNextOf = undefined;
+            return false;
+          }
           events += 1;
           if (!dropping || events % DROP_EVERY !== 0) return true;
           droppedByProxy += 1;
@@ -80,5 +89,36 @@ describe('a pub/sub message lost on a live subscriber connection (real Redis; a 
     expect(problems).toEqual([]);
     expect(droppedByProxy).toBeGreaterThan(20);
     expect(await counter(node, 'herald_sequence_holes_total')).toBeGreaterThan(0);
+  });
+
+  it('delivers the end of a history that pub/sub lost right before a new history began, then herald.gap', async () => {
+    const userId = 'epoch-user';
+    const socket = await TestClient.connect(node.wsUrl, { token: await signTestToken({ sub: userId }) });
+    const sdk = createPublisher({ redisUrl: redis.url });
+    const client = redis.client();
+    try {
+      const first = await sdk.agentThinking(userId, 'r1', { n: 1 });
+      await socket.waitFor('the first event', () => socket.events().length === 1);
+      dropNextOf = userId;
+      const second = await sdk.agentThinking(userId, 'r1', { n: 2 });
+      await waitUntil('the second event to be lost on the way', () => dropNextOf === undefined);
+      // The user's position is lost (evicted, say) while its history stays: the next event begins a new history.
+      await client.del(storageLayout().userSequence(userId));
+      const third = await sdk.agentThinking(userId, 'r1', { n: 3 });
+      expect(third.event_id.split('-')[0]).not.toBe(first.event_id.split('-')[0]);
+      await socket.waitFor('three events', () => socket.events().length === 3);
+      await delay(100);
+      const seen = socket.frames.filter((frame) => frame.type !== 'herald.welcome');
+      expect(seen.map((frame) => (isControlFrame(frame) ? frame.type : frame.id))).toEqual([
+        first.event_id,
+        second.event_id,
+        'herald.gap',
+        third.event_id,
+      ]);
+    } finally {
+      await socket.close();
+      client.disconnect();
+      await sdk.close();
+    }
   });
 });
