@@ -1,3 +1,4 @@
+import { webcrypto } from 'node:crypto';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { isValidUserId } from '@herald/protocol';
 import type { AuthSettings } from '../config/schema.js';
@@ -125,9 +126,12 @@ export function createTokenVerifier(
   let verifyWithKey: (token: string) => Promise<JWTPayload>;
   switch (key.kind) {
     case 'secret': {
-      const secret = new TextEncoder().encode(key.secret);
+      // Imported once: given the raw secret, jose would import it again for every token.
+      const secret = webcrypto.subtle.importKey('raw', new TextEncoder().encode(key.secret), { name: 'HMAC', hash: 'SHA-256' }, false, [
+        'verify',
+      ]);
       const options = { ...baseOptions, algorithms: ['HS256'] };
-      verifyWithKey = async (token) => (await jwtVerify(token, secret, options)).payload;
+      verifyWithKey = async (token) => (await jwtVerify(token, await secret, options)).payload;
       break;
     }
     case 'public-key': {
