@@ -64,4 +64,35 @@ describe('ConnectionHealth', () => {
     await sleep(800);
     expect(connection.disconnected).toBe(1);
   });
+
+  it('keeps a connection it dropped for its silence silent while it reconnects, and until a PING is answered', async () => {
+    const connection = watched();
+    connection.disconnect = () => {
+      connection.disconnected += 1;
+      connection.status = 'connect';
+    };
+    await sleep(800);
+    expect(connection.disconnected).toBe(1);
+    expect(connection.health.silent).toBe(true);
+    connection.status = 'ready'; // connected again, not answered yet
+    await sleep(100);
+    expect(connection.health.silent).toBe(true);
+    connection.answerAll();
+    await sleep(0);
+    expect(connection.health).toMatchObject({ silent: false, unavailable: false });
+  });
+
+  it('calls a connection unavailable once it has been down for longer than a blip', async () => {
+    const connection = watched();
+    connection.answerAll();
+    connection.status = 'reconnecting';
+    await sleep(120);
+    expect(connection.health).toMatchObject({ silent: false, unavailable: false });
+    await sleep(250);
+    expect(connection.health).toMatchObject({ silent: false, unavailable: true });
+    connection.status = 'ready';
+    await sleep(60);
+    expect(connection.health.unavailable).toBe(false);
+    connection.answerAll();
+  });
 });

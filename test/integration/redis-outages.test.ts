@@ -56,6 +56,9 @@ const READINESS_BOUND_MS = 2000;
 const PUBLISH_BOUND_MS = 2 * COMMAND_TIMEOUT_MS + 250 + 500;
 const UPGRADE_BOUND_MS = 3 * COMMAND_TIMEOUT_MS + 500;
 const MAX_CONNECTIONS = 20;
+// The node drops a connection silent this long and makes it again.
+const RECONNECT_AFTER_MS = 10_000;
+const STOPPED_MS = RECONNECT_AFTER_MS + 3500;
 
 describe('Redis faults under load (a real redis-server killed with SIGKILL or stopped with SIGSTOP, 3 real gateway processes)', () => {
   let fleet: Fleet;
@@ -98,7 +101,7 @@ describe('Redis faults under load (a real redis-server killed with SIGKILL or st
     }
   });
 
-  it('answers readiness, publishes and upgrades within their bounds while Redis is stopped for 8 s, leaks no connection slot, and loses nothing', async () => {
+  it('answers readiness, publishes and upgrades within their bounds while Redis is stopped for 13.5 s, leaks no connection slot, and loses nothing', async () => {
     const [watched, publishing, upgrading] = fleet.nodes;
     if (!watched || !publishing || !upgrading) throw new Error('three nodes expected');
     clients = await openClients(fleet);
@@ -133,7 +136,14 @@ describe('Redis faults under load (a real redis-server killed with SIGKILL or st
       const refused = await timed(() => TestClient.open(upgrading.wsUrl, { token: tokens[0] ?? '' }));
       expect(refused.ms).toBeLessThan(500);
       expect(refused.outcome).toBeInstanceOf(UpgradeRefused);
-      await delay(Math.max(0, 8000 - (Date.now() - stoppedAt)));
+      // So is a new publish, before and after the node gives up on its silent connections (10 s)
+      // and connects again (to a Redis that still does not answer).
+      for (const at of [0, RECONNECT_AFTER_MS + 3000]) {
+        await delay(Math.max(0, at - (Date.now() - stoppedAt)));
+        const publishedNow = await timed(() => postPublish(publishing.httpUrl, { user_id: 'outage-user-1', type: 'agent_started', data: null }));
+        expect({ at, ms: publishedNow.ms < 500, outcome: publishedNow.outcome }).toMatchObject({ at, ms: true, outcome: { status: 503 } });
+      }
+      await delay(Math.max(0, STOPPED_MS - (Date.now() - stoppedAt)));
     } finally {
       fleet.redis.signal('SIGCONT');
     }

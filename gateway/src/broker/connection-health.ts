@@ -28,6 +28,10 @@ export class ConnectionHealth {
   private lastTick: number | undefined;
   private judgedSilent = false;
   private reconnecting = false;
+  /** Dropped for its silence, and no PING answered since: it may lead back to a Redis that still hangs. */
+  private silentSinceDrop = false;
+  /** When the connection was first seen not ready (undefined while it is ready). */
+  private notReadySince: number | undefined;
 
   constructor(
     private readonly connection: Redis,
@@ -53,21 +57,33 @@ export class ConnectionHealth {
     return this.judgedSilent;
   }
 
+  /**
+   * Known not to answer now: silent, or not connected for longer than a blip (`silentAfterMs`).
+   * Work that would wait on the connection is better refused at once.
+   */
+  get unavailable(): boolean {
+    if (this.judgedSilent) return true;
+    return this.notReadySince !== undefined && Date.now() - this.notReadySince > this.options.silentAfterMs;
+  }
+
   private tick(): void {
     const now = Date.now();
     const stalled = this.lastTick === undefined ? 0 : Math.max(0, now - this.lastTick - this.options.intervalMs);
     this.lastTick = now;
     if (this.connection.status !== 'ready') {
       this.waitingSince = undefined;
-      this.judgedSilent = false;
+      this.judgedSilent = this.silentSinceDrop;
       this.reconnecting = false;
+      this.notReadySince ??= now;
       return;
     }
+    this.notReadySince = undefined;
     if (this.waitingSince !== undefined) this.waitingSince += stalled;
     const silentFor = this.silentForMs(now);
-    this.judgedSilent = silentFor > this.options.silentAfterMs;
+    this.judgedSilent = this.silentSinceDrop || silentFor > this.options.silentAfterMs;
     if (silentFor >= this.options.reconnectAfterMs && !this.reconnecting) {
       this.reconnecting = true;
+      this.silentSinceDrop = true;
       this.options.onReconnect(silentFor);
       this.connection.disconnect(true);
       return;
@@ -79,6 +95,7 @@ export class ConnectionHealth {
       () => {
         this.waitingSince = undefined;
         this.judgedSilent = false;
+        this.silentSinceDrop = false;
         this.pinging = false;
       },
       () => {

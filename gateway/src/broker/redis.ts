@@ -172,8 +172,9 @@ export class RedisBroker implements Broker {
 
   async publish(request: PublishRequest): Promise<BroadcastResult> {
     if (this.closed) throw new BrokerUnavailableError('broker is closed');
-    // Known to be silent: fail now, certainly unpublished, rather than wait out the deadline.
-    if (this.commandsHealth.silent) {
+    // Known not to answer (silent, or reconnecting for longer than a blip): fail now, certainly
+    // unpublished, rather than hold the request for the SDK's waits and deadlines.
+    if (this.commandsHealth.unavailable) {
       throw new BrokerUnavailableError('the event was not published: Redis is not answering');
     }
     return this.publisher.publish(request.user_id, request.type, request.data, {
