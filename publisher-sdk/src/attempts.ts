@@ -13,7 +13,12 @@ export interface AttemptSettings {
 
 /** The command was not handed to Redis: it certainly did not run. */
 export class NotSentError extends Error {
-  override readonly name = 'NotSentError';
+  override readonly name: string = 'NotSentError';
+}
+
+/** Not sent, and never to be: the publisher was closed. Ends the attempts. */
+export class ClosedError extends NotSentError {
+  override readonly name = 'ClosedError';
 }
 
 /** No answer within the deadline: the command may or may not have run. */
@@ -158,7 +163,7 @@ export async function runAttempts<T>(
       let kind = classifyFailure(error);
       if (kind === 'unknown' && sentAt === undefined) kind = 'not_run';
       if (kind === 'unknown') unansweredSince ??= sentAt;
-      if (kind === 'refused' || retry >= settings.retries || error instanceof UndecidableError) {
+      if (kind === 'refused' || retry >= settings.retries || error instanceof UndecidableError || error instanceof ClosedError) {
         throw new AttemptsExhausted(
           unansweredSince === undefined
             ? { kind: kind === 'refused' ? 'refused' : 'not_run', error }

@@ -70,6 +70,11 @@ export class PublishBatcher {
     });
   }
 
+  /** Sends the batch being gathered now, ahead of anything written after (a QUIT, say). */
+  sendGathered(): void {
+    if (this.gathering) this.send(this.gathering);
+  }
+
   private batchFor(settings: PublishBatchSettings, event: ScriptEvent): Batch {
     const current = this.gathering;
     if (current?.takes(settings, event.body.length, this.limits)) return current;

@@ -16,6 +16,7 @@ import {
 } from '@herald/protocol';
 import {
   AttemptsExhausted,
+  ClosedError,
   NotSentError,
   UndecidableError,
   classifyFailure,
@@ -161,6 +162,13 @@ function connect(options: PublisherOptions): { redis: Redis; owned: boolean } {
   if (options.redis && options.redisUrl !== undefined) {
     throw new HeraldValidationError('invalid_option', 'give either redis or redisUrl, not both', 'redis');
   }
+  if (options.redis?.options.keyPrefix) {
+    throw new HeraldValidationError(
+      'invalid_option',
+      `the ioredis client has keyPrefix ${JSON.stringify(options.redis.options.keyPrefix)}: Herald's keys must be where the gateways read them (they have no key prefix; set channelPrefix on both)`,
+      'redis',
+    );
+  }
   if (options.redis) {
     // A client with other settings is used for its address and credentials: the SDK opens its own connection like it.
     return isSafeConnection(options.redis)
@@ -190,6 +198,7 @@ function failure(error: unknown, idempotencyKey: string, keyLifetimeMs: number):
       { cause },
     );
   }
+  if (cause instanceof ClosedError) return new HeraldPublishError('closed', 'the publisher was closed; the event was not published', { cause });
   return new HeraldPublishError('redis_error', `the event was not published: ${reason}`, { cause });
 }
 
@@ -300,6 +309,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
                 throw new NotSentError(`reading the server's run id failed: ${(error as Error).message}`);
               },
             ));
+          if (closed) throw new ClosedError('the publisher was closed');
           if (redis.status !== 'ready') throw new NotSentError(`the Redis connection is ${redis.status}`);
           if (!serverRun.isCurrent(run)) throw new NotSentError('the Redis connection changed');
           if (unansweredOnRun !== undefined && unansweredOnRun !== run.run) {
@@ -379,6 +389,8 @@ export function createPublisher(options: PublisherOptions): Publisher {
     async close() {
       if (closed) return;
       closed = true;
+      // Publishes already handed over are answered before the connection goes; later ones are refused.
+      batcher.sendGathered();
       receipts.close();
       if (owned) await redis.quit().catch(() => redis.disconnect());
     },

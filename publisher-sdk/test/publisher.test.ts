@@ -391,6 +391,31 @@ describe('publisher', () => {
     });
   });
 
+  it('answers the publishes handed over before close and refuses the rest as closed, never as outcome unknown', async () => {
+    const closing = createPublisher({ redisUrl: redis().url, channelPrefix: prefix });
+    await closing.publish('warm', 'agent_started');
+    const outcomes = Array.from({ length: 100 }, (_, n) => closing.publish('cleo', 'agent_thinking', { n }).then(
+      () => 'published',
+      (error: unknown) => (error as HeraldPublishError).code,
+    ));
+    await closing.close();
+    const settled = await Promise.all(outcomes);
+    expect(settled.filter((outcome) => outcome !== 'published' && outcome !== 'closed')).toEqual([]);
+    const client = redis().client();
+    try {
+      const stored = await client.xlen(storageLayout(prefix).userHistory('cleo'));
+      expect(stored).toBe(settled.filter((outcome) => outcome === 'published').length);
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('refuses an ioredis client with a key prefix: its histories would be where no gateway reads them', () => {
+    const client = new Redis({ lazyConnect: true, keyPrefix: 'app:' });
+    expect(() => createPublisher({ redis: client, channelPrefix: prefix })).toThrow(/keyPrefix "app:"/);
+    client.disconnect();
+  });
+
   it('reports Redis failures as HeraldPublishError', async () => {
     // Nothing listens on this port: the command fails at once (no offline queue, no retries).
     const client = new Redis({ port: await freePort(), enableOfflineQueue: false, retryStrategy: () => null });

@@ -121,4 +121,22 @@ describe('a pub/sub message lost on a live subscriber connection (real Redis; a 
       await sdk.close();
     }
   });
+
+  it('delivers, after herald.gap, an event whose history this node cannot read (a publisher on another database number), and reads history once for it', async () => {
+    const userId = 'elsewhere-user';
+    const socket = await TestClient.connect(node.wsUrl, { token: await signTestToken({ sub: userId }) });
+    const elsewhere = createPublisher({ redisUrl: `${redis.url}/1` });
+    try {
+      const holesBefore = await counter(node, 'herald_sequence_holes_total');
+      const event = await elsewhere.agentThinking(userId, 'r1', { n: 1 });
+      await socket.waitFor('the event', () => socket.events().length === 1);
+      await delay(300);
+      const seen = socket.frames.filter((frame) => frame.type !== 'herald.welcome');
+      expect(seen.map((frame) => (isControlFrame(frame) ? frame.type : frame.id))).toEqual(['herald.gap', event.event_id]);
+      expect((await counter(node, 'herald_sequence_holes_total')) - holesBefore).toBeLessThanOrEqual(2);
+    } finally {
+      await socket.close();
+      await elsewhere.close();
+    }
+  });
 });

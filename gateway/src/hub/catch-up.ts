@@ -1,5 +1,12 @@
 import type { Logger } from 'pino';
-import { CloseCodes, encodeControlFrame, formatEventId, type EventIdParts } from '@herald/protocol';
+import {
+  CloseCodes,
+  compareEventIdParts,
+  encodeControlFrame,
+  eventIdPartsOfPayload,
+  formatEventId,
+  type EventIdParts,
+} from '@herald/protocol';
 import type { HistoryExtent, HistoryPage, HistoryReader, PageLimit } from '../broker/broker.js';
 import type { GatewayMetrics } from '../metrics.js';
 import type { FanOut } from './fan-out.js';
@@ -69,6 +76,8 @@ export class CatchUp {
       const failures = new FailureStreak(this.options.retry);
       let resynced = false;
       while (current()) {
+        // The event the stream holds first: if history, read after it arrived, does not hold it either, nothing can fill what lies before it.
+        const waiting = user.held?.[0];
         try {
           await this.fillFromHistory(user, path, current, prefetched);
           prefetched = undefined;
@@ -89,10 +98,37 @@ export class CatchUp {
         if (!current() || user.overflowed) continue;
         this.sequencer.release(user);
         if (!user.held) return;
+        if (waiting !== undefined && user.held[0] === waiting) {
+          this.skipTo(user, waiting, path);
+          this.sequencer.release(user);
+          if (!user.held) return;
+        }
       }
     } finally {
       if (user.catchingUp === generation) user.catchingUp = undefined;
     }
+  }
+
+  /**
+   * Announces a gap before `payload`'s event and makes that event the next one: it was published
+   * (it reached the node), yet the history does not hold it, nor anything up to it. (A publisher
+   * that writes its histories elsewhere than this node reads them: another database number, a
+   * key prefix.)
+   */
+  private skipTo(user: UserStream, payload: Buffer, path: CatchUpPath): void {
+    const id = eventIdPartsOfPayload(payload);
+    const position = user.position;
+    if (!id || !position) return;
+    this.options.logger.warn({ path }, "a user's event is missing from the history this node reads; announcing a gap before it");
+    const before = { ms: id.ms, seq: id.seq - 1 };
+    for (const member of user.members) {
+      if (member.detached) continue;
+      const at = member.gapPosition() ?? position;
+      if (compareEventIdParts(at, before) >= 0) continue;
+      this.options.metrics.gapsSignalled.labels(path).inc();
+      member.sendGap(encodeControlFrame(gapFrameBefore(at, id)));
+    }
+    user.advanceTo(before);
   }
 
   /** Hands the sockets everything history holds after the stream's position, and a gap notice to each that misses some. */
