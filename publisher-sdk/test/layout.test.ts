@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { HeraldValidationError } from '@herald/protocol';
+import { HeraldValidationError, isValidUserId } from '@herald/protocol';
 import { DEFAULT_CHANNEL_PREFIX, encodeUserTag, storageLayout, validateChannelPrefix } from '../src/storage/index.js';
 import { hostileIdempotencyKey, hostileText, hostileUserId } from '../../test/support/hostile-ids.js';
 
@@ -123,6 +123,28 @@ describe('storage layout', () => {
     };
     fc.assert(fc.property(fc.constantFrom('herald', 'a:b', 'herald:{u'.replace('{', '')), lookalike, lookalike, check), { numRuns: 3000 });
     fc.assert(fc.property(prefix, userId, idempotencyKey, check), { numRuns: 2000 });
+  });
+
+  it('reads the user back from their events channel, and from no other name', () => {
+    const layout = storageLayout();
+    expect(layout.userOfEvents('herald:{u:alice}:events')).toBe('alice');
+    expect(layout.userOfEvents('herald:{u:a%7Db}:events')).toBe('a}b');
+    expect(layout.userOfEvents('herald:{u:a%7db}:events')).toBeUndefined();
+    expect(layout.userOfEvents('herald:{u:a}b}:events')).toBeUndefined();
+    expect(layout.userOfEvents('herald:{u:}:events')).toBeUndefined();
+    expect(layout.userOfEvents('herald:{u:alice}:history')).toBeUndefined();
+    expect(layout.userOfEvents('staging:{u:alice}:events')).toBeUndefined();
+    fc.assert(
+      fc.property(prefix, fc.oneof(userId, lookalike), lookalike, (p, user, other) => {
+        const named = storageLayout(p);
+        if (isValidUserId(user)) expect(named.userOfEvents(named.userEvents(user))).toBe(user);
+        for (const name of [other, `${p}:{u:${other}}:events`, ...names(p, isValidUserId(user) ? user : 'a', 'k').map(([, n]) => n)]) {
+          const found = named.userOfEvents(name);
+          if (found !== undefined) expect(named.userEvents(found)).toBe(name);
+        }
+      }),
+      { numRuns: 3000 },
+    );
   });
 
   it("puts every name of a user under that user's own hash tag, and no two users under one", () => {

@@ -69,8 +69,11 @@ export class RedisBroker implements Broker {
   private readonly publisher: Publisher;
   private readonly logger: Logger;
   private readonly retention: RetentionPolicy;
-  /** Channels this node wants, with their user; restored on every reconnect. */
-  private readonly channels = new Map<string, string>();
+  /**
+   * Users whose channels this node wants; restored on every reconnect. Their ids, not channel
+   * names: ioredis keeps each name already, and a message's channel is read back into its user.
+   */
+  private readonly users = new Set<string>();
   private handler: BrokerMessageHandler | undefined;
   private connectionHandler: ConnectionHandler | undefined;
   /** Subscriptions were lost and are not restored yet (or the command connection is not back). */
@@ -148,11 +151,11 @@ export class RedisBroker implements Broker {
   async subscribe(userId: string): Promise<void> {
     const channel = this.layout.userEvents(userId);
     if (this.closed) throw new BrokerUnavailableError('broker is closed');
-    this.channels.set(channel, userId);
+    this.users.add(userId);
     try {
       await this.subscriber.subscribe(channel);
     } catch (error) {
-      this.channels.delete(channel);
+      this.users.delete(userId);
       // Unanswered in time, the SUBSCRIBE may still run: undo it. (A later SUBSCRIBE of the user
       // goes out after this UNSUBSCRIBE on the same connection.)
       if (this.subscriber.status === 'ready') {
@@ -164,7 +167,7 @@ export class RedisBroker implements Broker {
 
   async unsubscribe(userId: string): Promise<void> {
     const channel = this.layout.userEvents(userId);
-    this.channels.delete(channel);
+    this.users.delete(userId);
     // A lost connection holds no subscriptions, and the channel is no longer restored.
     if (this.subscriber.status !== 'ready') return;
     await this.subscriber.unsubscribe(channel);
@@ -253,14 +256,14 @@ export class RedisBroker implements Broker {
     this.closed = true;
     this.subscriberHealth.stop();
     this.commandsHealth.stop();
-    this.channels.clear();
+    this.users.clear();
     await this.publisher.close();
     await Promise.all([quit(this.subscriber), quit(this.commands)]);
   }
 
   private dispatch(channel: Buffer, payload: Buffer): void {
-    const userId = this.channels.get(channel.toString());
-    if (userId !== undefined) this.handler?.(userId, payload);
+    const userId = this.layout.userOfEvents(channel.toString());
+    if (userId !== undefined && this.users.has(userId)) this.handler?.(userId, payload);
   }
 
   /** Writes this node's retention policy to Redis, where every publisher reads it. */
@@ -306,7 +309,8 @@ export class RedisBroker implements Broker {
   }
 
   private async restoreSubscriptions(): Promise<void> {
-    const channels = [...this.channels.keys()];
+    const users = [...this.users];
+    const channels = users.map((userId) => this.layout.userEvents(userId));
     this.logger.warn({ channels: channels.length }, 'redis subscriber reconnected; restoring subscriptions');
     this.restoring = true;
     try {
@@ -314,7 +318,7 @@ export class RedisBroker implements Broker {
         await this.subscriber.subscribe(...channels.slice(i, i + RESUBSCRIBE_BATCH));
       }
       // Users whose last socket left while their channel was being restored.
-      const stale = channels.filter((channel) => !this.channels.has(channel));
+      const stale = channels.filter((_channel, i) => !this.users.has(users[i] as string));
       if (stale.length > 0) await this.subscriber.unsubscribe(...stale);
       this.logger.info({ channels: channels.length }, 'redis subscriptions restored');
       this.restored = true;

@@ -27,23 +27,34 @@ export interface Outlet {
 /** What offering an event to a member came to; `skipped`: it already had it. */
 export type OfferOutcome = SendOutcome | 'held' | 'skipped';
 
+/** What a member needs only while it resumes; made by `beginResume`, dropped by `finishResume`. */
+class ResumeState {
+  /** Live events held back until history is replayed; undefined once discarded (the socket went away). */
+  held: Buffer[] | undefined = [];
+  heldBytes = 0;
+  /** Live events held during the resume were dropped for lack of room: history must be read again. */
+  heldOverflowed = false;
+  /** Gap notices for where the socket stood before its resume, sent only if the resume is refused. */
+  gapsBeforeResume: string[] | undefined;
+
+  constructor(
+    /** Where the socket stood before the resume. */
+    readonly beforeResume: EventIdParts | undefined,
+  ) {}
+}
+
 /**
  * One socket's place in its user's event stream. It remembers the last event id the socket
  * has, so no event is sent to it twice or out of order, whatever path the event takes (live,
  * replayed from history on resume, or backfilled after a broker outage).
  */
 export class Member {
-  // Position: the newest event the socket has; -1 while it has none. Numbers, not an object,
-  // so the live path allocates nothing per socket per event.
-  private ms = -1;
-  private seq = -1;
-  private held: Buffer[] | undefined;
-  private heldBytes = 0;
-  /** Live events held during a resume were dropped for lack of room: history must be read again. */
-  private heldOverflowed = false;
-  private beforeResume: EventIdParts | undefined;
-  /** Gap notices for where the socket stood before its resume, sent only if the resume is refused. */
-  private gapsBeforeResume: string[] | undefined;
+  /**
+   * The newest event the socket has. Event ids are immutable, so this is the id object the event
+   * came with (shared with the user's other sockets): the live path allocates nothing per socket.
+   */
+  private at: EventIdParts | undefined;
+  private resume: ResumeState | undefined;
   /** Events sent since the member joined. */
   sent = 0;
   /** Set when the socket closes; the member must not be used after. */
@@ -56,11 +67,11 @@ export class Member {
     /** Bytes of live events held back during a resume; past it they are dropped and read from history instead. */
     private readonly maxHeldBytes = Number.POSITIVE_INFINITY,
   ) {
-    if (start) this.moveTo(start);
+    this.at = start;
   }
 
   get resuming(): boolean {
-    return this.held !== undefined;
+    return this.resume?.held !== undefined;
   }
 
   /**
@@ -68,13 +79,14 @@ export class Member {
    * unless the socket already has it.
    */
   offer(payload: Buffer, id: EventIdParts): OfferOutcome {
-    if (this.held) {
-      this.heldBytes += payload.length;
-      if (this.heldBytes <= this.maxHeldBytes) {
-        this.held.push(payload);
-      } else if (!this.heldOverflowed) {
-        this.held.length = 0;
-        this.heldOverflowed = true;
+    const resume = this.resume;
+    if (resume?.held) {
+      resume.heldBytes += payload.length;
+      if (resume.heldBytes <= this.maxHeldBytes) {
+        resume.held.push(payload);
+      } else if (!resume.heldOverflowed) {
+        resume.held.length = 0;
+        resume.heldOverflowed = true;
       }
       return 'held';
     }
@@ -86,8 +98,9 @@ export class Member {
    * too large for any socket is replaced by a herald.gap naming it, so the client knows.
    */
   sendIfNew(payload: Buffer, id: EventIdParts): OfferOutcome {
-    if (id.ms < this.ms || (id.ms === this.ms && id.seq <= this.seq)) return 'skipped';
-    this.moveTo(id);
+    const at = this.at;
+    if (at && (id.ms < at.ms || (id.ms === at.ms && id.seq <= at.seq))) return 'skipped';
+    this.at = id;
     this.sent += 1;
     const outcome = this.outlet.send(payload);
     if (outcome === 'too_large') {
@@ -98,7 +111,8 @@ export class Member {
 
   /** Where the socket stands for a gap notice: while resuming, where it stood before (a refused resume goes back there). */
   gapPosition(): EventIdParts | undefined {
-    return this.held ? this.beforeResume : this.position();
+    const resume = this.resume;
+    return resume?.held ? resume.beforeResume : this.at;
   }
 
   /**
@@ -106,20 +120,22 @@ export class Member {
    * resume announces its own gaps, and only a refused one needs this notice.
    */
   sendGap(frame: string): void {
-    if (this.held) (this.gapsBeforeResume ??= []).push(frame);
+    const resume = this.resume;
+    if (resume?.held) (resume.gapsBeforeResume ??= []).push(frame);
     else this.outlet.send(frame);
   }
 
   /** Held events discarded because the socket went away while resuming. */
   discardHeld(): number {
-    const count = this.held?.length ?? 0;
-    this.held = undefined;
+    const resume = this.resume;
+    const count = resume?.held?.length ?? 0;
+    if (resume) resume.held = undefined;
     return count;
   }
 
   /** Where the socket stands: the newest event it has (undefined: none yet). */
   position(): EventIdParts | undefined {
-    return this.ms < 0 ? undefined : { ms: this.ms, seq: this.seq };
+    return this.at;
   }
 
   /**
@@ -127,27 +143,26 @@ export class Member {
    * in history, which the resume must read again from `position()` before finishing.
    */
   takeHeldOverflow(): boolean {
-    if (!this.heldOverflowed) return false;
-    this.heldOverflowed = false;
-    this.heldBytes = 0;
+    const resume = this.resume;
+    if (!resume?.heldOverflowed) return false;
+    resume.heldOverflowed = false;
+    resume.heldBytes = 0;
     return true;
   }
 
   /** From now on live events wait until `finishResume`; the position becomes `since`. */
   beginResume(since: EventIdParts): void {
-    this.beforeResume = this.position();
-    this.held = [];
-    this.heldBytes = 0;
-    this.heldOverflowed = false;
-    this.moveTo(since);
+    const previous = this.resume;
+    this.resume = new ResumeState(this.at);
+    // Gap notices kept by an earlier, unfinished resume still stand.
+    this.resume.gapsBeforeResume = previous?.gapsBeforeResume;
+    this.at = since;
   }
 
   /** Sends the live events held back during the resume (minus those history already gave), then goes live. */
   finishResume(): void {
-    const held = this.held ?? [];
-    this.held = undefined;
-    this.heldBytes = 0;
-    this.gapsBeforeResume = undefined;
+    const held = this.resume?.held ?? [];
+    this.resume = undefined;
     for (const payload of held) {
       const id = eventIdPartsOfPayload(payload);
       if (id) this.sendIfNew(payload, id);
@@ -156,14 +171,8 @@ export class Member {
 
   /** Abandons a resume: back to where the member was, then the held events as in `finishResume`. */
   cancelResume(): void {
-    this.ms = this.beforeResume?.ms ?? -1;
-    this.seq = this.beforeResume?.seq ?? -1;
-    for (const frame of this.gapsBeforeResume ?? []) this.outlet.send(frame);
+    this.at = this.resume?.beforeResume;
+    for (const frame of this.resume?.gapsBeforeResume ?? []) this.outlet.send(frame);
     this.finishResume();
-  }
-
-  private moveTo(id: EventIdParts): void {
-    this.ms = id.ms;
-    this.seq = id.seq;
   }
 }

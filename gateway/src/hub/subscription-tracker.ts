@@ -25,22 +25,38 @@ interface Waiter {
   reject(error: unknown): void;
 }
 
-interface Entry {
-  refs: number;
-  phase: Phase;
-  waiters: Waiter[];
+/** One user's state: leases held, where the upstream subscription stands, who waits for it. */
+class Entry {
+  refs = 0;
+  phase: Phase = 'idle';
+  /** Acquirers waiting for the subscription; made when the first one waits (most never do). */
+  waiters: Waiter[] | undefined;
+
+  constructor(readonly userId: string) {}
+
+  /** Takes the waiters out, leaving none. */
+  takeWaiters(): Waiter[] {
+    const waiters = this.waiters ?? [];
+    this.waiters = undefined;
+    return waiters;
+  }
 }
 
+/** Every socket holds a lease: it points at its entry and its tracker's one release handler rather than closing over them. */
 class TrackedLease implements Lease {
   private released = false;
 
   constructor(
-    readonly userId: string,
-    private readonly onRelease: () => void,
+    private readonly entry: Entry,
+    private readonly onRelease: (entry: Entry) => void,
   ) {}
 
+  get userId(): string {
+    return this.entry.userId;
+  }
+
   release(): void {
-    if (this.forfeit()) this.onRelease();
+    if (this.forfeit()) this.onRelease(this.entry);
   }
 
   /** Marks the lease released without notifying; true if it was held. */
@@ -55,6 +71,10 @@ export type UpstreamFailure = (operation: 'subscribe' | 'unsubscribe', userId: s
 
 export class SubscriptionTracker {
   private readonly entries = new Map<string, Entry>();
+  private readonly releaseOne = (entry: Entry): void => {
+    entry.refs -= 1;
+    this.advance(entry);
+  };
 
   constructor(
     private readonly upstream: Upstream,
@@ -68,21 +88,19 @@ export class SubscriptionTracker {
   acquire(userId: string): Promise<Lease> {
     let entry = this.entries.get(userId);
     if (!entry) {
-      entry = { refs: 0, phase: 'idle', waiters: [] };
+      entry = new Entry(userId);
       this.entries.set(userId, entry);
     }
     const held = entry;
     held.refs += 1;
-    const lease = new TrackedLease(userId, () => {
-      held.refs -= 1;
-      this.advance(userId, held);
-    });
+    const lease = new TrackedLease(held, this.releaseOne);
     if (held.phase === 'active') return Promise.resolve(lease);
     return new Promise<Lease>((resolve, reject) => {
-      held.waiters.push({ lease, resolve, reject });
-      this.advance(userId, held);
+      (held.waiters ??= []).push({ lease, resolve, reject });
+      this.advance(held);
     });
   }
+
 
   /** Users whose upstream subscription is active. */
   get activeUsers(): number {
@@ -100,28 +118,28 @@ export class SubscriptionTracker {
     return this.entries.get(userId)?.refs ?? 0;
   }
 
-  private advance(userId: string, entry: Entry): void {
+  private advance(entry: Entry): void {
+    const userId = entry.userId;
     switch (entry.phase) {
       case 'subscribing':
       case 'unsubscribing':
         return; // the call in flight advances again when it completes
       case 'idle':
-        if (entry.refs > 0) this.subscribe(userId, entry);
+        if (entry.refs > 0) this.subscribe(entry);
         else if (this.entries.get(userId) === entry) this.entries.delete(userId);
         return;
       case 'active':
-        if (entry.refs === 0) this.unsubscribe(userId, entry);
+        if (entry.refs === 0) this.unsubscribe(entry);
         return;
     }
   }
 
   private settle(entry: Entry): void {
-    const waiters = entry.waiters;
-    entry.waiters = [];
-    for (const waiter of waiters) waiter.resolve(waiter.lease);
+    for (const waiter of entry.takeWaiters()) waiter.resolve(waiter.lease);
   }
 
-  private subscribe(userId: string, entry: Entry): void {
+  private subscribe(entry: Entry): void {
+    const userId = entry.userId;
     entry.phase = 'subscribing';
     void this.call(() => this.upstream.subscribe(userId)).then((error) => {
       if (error === undefined) {
@@ -130,24 +148,23 @@ export class SubscriptionTracker {
       } else {
         entry.phase = 'idle';
         this.onFailure('subscribe', userId, error);
-        const waiters = entry.waiters;
-        entry.waiters = [];
-        for (const waiter of waiters) {
+        for (const waiter of entry.takeWaiters()) {
           if (waiter.lease.forfeit()) entry.refs -= 1;
           waiter.reject(error);
         }
       }
-      this.advance(userId, entry);
+      this.advance(entry);
     });
   }
 
-  private unsubscribe(userId: string, entry: Entry): void {
+  private unsubscribe(entry: Entry): void {
+    const userId = entry.userId;
     entry.phase = 'unsubscribing';
     void this.call(() => this.upstream.unsubscribe(userId)).then((error) => {
       // A failed unsubscribe leaves nothing to undo: the broker no longer wants the channel.
       if (error !== undefined) this.onFailure('unsubscribe', userId, error);
       entry.phase = 'idle';
-      this.advance(userId, entry);
+      this.advance(entry);
     });
   }
 

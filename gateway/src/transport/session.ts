@@ -4,38 +4,6 @@ import type { Member, Outlet, SendOutcome } from '../hub/member.js';
 import type { Lease } from '../hub/subscription-tracker.js';
 import type { TokenBucket } from './limits.js';
 
-/**
- * One connection's state. uWS copies user data onto the socket object, so state that the upgrade
- * continuation and the socket handlers both change lives behind this one shared reference.
- */
-export interface Session {
-  readonly userId: string;
-  readonly connectionId: string;
-  readonly lease: Lease;
-  /** `?since=` from the URL, if any (checked after the welcome). */
-  readonly since: string | undefined;
-  /** Set by the open handler; cleared by the close handler, after which the socket must not be touched. */
-  socket: HeraldSocket | undefined;
-  /** True while `res.cork(() => res.upgrade())` runs (see welcome()). */
-  upgrading: boolean;
-  /** The socket's place in its user's stream, from the welcome on. */
-  member: Member | undefined;
-  /** Frames received from the client. */
-  framesReceived: number;
-  /** A resume was asked for (by URL or frame); only one per connection. */
-  resumeAsked: boolean;
-  /** When the token expires (ms since the epoch); the socket is closed with 4001 then. */
-  readonly expiresAt: number;
-  /** The session's place in the node's ExpiryQueue; -1 when not queued. */
-  expirySlot: number;
-  /** Frames the client may still send (4003 when exhausted); made at the first frame (full until then). */
-  inbound: TokenBucket | undefined;
-  /** Told when the socket's send buffer drains, and when it closes; made when first waited on. */
-  drains: DrainSignal | undefined;
-  /** The node closed the socket (see endSocket), rather than its client. */
-  closedByServer: boolean;
-}
-
 /** Closes a socket from the node's side; every close the node makes goes through here, so closes are counted by who made them. */
 export function endSocket(ws: HeraldSocket, code: number, reason: string): void {
   ws.getUserData().session.closedByServer = true;
@@ -93,29 +61,71 @@ export interface OutletSettings {
 }
 
 /**
- * The hub's view of a socket. A client that cannot keep up is closed with 4002 so it reconnects
- * and resumes from history: an event is never silently skipped for it. A class, not closures:
- * there is one per socket, and methods on a prototype cost nothing per socket.
+ * One connection's state. uWS copies user data onto the socket object, so state that the upgrade
+ * continuation and the socket handlers both change lives behind this one shared reference.
+ *
+ * It is also the hub's view of the socket (its Outlet): a client that cannot keep up is closed
+ * with 4002 so it reconnects and resumes from history, and an event is never silently skipped
+ * for it. One object per socket, with methods on the prototype: nothing else is made per socket.
  */
-export class SocketOutlet implements Outlet {
+export class Session implements Outlet {
+  /** Set by the open handler; cleared by the close handler, after which the socket must not be touched. */
+  socket: HeraldSocket | undefined = undefined;
+  /** The socket the outlet sends on: set with `socket` but kept after the close, as a socket's own outlet would. */
+  private ws: HeraldSocket | undefined = undefined;
+  /** True while `res.cork(() => res.upgrade())` runs (see welcome()). */
+  upgrading = true;
+  /** The socket's place in its user's stream, from the welcome on. */
+  member: Member | undefined = undefined;
+  /** Frames received from the client. */
+  framesReceived = 0;
+  /** A resume was asked for (by URL or frame); only one per connection. */
+  resumeAsked = false;
+  /** The session's place in the node's ExpiryQueue; -1 when not queued. */
+  expirySlot = -1;
+  /** Frames the client may still send (4003 when exhausted); made at the first frame (full until then). */
+  inbound: TokenBucket | undefined = undefined;
+  /** Told when the socket's send buffer drains, and when it closes; made when first waited on. */
+  drains: DrainSignal | undefined = undefined;
+  /** The node closed the socket (see endSocket), rather than its client. */
+  closedByServer = false;
+
   constructor(
-    private readonly ws: HeraldSocket,
-    private readonly session: Session,
-    private readonly settings: OutletSettings,
+    readonly userId: string,
+    readonly connectionId: string,
+    readonly lease: Lease,
+    /** `?since=` from the URL, if any (checked after the welcome). */
+    readonly since: string | undefined,
+    /** When the token expires (ms since the epoch); the socket is closed with 4001 then. */
+    readonly expiresAt: number,
+    private readonly outletSettings: OutletSettings,
   ) {}
 
+  /** For the open handler: the socket is usable from now on. */
+  socketOpened(ws: HeraldSocket): void {
+    this.socket = ws;
+    this.ws = ws;
+  }
+
+  /** For the close handler: the socket must not be touched any more. */
+  socketClosed(): void {
+    this.socket = undefined;
+    this.drains?.notify();
+  }
+
   async whenBufferedBelow(bytes: number): Promise<void> {
-    const { ws, session } = this;
-    while (session.socket && ws.getBufferedAmount() > bytes) {
-      if (await drainsOf(session).next(this.settings.drainStallMs)) continue;
-      if (session.socket) endSocket(ws, CloseCodes.SLOW_CONSUMER.code, 'slow consumer');
+    const ws = this.outletSocket();
+    while (this.socket && ws.getBufferedAmount() > bytes) {
+      if (await drainsOf(this).next(this.outletSettings.drainStallMs)) continue;
+      if (this.socket) endSocket(ws, CloseCodes.SLOW_CONSUMER.code, 'slow consumer');
       return;
     }
   }
 
   send(frame: Buffer | string): SendOutcome {
-    const { ws, settings } = this;
+    const settings = this.outletSettings;
     if (frame.length > settings.maxBufferedBytes) return 'too_large';
+    const ws = this.outletSocket();
     const status = ws.send(frame, false);
     if (status === SEND_SUCCESS) return 'sent';
     if (status === SEND_BACKPRESSURE) {
@@ -129,7 +139,12 @@ export class SocketOutlet implements Outlet {
   }
 
   close(code: number, reason: string): void {
-    endSocket(this.ws, code, reason);
+    endSocket(this.outletSocket(), code, reason);
+  }
+
+  private outletSocket(): HeraldSocket {
+    if (!this.ws) throw new Error('a session is used as an outlet before its socket opened');
+    return this.ws;
   }
 }
 

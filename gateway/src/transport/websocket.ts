@@ -14,10 +14,9 @@ import { KeyedRateLimiter, TokenBucket, clientAddress } from './limits.js';
 import {
   closeExpired,
   endSocket,
-  SocketOutlet,
   sendControl,
+  Session,
   type HeraldSocket,
-  type Session,
   type SocketData,
 } from './session.js';
 import { ExpiryQueue } from './expiry-queue.js';
@@ -112,7 +111,7 @@ export function createWebSocketBehavior(
    */
   function welcome(ws: HeraldSocket, session: Session): void {
     expiries.add(session);
-    const { member, since } = hub.attach(session.userId, new SocketOutlet(ws, session, outletSettings));
+    const { member, since } = hub.attach(session.userId, session);
     session.member = member;
     sendControl(
       ws,
@@ -175,22 +174,14 @@ export function createWebSocketBehavior(
         lease.release();
         return;
       }
-      const session: Session = {
-        userId: identity.userId,
-        connectionId: randomBytes(9).toString('base64url'),
+      const session = new Session(
+        identity.userId,
+        randomBytes(9).toString('base64url'),
         lease,
-        since: request.since,
-        socket: undefined,
-        upgrading: true,
-        member: undefined,
-        framesReceived: 0,
-        resumeAsked: false,
-        expiresAt: identity.expiresAt,
-        expirySlot: -1,
-        inbound: undefined,
-        drains: undefined,
-        closedByServer: false,
-      };
+        request.since,
+        identity.expiresAt,
+        outletSettings,
+      );
       res.cork(() => {
         try {
           res.upgrade<SocketData>({ session }, request.key, request.protocol, request.extensions, context);
@@ -272,7 +263,7 @@ export function createWebSocketBehavior(
 
     open(ws: HeraldSocket) {
       const { session } = ws.getUserData();
-      session.socket = ws;
+      session.socketOpened(ws);
       sockets.add(ws);
       metrics.connectionsOpened.inc();
       logger.debug({ connection_id: session.connectionId }, 'websocket opened');
@@ -317,8 +308,7 @@ export function createWebSocketBehavior(
 
     close(ws: HeraldSocket, code: number) {
       const { session } = ws.getUserData();
-      session.socket = undefined;
-      session.drains?.notify();
+      session.socketClosed();
       expiries.remove(session);
       sockets.remove(ws);
       if (session.member) hub.detach(session.member);

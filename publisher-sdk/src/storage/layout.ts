@@ -9,6 +9,13 @@ const TOKEN_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 const ESCAPED = /[%{}]/g;
 const NEEDS_ESCAPE = /[%{}]/;
 
+const ESCAPE_SEQUENCE = /%(25|7B|7D)/g;
+
+/** The inverse of encodeUserTag on what it produces (other text may come out changed; check by encoding again). */
+function decodeUserTag(tag: string): string {
+  return tag.replace(ESCAPE_SEQUENCE, (_all, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+}
+
 /** Returns the prefix unchanged, or throws an Error naming what is allowed. */
 export function validateChannelPrefix(prefix: string): string {
   if (!CHANNEL_PREFIX_PATTERN.test(prefix)) {
@@ -46,6 +53,8 @@ export interface StorageLayout {
   readonly prefix: string;
   /** Pub/sub channel carrying U's events and receipt requests. */
   userEvents(userId: string): string;
+  /** The user U whose `userEvents(U)` is `channel`, or undefined when no user's is. */
+  userOfEvents(channel: string): string | undefined;
   /** Stream of U's recent events (history for resume). */
   userHistory(userId: string): string;
   /** Hash: U's history epoch and event count. Outlives the history (see retention). */
@@ -72,6 +81,20 @@ export interface UserNames {
 export function storageLayout(prefix: string = DEFAULT_CHANNEL_PREFIX): StorageLayout {
   validateChannelPrefix(prefix);
   const user = (userId: string) => `${prefix}:{u:${encodeUserTag(userId)}}`;
+  const eventsHead = `${prefix}:{u:`;
+  const eventsTail = '}:events';
+  const userOfEvents = (channel: string): string | undefined => {
+    if (channel.length <= eventsHead.length + eventsTail.length) return undefined;
+    if (!channel.startsWith(eventsHead) || !channel.endsWith(eventsTail)) return undefined;
+    const tag = channel.slice(eventsHead.length, channel.length - eventsTail.length);
+    const userId = tag.includes('%') ? decodeUserTag(tag) : tag;
+    try {
+      // Only the one spelling encodeUserTag makes names the user (`%7d`, a bare `}`… do not).
+      return encodeUserTag(userId) === tag ? userId : undefined;
+    } catch {
+      return undefined;
+    }
+  };
   const forUser = (userId: string): UserNames => {
     const head = user(userId);
     return {
@@ -85,6 +108,7 @@ export function storageLayout(prefix: string = DEFAULT_CHANNEL_PREFIX): StorageL
     prefix,
     forUser,
     userEvents: (userId) => forUser(userId).events,
+    userOfEvents,
     userHistory: (userId) => forUser(userId).history,
     userSequence: (userId) => forUser(userId).sequence,
     userIdempotency: (userId, key) => forUser(userId).idempotency(key),
