@@ -128,7 +128,10 @@ async function measure(redis, redisUrl, kind, sdkPath, mode) {
   const done = await next();
   const after = await redisSample(redis);
   const stats = await redis.info('commandstats');
-  const script = /cmdstat_evalsha:calls=\d+,usec=\d+,usec_per_call=([\d.]+)/.exec(stats);
+  // Script calls made by EVALSHA, and by EVAL where Redis did not know the script yet.
+  const scripts = [...stats.matchAll(/cmdstat_eval(?:sha)?:calls=(\d+),usec=(\d+)/g)].map((match) => ({ calls: Number(match[1]), usec: Number(match[2]) }));
+  const scriptCalls = scripts.reduce((sum, entry) => sum + entry.calls, 0);
+  const scriptUsec = scripts.reduce((sum, entry) => sum + entry.usec, 0);
   await redis.flushall();
   const latency = summary(decode(done.latency));
   return {
@@ -140,7 +143,8 @@ async function measure(redis, redisUrl, kind, sdkPath, mode) {
     latencyMs: latency,
     publisherCpuUsPerEvent: Math.round((done.cpuUs / done.sent) * 10) / 10,
     redisCpuUsPerEvent: Math.round((((after.cpuSeconds - before.cpuSeconds) * 1e6) / done.sent) * 10) / 10,
-    scriptUsPerCall: script ? Number(script[1]) : null,
+    scriptUsPerEvent: scriptCalls > 0 ? Math.round((scriptUsec / done.sent) * 10) / 10 : null,
+    eventsPerScriptCall: scriptCalls > 0 ? Math.round((done.sent / scriptCalls) * 10) / 10 : null,
   };
 }
 
@@ -165,10 +169,10 @@ async function main() {
   const lines = [
     `Publish leg: ${settings.rate} events/s open loop to ${settings.users} users for ${settings.durationMs / 1000} s, then ${settings.window} in flight (closed loop), ~${settings.payload} B events, one publisher process each, one redis-server.`,
     '',
-    '| publisher | p50 | p99 | p99.9 | publisher CPU µs/event | Redis CPU µs/event | script µs/call | max events/s |',
+    '| publisher | p50 | p99 | p99.9 | publisher CPU µs/event | Redis CPU µs/event | script µs/event (events/call) | max events/s |',
     '|---|---|---|---|---|---|---|---|',
     ...rows.map(({ label, open, closed }) =>
-      `| ${label} | ${open.latencyMs?.p50} ms${ratio(open.latencyMs?.p50, floor.open.latencyMs?.p50)} | ${open.latencyMs?.p99} ms${ratio(open.latencyMs?.p99, floor.open.latencyMs?.p99)} | ${open.latencyMs?.p999} ms | ${open.publisherCpuUsPerEvent}${ratio(open.publisherCpuUsPerEvent, floor.open.publisherCpuUsPerEvent)} | ${open.redisCpuUsPerEvent}${ratio(open.redisCpuUsPerEvent, floor.open.redisCpuUsPerEvent)} | ${open.scriptUsPerCall ?? '–'} | ${closed.eventsPerSecond}${ratio(closed.eventsPerSecond, floor.closed.eventsPerSecond)} |`,
+      `| ${label} | ${open.latencyMs?.p50} ms${ratio(open.latencyMs?.p50, floor.open.latencyMs?.p50)} | ${open.latencyMs?.p99} ms${ratio(open.latencyMs?.p99, floor.open.latencyMs?.p99)} | ${open.latencyMs?.p999} ms | ${open.publisherCpuUsPerEvent}${ratio(open.publisherCpuUsPerEvent, floor.open.publisherCpuUsPerEvent)} | ${open.redisCpuUsPerEvent}${ratio(open.redisCpuUsPerEvent, floor.open.redisCpuUsPerEvent)} | ${open.scriptUsPerEvent === null ? '–' : `${open.scriptUsPerEvent} (${open.eventsPerScriptCall})`} | ${closed.eventsPerSecond}${ratio(closed.eventsPerSecond, floor.closed.eventsPerSecond)} |`,
     ),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
