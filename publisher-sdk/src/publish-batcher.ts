@@ -52,6 +52,8 @@ class Batch {
  */
 export class PublishBatcher {
   private gathering: Batch | undefined;
+  /** Batches sent and not yet answered (nor past their deadline). */
+  private readonly unanswered = new Set<Promise<void>>();
 
   constructor(
     private readonly redis: Redis,
@@ -70,9 +72,14 @@ export class PublishBatcher {
     });
   }
 
-  /** Sends the batch being gathered now, ahead of anything written after (a QUIT, say). */
-  sendGathered(): void {
+  /**
+   * Sends the batch being gathered now and resolves once every batch sent has been answered or
+   * has passed its deadline: the connection may then close without cutting off an answer (nor a
+   * script sent in full after Redis answered that it did not know it).
+   */
+  async flush(): Promise<void> {
     if (this.gathering) this.send(this.gathering);
+    await Promise.all(this.unanswered);
   }
 
   private batchFor(settings: PublishBatchSettings, event: ScriptEvent): Batch {
@@ -92,8 +99,13 @@ export class PublishBatcher {
     if (this.gathering === batch) this.gathering = undefined;
     const { pending } = batch;
     let answered = false;
+    let done = (): void => {};
+    const waiting = new Promise<void>((resolve) => (done = resolve));
+    this.unanswered.add(waiting);
+    void waiting.then(() => this.unanswered.delete(waiting));
     const deadline = setTimeout(() => {
       answered = true;
+      done();
       const error = new NoAnswerError(`no answer from Redis to the publish script within ${this.deadlineMs} ms`);
       for (const item of pending) item.reject(error);
     }, this.deadlineMs);
@@ -105,6 +117,7 @@ export class PublishBatcher {
       (replies) => {
         if (answered) return;
         answered = true;
+        done();
         clearTimeout(deadline);
         replies.forEach((reply, index) => {
           const item = pending[index];
@@ -116,6 +129,7 @@ export class PublishBatcher {
       (error: unknown) => {
         if (answered) return;
         answered = true;
+        done();
         clearTimeout(deadline);
         for (const item of pending) item.reject(error);
       },

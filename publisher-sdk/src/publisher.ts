@@ -390,7 +390,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
       if (closed) return;
       closed = true;
       // Publishes already handed over are answered before the connection goes; later ones are refused.
-      batcher.sendGathered();
+      await batcher.flush();
       receipts.close();
       if (owned) await redis.quit().catch(() => redis.disconnect());
     },

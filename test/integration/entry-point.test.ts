@@ -190,10 +190,10 @@ describe('gateway entry point', () => {
     }
   });
 
-  it('starts unready when Redis is unreachable and becomes ready once Redis is up', async () => {
+  it('starts unready when Redis is unreachable, refuses publishes at once, becomes ready once Redis is up, and then notices Redis hang', async () => {
     const redisPort = await freePort();
     const node = await startGatewayProcess(
-      { REDIS_URL: `redis://127.0.0.1:${redisPort}`, JWT_SECRET: TEST_JWT_SECRET },
+      { REDIS_URL: `redis://127.0.0.1:${redisPort}`, JWT_SECRET: TEST_JWT_SECRET, HERALD_PUBLISH_KEY: TEST_PUBLISH_KEY },
       { waitFor: 'healthz' },
     );
     let redis: RedisServer | undefined;
@@ -201,8 +201,19 @@ describe('gateway entry point', () => {
       const notReady = await fetch(`${node.adminUrl}/readyz`);
       expect(notReady.status).toBe(503);
       expect(await notReady.json()).toMatchObject({ status: 'not_ready', broker: { connected: false } });
+      await delay(1500); // down for longer than a blip
+      const started = Date.now();
+      const refused = await postPublish(node.httpUrl, { user_id: 'early', type: 'agent_started' });
+      expect({ status: refused.status, fast: Date.now() - started < 500 }).toEqual({ status: 503, fast: true });
       redis = await startRedisServer({ port: redisPort });
       await waitUntil('the node to become ready', async () => (await fetch(`${node.adminUrl}/readyz`)).status === 200, 15_000);
+      // Its connections are watched like those of a node that found Redis at start.
+      redis.signal('SIGSTOP');
+      try {
+        await waitUntil('the node to notice Redis hang', async () => (await fetch(`${node.adminUrl}/readyz`)).status === 503, 3000, 50);
+      } finally {
+        redis.signal('SIGCONT');
+      }
       expect(await node.stop('SIGTERM')).toBe(0);
     } finally {
       await node.stop('SIGKILL');

@@ -142,9 +142,10 @@ export class RedisBroker implements Broker {
   }
 
   async start(): Promise<void> {
-    await Promise.all([this.subscriber.connect(), this.commands.connect()]);
+    // Watched from the start: connections made later, once Redis is reachable, must be watched too.
     this.subscriberHealth.start();
     this.commandsHealth.start();
+    await Promise.all([this.subscriber.connect(), this.commands.connect()]);
     await this.publishRetention();
   }
 
