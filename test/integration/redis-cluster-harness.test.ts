@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { portIsFree } from '../support/ports.js';
 import { startRedisCluster, useRedisCluster } from '../support/redis-cluster.js';
@@ -10,6 +11,15 @@ function parseInfo(text: unknown): Map<string, string> {
       .filter((line) => line.includes(':'))
       .map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1).trim()]),
   );
+}
+
+/** The redis-server processes this test process started and that still run. */
+function childRedisServers(): string[] {
+  const ps = execFileSync('ps', ['-o', 'pid=,comm=', '--ppid', String(process.pid)], { encoding: 'utf8' });
+  return ps
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line.endsWith('redis-server'));
 }
 
 describe('the Redis Cluster test harness (6 real redis-server processes: 3 masters, 3 replicas)', () => {
@@ -231,7 +241,9 @@ describe('the Redis Cluster test harness (6 real redis-server processes: 3 maste
   it('stop() kills every node, frees every port and removes the directory', async () => {
     const { nodes, dir } = cluster();
     expect(existsSync(dir)).toBe(true);
+    expect(childRedisServers()).toHaveLength(5); // one was killed by the failover test
     await cluster().stop();
+    expect(childRedisServers()).toEqual([]);
     expect(existsSync(dir)).toBe(false);
     for (const node of nodes) {
       expect([node.port, await portIsFree(node.port), await portIsFree(node.port + 10_000)]).toEqual([node.port, true, true]);
@@ -239,7 +251,14 @@ describe('the Redis Cluster test harness (6 real redis-server processes: 3 maste
   });
 });
 
-describe('the Redis Cluster test harness without redis-server', () => {
+describe('the Redis Cluster test harness, when its start fails', () => {
+  it('leaves no node behind when it is stopped while starting', async () => {
+    const abort = new AbortController();
+    setTimeout(() => abort.abort(), 300);
+    await expect(startRedisCluster({ signal: abort.signal })).rejects.toThrow('the Redis cluster was stopped while starting');
+    expect(childRedisServers()).toEqual([]);
+  });
+
   it('says how to install it', async () => {
     const path = process.env['PATH'];
     process.env['PATH'] = '/nonexistent';

@@ -350,9 +350,11 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
   try {
     return await formCluster(processes, masterCount, replicasPerMaster);
   } catch (error) {
-    const detail = processes.isClosed ? '' : `\n${processes.outputs()}`;
-    await processes.stopAll();
     options.signal?.removeEventListener('abort', onAbort);
+    const aborted = options.signal?.aborted === true;
+    const detail = aborted ? '' : `\n${processes.outputs()}`;
+    await processes.stopAll();
+    if (aborted) throw new Error('the Redis cluster was stopped while starting', { cause: error });
     if (error instanceof Error) error.message += detail;
     throw error;
   }
