@@ -211,11 +211,16 @@ describe('the Redis Cluster test harness (6 real redis-server processes: 3 maste
     }
   });
 
-  it("promotes a killed master's replica within a few seconds (waitForFailover)", async () => {
+  it("promotes a killed master's replica within a few seconds (waitForFailover); keys and an SSUBSCRIBE carry over", async () => {
     const client = cluster().client();
+    const subscriber = cluster().client({ shardedSubscribers: true });
     try {
       const key = 'harness-failover-key';
+      const channel = `herald:{${key}}:events`; // same slot as the key
       await client.set(key, 'before');
+      const received: string[] = [];
+      subscriber.on('smessage', (_from: string, message: string) => received.push(message));
+      await subscriber.ssubscribe(channel);
       const master = await cluster().masterOf(key);
       const replica = cluster().nodes.find((node) => node.masterId === master.id);
       if (!replica) throw new Error('the master has no replica');
@@ -225,16 +230,24 @@ describe('the Redis Cluster test harness (6 real redis-server processes: 3 maste
       await cluster().kill(master.port, 'SIGKILL');
       const promoted = await cluster().waitForFailover(master.port);
       const took = Date.now() - killed;
-      console.log(`failover took ${took} ms`);
       expect(promoted.port).toBe(replica.port);
       expect(took).toBeLessThan(10_000);
       expect((await cluster().masterOf(key)).port).toBe(replica.port);
       expect(cluster().nodes.find((node) => node.port === master.port)?.failed).toBe(true);
 
+      expect(await client.get(key)).toBe('before');
       await waitUntil('the cluster client to write through the new master', () => client.set(key, 'after').then(() => true), 10_000, 100);
       expect(await client.get(key)).toBe('after');
+      await waitUntil(
+        'a message published after the failover to reach the subscriber',
+        async () => (await client.spublish(channel, 'after failover')) === 1 && received.includes('after failover'),
+        10_000,
+        100,
+      );
+      console.log(`failover took ${took} ms; the SSUBSCRIBE delivered again ${Date.now() - killed} ms after the kill`);
     } finally {
       client.disconnect();
+      subscriber.disconnect();
     }
   });
 

@@ -267,14 +267,27 @@ class NodeProcesses {
       // process.env given explicitly: under jest it is the test's own copy, which spawn would not see.
       { stdio: ['ignore', 'pipe', 'pipe'], env: process.env },
     );
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    // The watchdog must not kill whatever process gets this pid next.
-    void exited.then(() => unlink(join(this.dir, `${port}.pid`)).catch(() => undefined));
-    const node: NodeProcess = { port, child, exited, state: 'running', output: '' };
+    const node: NodeProcess = {
+      port,
+      child,
+      state: 'running',
+      output: '',
+      exited: new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.once('error', (error) => {
+          node.output += `\n${String(error)}`; // it did not start, and no 'exit' follows
+          resolve();
+        });
+      }),
+    };
     this.byPort.set(port, node);
     child.stdout?.on('data', (chunk: Buffer) => (node.output += chunk.toString()));
     child.stderr?.on('data', (chunk: Buffer) => (node.output += chunk.toString()));
-    void exited.then(() => (node.state = 'exited'));
+    void node.exited.then(async () => {
+      node.state = 'exited';
+      // The watchdog must not kill whatever process gets this pid next.
+      await unlink(join(this.dir, `${port}.pid`)).catch(() => undefined);
+    });
     const answered = await waitUntil(`redis-server on port ${port} to answer PING`, async () => {
       if (node.state === 'exited') return 'exited';
       if (this.closed) return 'closed';
