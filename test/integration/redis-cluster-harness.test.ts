@@ -126,12 +126,9 @@ describe('the Redis Cluster test harness (6 real redis-server processes: 3 maste
           during.push(key);
         }
       })();
-      const started = Date.now();
       const moved = await cluster().migrateSlot(slot, target.port, { batch: 40 });
-      const took = Date.now() - started;
       writing = false;
       await writer;
-      console.log(`migrateSlot: ${moved} keys moved in ${took} ms, ${during.length} keys written meanwhile`);
 
       expect(moved).toBeGreaterThanOrEqual(before.length);
       expect((await cluster().masterOf(slot)).id).toBe(target.id);
@@ -183,18 +180,12 @@ describe('the Redis Cluster test harness (6 real redis-server processes: 3 maste
       await cluster().migrateSlot(slot, target.port);
       movedAt = Date.now();
       await waitUntil('messages published after the move to arrive', () => received.some((n) => n > firstAfterMove), 15_000);
-      const resumedAfter = Date.now() - movedAt;
       await delay(200);
       publishing = false;
       await publishing$;
       await delay(100);
 
-      const missing = Array.from({ length: sent }, (_, n) => n).filter((n) => !received.includes(n));
-      console.log(
-        `SSUBSCRIBE across a slot move: delivery resumed ${resumedAfter} ms after migrateSlot returned; ` +
-          `${sent} published, ${missing.length} missed (${JSON.stringify(missing)})`,
-      );
-      // Whatever was lost in the switch (see the report), the subscription lives on the new owner now, only there.
+      // Whatever was lost in the switch (sharded pub/sub is at most once), the subscription lives on the new owner now, only there.
       expect(await publisher.spublish(channel, String(sent))).toBe(1);
       for (const node of cluster().masters) {
         const direct = cluster().nodeClient(node.port);
@@ -244,7 +235,6 @@ describe('the Redis Cluster test harness (6 real redis-server processes: 3 maste
         10_000,
         100,
       );
-      console.log(`failover took ${took} ms; the SSUBSCRIBE delivered again ${Date.now() - killed} ms after the kill`);
     } finally {
       client.disconnect();
       subscriber.disconnect();
