@@ -172,7 +172,9 @@ describe('a publish whose reply is lost after Redis ran it (real Redis, a proxy 
 
   it("stores exactly one event per logical publish, in each user's order, when the lost replies answer batches of events", async () => {
     let lost = 0;
-    loseReply = () => Math.random() < 0.33 && ++lost > 0;
+    let calls = 0;
+    // Every third script call loses its reply (and its connection, with any other batch in flight).
+    loseReply = () => ++calls % 3 === 0 && ++lost > 0;
     const publisher = publisherThroughLink();
     const users = Array.from({ length: 8 }, (_, index) => `batched-${index}`);
     const callsBefore = await scriptCalls();
@@ -181,11 +183,11 @@ describe('a publish whose reply is lost after Redis ran it (real Redis, a proxy 
         for (let n = 0; n < 30; n++) await publishUntilKnown(publisher, user, n);
       }),
     );
-    const calls = (await scriptCalls()) - callsBefore;
+    const made = (await scriptCalls()) - callsBefore;
     for (const user of users) expect(await storedNumbers(user)).toEqual(Array.from({ length: 30 }, (_, n) => n));
-    expect(lost).toBeGreaterThan(10);
+    expect(lost).toBeGreaterThanOrEqual(5);
     // The users' publishes shared script calls: a lost reply left several events' outcomes unknown at once.
-    expect(calls).toBeLessThan(users.length * 30 * 0.5);
+    expect(made).toBeLessThan(users.length * 30 * 0.5);
   });
 
   it('does not publish again when Redis restarted without its data after an unanswered attempt: the outcome stays unknown', async () => {
