@@ -117,6 +117,11 @@ describe('deploy/ files', () => {
     }
   });
 
+  it("keep tokens out of the ingress controller's access log (ingress-nginx logs query strings): the Ingress turns it off", () => {
+    const ingress = yamlFile<{ metadata: { annotations: Record<string, string> } }>('kubernetes/base/ingress.yaml');
+    expect(ingress.metadata.annotations['nginx.ingress.kubernetes.io/enable-access-log']).toBe('false');
+  });
+
   it('pass haproxy -c', () => {
     const check = spawnSync('haproxy', ['-c', '-f', join(DEPLOY, 'haproxy/haproxy.cfg')], {
       encoding: 'utf8',
