@@ -27,6 +27,11 @@ export interface WebSocketLike {
   onerror: ((event: unknown) => void) | null;
 }
 
+/** The error listener of a socket the client has let go of. */
+function ignoreError(): void {
+  // nothing to do: the client no longer uses the socket
+}
+
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
 
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
@@ -239,7 +244,10 @@ export function connect(options: ConnectOptions): HeraldClient {
   };
 
   const abandon = (ws: WebSocketLike) => {
-    ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    // Closing a socket that is still connecting makes Node's `ws` emit an error: with no listener
+    // left, that error would be thrown at the host process.
+    ws.onerror = ignoreError;
     try {
       ws.close();
     } catch {

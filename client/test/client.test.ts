@@ -1,5 +1,6 @@
 import { DEFAULT_RETENTION } from '@herald/publisher-sdk/storage';
-import type { IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { MemoryBroker, MemoryBus } from '@herald/gateway';
 import { connect, reconnectDelay, type HeraldClient, type WebSocketConstructor } from '../src/index.js';
@@ -64,6 +65,12 @@ async function withFakeGateway(
   }
 }
 
+/** An event frame for user u, as a gateway sends it. */
+const event = (id: string) => JSON.stringify({ id, type: 'agent_thinking', ts: 1, user_id: 'u', data: null });
+/** The welcome frame for user u, starting at `since`. */
+const welcomeFrame = (since: string) =>
+  JSON.stringify({ type: 'herald.welcome', protocol: 1, node: 'n', user_id: 'u', connection_id: 'c', since });
+
 describe('client', () => {
   const clients: HeraldClient[] = [];
   const nodes: RestartableNode[] = [];
@@ -84,6 +91,26 @@ describe('client', () => {
   afterEach(async () => {
     for (const client of clients.splice(0)) client.close();
     await Promise.all(nodes.splice(0).map((restartable) => restartable.stop()));
+  });
+
+  it('closes without an error reaching the host while its socket is still connecting (Node ws)', async () => {
+    // A server that accepts the connection and never answers the upgrade: the socket stays connecting.
+    const silent = createServer(() => undefined);
+    const accepted = new Promise<void>((resolve) => silent.once('connection', () => resolve()));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (silent.address() as AddressInfo).port;
+      const client = open({ url: `ws://127.0.0.1:${port}/ws`, token: 't' });
+      await accepted;
+      expect(client.state).toBe('connecting');
+      client.close();
+      // An error emitted with no listener would be thrown now, on the next tick.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(client.state).toBe('closed');
+    } finally {
+      silent.closeAllConnections();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 
   it('delivers events in order through the iterator and tracks the last id', async () => {
@@ -206,10 +233,9 @@ describe('client', () => {
 
   it('drops an event that does not follow the last one and resumes from the last it had', async () => {
     const urls: string[] = [];
-    const event = (id: string) => JSON.stringify({ id, type: 'agent_thinking', ts: 1, user_id: 'u', data: null });
     await withFakeGateway((socket, request) => {
       urls.push(request.url ?? '');
-      socket.send(JSON.stringify({ type: 'herald.welcome', protocol: 1, node: 'n', user_id: 'u', connection_id: 'c', since: '100-0' }));
+      socket.send(welcomeFrame('100-0'));
       if (urls.length === 1) {
         // 100-3 goes missing: a gateway bug the client must not hide.
         for (const id of ['100-1', '100-2', '100-4']) socket.send(event(id));
@@ -230,9 +256,8 @@ describe('client', () => {
   });
 
   it('accepts a jump announced by herald.gap, the first event of a newer history included', async () => {
-    const event = (id: string) => JSON.stringify({ id, type: 'agent_thinking', ts: 1, user_id: 'u', data: null });
     await withFakeGateway((socket) => {
-      socket.send(JSON.stringify({ type: 'herald.welcome', protocol: 1, node: 'n', user_id: 'u', connection_id: 'c', since: '100-0' }));
+      socket.send(welcomeFrame('100-0'));
       socket.send(event('100-1'));
       socket.send(JSON.stringify({ type: 'herald.gap', since: '100-1', oldest: '100-7' }));
       socket.send(event('100-7'));
@@ -249,10 +274,9 @@ describe('client', () => {
 
   it('resumes when a newer history begins without herald.gap: the end of the old one may be missing', async () => {
     const urls: string[] = [];
-    const event = (id: string) => JSON.stringify({ id, type: 'agent_thinking', ts: 1, user_id: 'u', data: null });
     await withFakeGateway((socket, request) => {
       urls.push(request.url ?? '');
-      socket.send(JSON.stringify({ type: 'herald.welcome', protocol: 1, node: 'n', user_id: 'u', connection_id: 'c', since: '100-0' }));
+      socket.send(welcomeFrame('100-0'));
       if (urls.length === 1) {
         // 100-2 went missing right before a new history began.
         for (const id of ['100-1', '200-1']) socket.send(event(id));
@@ -273,9 +297,8 @@ describe('client', () => {
   });
 
   it('tells the application of a gap when the gateway refuses its position', async () => {
-    const event = (id: string) => JSON.stringify({ id, type: 'agent_thinking', ts: 1, user_id: 'u', data: null });
     await withFakeGateway((socket) => {
-      socket.send(JSON.stringify({ type: 'herald.welcome', protocol: 1, node: 'n', user_id: 'u', connection_id: 'c', since: '100-3' }));
+      socket.send(welcomeFrame('100-3'));
       socket.send(JSON.stringify({ type: 'herald.error', code: 'invalid_since', message: 'no' }));
       socket.send(event('100-4'));
     }, async (url) => {
