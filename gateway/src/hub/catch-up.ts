@@ -99,7 +99,8 @@ export class CatchUp {
         this.sequencer.release(user);
         if (!user.held) return;
         if (waiting !== undefined && user.held[0] === waiting) {
-          this.skipTo(user, waiting, path);
+          // Never read again for nothing: a stream that cannot move past its first held event stops here.
+          if (!this.skipTo(user, waiting, path)) return;
           this.sequencer.release(user);
           if (!user.held) return;
         }
@@ -113,12 +114,12 @@ export class CatchUp {
    * Announces a gap before `payload`'s event and makes that event the next one: it was published
    * (it reached the node), yet the history does not hold it, nor anything up to it. (A publisher
    * that writes its histories elsewhere than this node reads them: another database number, a
-   * key prefix.)
+   * key prefix.) False when `payload` names no event to move to.
    */
-  private skipTo(user: UserStream, payload: Buffer, path: CatchUpPath): void {
+  private skipTo(user: UserStream, payload: Buffer, path: CatchUpPath): boolean {
     const id = eventIdPartsOfPayload(payload);
     const position = user.position;
-    if (!id || !position) return;
+    if (!id || !position) return false;
     this.options.logger.warn({ path }, "a user's event is missing from the history this node reads; announcing a gap before it");
     const before = { ms: id.ms, seq: id.seq - 1 };
     for (const member of user.members) {
@@ -129,6 +130,7 @@ export class CatchUp {
       member.sendGap(encodeControlFrame(gapFrameBefore(at, id)));
     }
     user.advanceTo(before);
+    return true;
   }
 
   /** Hands the sockets everything history holds after the stream's position, and a gap notice to each that misses some. */
