@@ -44,7 +44,8 @@ export class UndecidableError extends Error {
 export type FailureKind = 'not_run' | 'refused' | 'unknown';
 
 // Redis error replies after which the same command may succeed (failover, loading, busy script).
-const RETRYABLE_REPLY = /^(LOADING|READONLY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|BUSY|NOREPLICAS)\b/;
+// HERALDRUN: the script found another server run than it was given and did nothing (LUA_CHECK_RUN).
+const RETRYABLE_REPLY = /^(LOADING|READONLY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|BUSY|NOREPLICAS|HERALDRUN)\b/;
 
 export function classifyFailure(error: unknown): FailureKind {
   if (error instanceof NotSentError) return 'not_run';

@@ -38,6 +38,7 @@ import {
   DEFAULT_CHANNEL_PREFIX,
   DEFAULT_IDEMPOTENCY_WINDOW_SECONDS,
   ServerRun,
+  isWrongRun,
   storageLayout,
   type ScriptPublishReply,
 } from './storage/index.js';
@@ -340,6 +341,8 @@ export function createPublisher(options: PublisherOptions): Publisher {
             );
           } catch (error) {
             if (classifyFailure(error) === 'unknown') unansweredOnRun ??= run.run;
+            // The server's role changed under the connection: read its run again before the retry.
+            if (isWrongRun(error)) serverRun.forget();
             throw error;
           }
         },

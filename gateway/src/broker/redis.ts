@@ -10,6 +10,7 @@ import {
   readHistories,
   restartHistoryAfter,
   ServerRun,
+  isWrongRun,
   sameRetention,
   storageLayout,
   writeRetention,
@@ -190,27 +191,41 @@ export class RedisBroker implements Broker {
   }
 
   async openHistory(userId: string): Promise<string> {
-    const run = await this.serverRun();
-    return openHistory(this.commands, this.layout.forUser(userId), this.retention.positionTtlSeconds, run);
+    return this.withServerRun((run) => openHistory(this.commands, this.layout.forUser(userId), this.retention.positionTtlSeconds, run));
   }
 
   async readHistory(userId: string, after: string, limit: PageLimit): Promise<HistoryPage> {
-    const run = await this.serverRun();
-    return historyPage(await readHistory(this.commands, { keys: this.layout.forUser(userId), after }, limit, run));
+    const keys = this.layout.forUser(userId);
+    return historyPage(await this.withServerRun((run) => readHistory(this.commands, { keys, after }, limit, run)));
   }
 
   async readHistories(reads: readonly HistoryRequest[], limit: PageLimit): Promise<readonly (HistoryPage | undefined)[]> {
-    const run = await this.serverRun();
     const requests = reads.map(({ userId, after }) => ({ keys: this.layout.forUser(userId), after }));
-    const stored = await readHistories(this.commands, requests, limit, run);
+    const stored = await this.withServerRun((run) => readHistories(this.commands, requests, limit, run));
     return stored.map((history) => history && historyPage(history));
   }
 
   async restartHistoryAfter(userId: string, id: string): Promise<HistoryRestart> {
     const parts = parseEventId(id);
     if (!parts) throw new Error(`not an event id: ${JSON.stringify(id)}`);
+    const keys = this.layout.forUser(userId);
+    return this.withServerRun((run) => restartHistoryAfter(this.commands, keys, parts, this.retention.positionTtlSeconds, run));
+  }
+
+  /**
+   * Runs a history script with the run of the server the command connection is on. A script
+   * that finds another run (the server's role changed under the connection) did nothing: the run
+   * is read again for the next try, and this one fails as the broker being unavailable.
+   */
+  private async withServerRun<T>(script: (run: string) => Promise<T>): Promise<T> {
     const run = await this.serverRun();
-    return restartHistoryAfter(this.commands, this.layout.forUser(userId), parts, this.retention.positionTtlSeconds, run);
+    try {
+      return await script(run);
+    } catch (error) {
+      if (!isWrongRun(error)) throw error;
+      this.runs.forget();
+      throw new BrokerUnavailableError("the Redis server's run changed (a promotion or a demotion); reading it again", { cause: error });
+    }
   }
 
   /** The run id of the server the command connection is on, for a script sent right after. */

@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
 import { EVENT_PAYLOAD_ID_PREFIX, parseEventId, type EventIdParts } from '@herald/protocol';
-import { LUA_ENSURE_EPOCH, LUA_NEW_EPOCH_START, luaKeepAtLeast } from './lua.js';
+import { LUA_CHECK_RUN, LUA_ENSURE_EPOCH, LUA_NEW_EPOCH_START, luaKeepAtLeast } from './lua.js';
 import { RedisScript, isUnknownScript } from './redis-script.js';
+import { isWrongRun } from './server-run.js';
 
 /**
  * Opens a user's history: starts one when there is none (or it began on another server run),
@@ -12,6 +13,7 @@ const OPEN_HISTORY_SCRIPT = `
 local seq = KEYS[1]
 local stream = KEYS[2]
 local run = ARGV[2]
+${LUA_CHECK_RUN}
 local createMissing = true
 ${LUA_ENSURE_EPOCH}
 ${luaKeepAtLeast('seq', 'ARGV[1]')}
@@ -31,6 +33,7 @@ const READ_HISTORY_SCRIPT = `
 local stream = KEYS[1]
 local seq = KEYS[2]
 local run = ARGV[3]
+${LUA_CHECK_RUN}
 local createMissing = false
 ${LUA_ENSURE_EPOCH}
 if not epoch then return {0} end
@@ -79,6 +82,7 @@ const RESTART_HISTORY_SCRIPT = `
 local seq = KEYS[1]
 local stream = KEYS[2]
 local run = ARGV[5]
+${LUA_CHECK_RUN}
 local now = redis.call('TIME')
 local idEpoch = tonumber(ARGV[1])
 if idEpoch > tonumber(now[1]) * 1000 + tonumber(ARGV[4]) then return {0} end
@@ -233,7 +237,8 @@ export async function readHistory(
 
 /**
  * Reads the first page of many users' histories in one round trip (a pipeline). A read that
- * failed (for one, Redis did not know the script yet) is undefined: read it alone.
+ * failed (for one, Redis did not know the script yet) is undefined: read it alone. Rejects when
+ * the server's run is not `run` (see LUA_CHECK_RUN).
  */
 export async function readHistories(
   redis: Redis,
@@ -257,6 +262,7 @@ export async function readHistories(
       const [error, reply] = results[j] ?? [new Error('no reply')];
       if (!error) stored[read] = parseStoredHistory(reply);
       else if (isUnknownScript(error)) unknownScript.push(read);
+      else if (isWrongRun(error)) throw error; // every read was refused: the caller reads the run again
     });
     pending.splice(0, pending.length, ...unknownScript);
   }

@@ -57,4 +57,4 @@ export {
   type Receipt,
 } from './receipt-messages.js';
 export { RedisScript } from './redis-script.js';
-export { ServerRun, type ConnectionRun } from './server-run.js';
+export { ServerRun, isWrongRun, type ConnectionRun } from './server-run.js';

@@ -18,6 +18,25 @@ if top then start = math.max(start, tonumber(string.match(top[1], '^(%d+)')) + 1
 if previous then start = math.max(start, tonumber(previous) + 1) end
 `;
 
+/** The error a script answers when it runs on another server run than the one it was given. */
+export const WRONG_RUN_ERROR = 'HERALDRUN';
+
+/**
+ * A server run is the server process (`run_id`) in its current replication history
+ * (`master_replid`): a restart changes the first, and a promotion, or a demotion with its full
+ * resynchronisation, changes the second, even when the process and its connections stay.
+ *
+ * This fragment checks, before anything else, that the server running the script is in the run
+ * `run` the caller read: if not, the script does nothing and answers WRONG_RUN_ERROR followed by
+ * the run it found, so that the caller learns it and decides again (a history must end with the
+ * server run it began on, and a retry after an unanswered attempt may only go to that attempt's).
+ */
+export const LUA_CHECK_RUN = `
+local serverInfo = redis.call('INFO', 'server') .. redis.call('INFO', 'replication')
+local here = string.match(serverInfo, 'run_id:(%x+)') .. '-' .. string.match(serverInfo, 'master_replid:(%x+)')
+if here ~= run then return redis.error_reply('${WRONG_RUN_ERROR} ' .. here) end
+`;
+
 /**
  * A user's sequence hash holds the current history's epoch, the number of events numbered in
  * it, and the run id of the Redis server it was numbered on. A server that restarted, or a

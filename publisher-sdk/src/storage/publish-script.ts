@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { EVENT_PAYLOAD_ID_PREFIX } from '@herald/protocol';
-import { HISTORY_BODY_FIELD, LUA_ENSURE_EPOCH, luaRefreshRetention } from './lua.js';
+import { HISTORY_BODY_FIELD, LUA_CHECK_RUN, LUA_ENSURE_EPOCH, luaRefreshRetention } from './lua.js';
 import { RECEIPT_REQUEST_PREFIX } from './receipt-messages.js';
 import { RedisScript } from './redis-script.js';
 
@@ -30,6 +30,7 @@ const ARGS_PER_EVENT = 7;
  */
 export const PUBLISH_SCRIPT = `
 local maxEvents, ttl, positionTtl, run = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+${LUA_CHECK_RUN}
 local function publishOne(k, a)
   local dedup = KEYS[k + 3]
   local previous = redis.call('GET', dedup)
