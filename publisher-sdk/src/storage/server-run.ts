@@ -1,5 +1,4 @@
 import type { Redis } from 'ioredis';
-
 import { WRONG_RUN_ERROR } from './lua.js';
 
 const RUN_ID = /^run_id:([0-9a-f]+)\r?$/m;
