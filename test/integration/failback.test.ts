@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { isControlFrame } from '@herald/protocol';
 import { createPublisher } from '@herald/publisher-sdk';
 import { TestClient } from '../support/clients.js';
+import { postPublish } from '../support/publish.js';
 import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { TEST_JWT_SECRET, signTestToken } from '../support/tokens.js';
+import { TEST_JWT_SECRET, TEST_PUBLISH_KEY, signTestToken } from '../support/tokens.js';
 import { delay, waitUntil } from '../support/wait.js';
 
 async function linkUp(replica: RedisServer): Promise<void> {
@@ -27,7 +28,7 @@ async function command(server: RedisServer, ...args: string[]): Promise<void> {
   }
 }
 
-describe('a failover and back to the old master, whose process never restarted (real Redis primary and replica)', () => {
+describe('Redis roles changing under the gateway: a failover and back to the old primary, a primary made a replica (real Redis primary and replica)', () => {
   let a: RedisServer;
   let b: RedisServer;
   let node: GatewayProcess;
@@ -38,7 +39,7 @@ describe('a failover and back to the old master, whose process never restarted (
     [a, b] = await Promise.all([startRedisServer({ dir: dirs[0] as string }), startRedisServer({ dir: dirs[1] as string })]);
     await command(b, 'REPLICAOF', '127.0.0.1', String(a.port));
     await linkUp(b);
-    node = await startGatewayProcess({ REDIS_URL: a.url, JWT_SECRET: TEST_JWT_SECRET });
+    node = await startGatewayProcess({ REDIS_URL: a.url, JWT_SECRET: TEST_JWT_SECRET, HERALD_PUBLISH_KEY: TEST_PUBLISH_KEY });
   });
   afterAll(async () => {
     await node.stop('SIGKILL');
@@ -78,5 +79,20 @@ describe('a failover and back to the old master, whose process never restarted (
       await socket.close();
       await publisher.close();
     }
+  });
+
+  it('is unready, and refuses publishes at once, while its Redis is a read-only replica; ready again once it is a primary', async () => {
+    const readyz = async () => (await fetch(`${node.adminUrl}/readyz`)).status;
+    await waitUntil('the node to be ready', async () => (await readyz()) === 200, 10_000, 50);
+    await command(a, 'REPLICAOF', '127.0.0.1', String(b.port));
+    try {
+      await waitUntil('the node to turn unready', async () => (await readyz()) === 503, 2000, 50);
+      const started = Date.now();
+      const refused = await postPublish(node.httpUrl, { user_id: 'failback-user', type: 'agent_started' });
+      expect({ status: refused.status, fast: Date.now() - started < 500 }).toEqual({ status: 503, fast: true });
+    } finally {
+      await command(a, 'REPLICAOF', 'NO', 'ONE');
+    }
+    await waitUntil('the node to be ready again', async () => (await readyz()) === 200, 5000, 50);
   });
 });

@@ -9,6 +9,11 @@ export interface ConnectionHealthOptions {
   readonly reconnectAfterMs: number;
   /** Told once per stall, when the connection is dropped. */
   readonly onReconnect: (silentForMs: number) => void;
+  /**
+   * The connection must lead to a primary (it writes): its health check asks the server's ROLE
+   * instead of a PING, and a replica (read-only) makes it unavailable.
+   */
+  readonly requirePrimary?: boolean;
 }
 
 /**
@@ -32,6 +37,8 @@ export class ConnectionHealth {
   private silentSinceDrop = false;
   /** When the connection was first seen not ready (undefined while it is ready). */
   private notReadySince: number | undefined;
+  /** The last health check found a replica where a primary is required. */
+  private onReplica = false;
 
   constructor(
     private readonly connection: Redis,
@@ -57,12 +64,17 @@ export class ConnectionHealth {
     return this.judgedSilent;
   }
 
+  /** Whether the last health check found a read-only replica where a primary is required. */
+  get readOnly(): boolean {
+    return this.onReplica;
+  }
+
   /**
    * Known not to answer now: silent, or not connected for longer than a blip (`silentAfterMs`).
    * Work that would wait on the connection is better refused at once.
    */
   get unavailable(): boolean {
-    if (this.judgedSilent) return true;
+    if (this.judgedSilent || this.onReplica) return true;
     return this.notReadySince !== undefined && Date.now() - this.notReadySince > this.options.silentAfterMs;
   }
 
@@ -91,7 +103,7 @@ export class ConnectionHealth {
     if (this.pinging) return;
     this.pinging = true;
     this.waitingSince ??= now;
-    this.connection.ping().then(
+    this.check().then(
       () => {
         this.waitingSince = undefined;
         this.judgedSilent = false;
@@ -102,5 +114,14 @@ export class ConnectionHealth {
         this.pinging = false;
       },
     );
+  }
+
+  private async check(): Promise<void> {
+    if (!this.options.requirePrimary) {
+      await this.connection.ping();
+      return;
+    }
+    const role = (await this.connection.call('ROLE')) as unknown[];
+    this.onReplica = role[0] !== 'master';
   }
 }

@@ -121,6 +121,8 @@ export class RedisBroker implements Broker {
         reconnectAfterMs: RECONNECT_AFTER_MS,
         onReconnect: (silentForMs) =>
           this.logger.error({ connection: role, silent_ms: silentForMs }, 'redis connection silent for too long; reconnecting'),
+        // Publishes and history scripts write: a primary demoted to a read-only replica refuses them all.
+        requirePrimary: role === 'commands',
       });
     this.subscriberHealth = watch('subscriber', this.subscriber);
     this.commandsHealth = watch('commands', this.commands);
@@ -180,7 +182,8 @@ export class RedisBroker implements Broker {
     // Known not to answer (silent, or reconnecting for longer than a blip): fail now, certainly
     // unpublished, rather than hold the request for the SDK's waits and deadlines.
     if (this.commandsHealth.unavailable) {
-      throw new BrokerUnavailableError('the event was not published: Redis is not answering');
+      const why = this.commandsHealth.readOnly ? 'Redis is a read-only replica' : 'Redis is not answering';
+      throw new BrokerUnavailableError(`the event was not published: ${why}`);
     }
     return this.publisher.publish(request.user_id, request.type, request.data, {
       ...(request.run_id === undefined ? {} : { runId: request.run_id }),
@@ -260,10 +263,16 @@ export class RedisBroker implements Broker {
     if (this.closed) return { connected: false, detail: 'redis broker is closed' };
     const subscriberSilent = this.subscriberHealth.silent;
     const commandsSilent = this.commandsHealth.silent;
+    const readOnly = this.commandsHealth.readOnly;
     const connected =
-      this.subscriber.status === 'ready' && this.commands.status === 'ready' && !this.restoring && !subscriberSilent && !commandsSilent;
+      this.subscriber.status === 'ready' &&
+      this.commands.status === 'ready' &&
+      !this.restoring &&
+      !subscriberSilent &&
+      !commandsSilent &&
+      !readOnly;
     const subscriber = this.restoring ? 'restoring subscriptions' : subscriberSilent ? 'not answering' : this.subscriber.status;
-    const commands = commandsSilent ? 'not answering' : this.commands.status;
+    const commands = commandsSilent ? 'not answering' : readOnly ? 'on a read-only replica' : this.commands.status;
     return { connected, detail: `redis subscriber ${subscriber}, commands ${commands}` };
   }
 
