@@ -37,5 +37,8 @@ export async function stopFleetScript(fleet: FleetScript): Promise<void> {
 }
 
 export function waitForFleetReady(fleet: FleetScript): Promise<true> {
-  return waitUntil('the fleet to be ready', () => fleet.output().includes('Herald fleet ready'), 30_000);
+  // `npm run fleet` builds first: on two busy cores that alone can take tens of seconds.
+  return waitUntil('the fleet to be ready', () => fleet.output().includes('Herald fleet ready'), 45_000).catch((error: unknown) => {
+    throw new Error(`${(error as Error).message}; the fleet printed:\n${fleet.output().slice(-3000)}`);
+  });
 }
