@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
 import {
   CloseCodes,
-  compareEventIdParts,
   encodeControlFrame,
   eventIdPartsOfPayload,
   formatEventId,
@@ -78,8 +77,9 @@ export class CatchUp {
       while (current()) {
         // The event the stream holds first: if history, read after it arrived, does not hold it either, nothing can fill what lies before it.
         const waiting = user.held?.[0];
+        let extent: HistoryExtent | undefined;
         try {
-          await this.fillFromHistory(user, path, current, prefetched);
+          extent = await this.fillFromHistory(user, path, current, prefetched);
           prefetched = undefined;
           failures.succeeded();
         } catch (error) {
@@ -95,12 +95,12 @@ export class CatchUp {
           await new Promise((resolve) => setTimeout(resolve, delay));
           continue;
         }
-        if (!current() || user.overflowed) continue;
+        if (!current() || user.overflowed || extent === undefined) continue;
         this.sequencer.release(user);
         if (!user.held) return;
         if (waiting !== undefined && user.held[0] === waiting) {
           // Never read again for nothing: a stream that cannot move past its first held event stops here.
-          if (!this.skipTo(user, waiting, path)) return;
+          if (!this.skipTo(user, waiting, extent, path)) return;
           this.sequencer.release(user);
           if (!user.held) return;
         }
@@ -116,54 +116,60 @@ export class CatchUp {
    * that writes its histories elsewhere than this node reads them: another database number, a
    * key prefix.) False when `payload` names no event to move to.
    */
-  private skipTo(user: UserStream, payload: Buffer, path: CatchUpPath): boolean {
+  private skipTo(user: UserStream, payload: Buffer, extent: HistoryExtent, path: CatchUpPath): boolean {
     const id = eventIdPartsOfPayload(payload);
     const position = user.position;
     if (!id || !position) return false;
     this.options.logger.warn({ path }, "a user's event is missing from the history this node reads; announcing a gap before it");
-    const before = { ms: id.ms, seq: id.seq - 1 };
-    for (const member of user.members) {
-      if (member.detached) continue;
-      const at = member.gapPosition() ?? position;
-      if (compareEventIdParts(at, before) >= 0) continue;
-      this.options.metrics.gapsSignalled.labels(path).inc();
-      member.sendGap(encodeControlFrame(gapFrameBefore(at, id)));
-    }
-    user.advanceTo(before);
+    this.announceGap(user, position, id, extent, path);
+    user.advanceTo({ ms: id.ms, seq: id.seq - 1 });
     return true;
   }
 
-  /** Hands the sockets everything history holds after the stream's position, and a gap notice to each that misses some. */
+  /** Sends a gap notice before `next` (undefined: the history's end) to each socket it concerns, from where that socket stands. */
+  private announceGap(
+    user: UserStream,
+    since: EventIdParts,
+    next: EventIdParts | undefined,
+    extent: HistoryExtent,
+    path: CatchUpPath,
+  ): void {
+    for (const member of user.members) {
+      if (member.detached) continue;
+      const at = member.gapPosition() ?? since;
+      if (!gapConcerns(at, next, extent)) continue;
+      this.options.metrics.gapsSignalled.labels(path).inc();
+      member.sendGap(encodeControlFrame(gapFrameBefore(at, next)));
+    }
+  }
+
+  /**
+   * Hands the sockets everything history holds after the stream's position, and a gap notice to
+   * each that misses some; returns the history as read (undefined when the replay stopped).
+   */
   private async fillFromHistory(
     user: UserStream,
     path: CatchUpPath,
     current: () => boolean,
     prefetched: Prefetched | undefined,
-  ): Promise<void> {
+  ): Promise<HistoryExtent | undefined> {
     const { history, metrics, budget, page } = this.options;
     user.overflowed = false;
     const position = user.position;
     if (position === undefined) throw new Error('catching up a stream whose position is unknown');
     const source = { history, budget, limit: page, userId: user.userId, ...(prefetched ? { prefetched } : {}) };
     const outcome = await replayHistory(source, formatEventId(position), {
-      gap: (since, next, extent) => {
-        for (const member of user.members) {
-          if (member.detached) continue;
-          const at = member.gapPosition() ?? since;
-          if (!gapConcerns(at, next, extent)) continue;
-          metrics.gapsSignalled.labels(path).inc();
-          member.sendGap(encodeControlFrame(gapFrameBefore(at, next)));
-        }
-      },
+      gap: (since, next, extent) => this.announceGap(user, since, next, extent, path),
       event: (payload, id) => {
         metrics.backfilledEvents.labels(path).inc();
         this.fanOut.toUser(user, payload, id);
       },
       proceed: current,
     });
-    if (outcome.kind === 'stopped') return;
+    if (outcome.kind === 'stopped') return undefined;
     if (outcome.kind === 'invalid') throw new Error("this node's position for the user lies implausibly far ahead of Redis's clock");
     // Everything up to the history's position was handed over or announced as a gap.
     user.advanceTo(extentPosition(outcome.extent));
+    return outcome.extent;
   }
 }
