@@ -103,36 +103,30 @@ export class PublishBatcher {
     const waiting = new Promise<void>((resolve) => (done = resolve));
     this.unanswered.add(waiting);
     void waiting.then(() => this.unanswered.delete(waiting));
-    const deadline = setTimeout(() => {
+    /** Settles the batch once: the first of its answer, its failure and its deadline wins. */
+    const settle = (each: (item: Pending, index: number) => void): void => {
+      if (answered) return;
       answered = true;
+      clearTimeout(deadline);
       done();
+      pending.forEach(each);
+    };
+    const deadline = setTimeout(() => {
       const error = new NoAnswerError(`no answer from Redis to the publish script within ${this.deadlineMs} ms`);
-      for (const item of pending) item.reject(error);
+      settle((item) => item.reject(error));
     }, this.deadlineMs);
     runPublishScript(
       this.redis,
       batch.settings,
       pending.map((item) => item.event),
     ).then(
-      (replies) => {
-        if (answered) return;
-        answered = true;
-        done();
-        clearTimeout(deadline);
-        replies.forEach((reply, index) => {
-          const item = pending[index];
-          if (!item) return;
-          if (reply instanceof Error) item.reject(reply);
+      (replies) =>
+        settle((item, index) => {
+          const reply = replies[index];
+          if (reply === undefined || reply instanceof Error) item.reject(reply ?? new Error('no answer for this event in the batch'));
           else item.resolve(reply);
-        });
-      },
-      (error: unknown) => {
-        if (answered) return;
-        answered = true;
-        done();
-        clearTimeout(deadline);
-        for (const item of pending) item.reject(error);
-      },
+        }),
+      (error: unknown) => settle((item) => item.reject(error)),
     );
   }
 }
