@@ -300,15 +300,28 @@ describe('publisher', () => {
   });
 
   describe('publishes made together', () => {
-    /** A publisher whose script calls are counted: how many events each call carried. */
-    function counted(): { publisher: Publisher; calls: number[]; client: Redis } {
+    /**
+     * Runs `test` with a publisher whose script calls are counted (how many events each call
+     * carried), counting from after a first publish that loads the script.
+     */
+    async function withCountedCalls(
+      test: (counted: { batching: Publisher; calls: number[]; client: Redis }) => Promise<void>,
+    ): Promise<void> {
       const client = safeClient();
       const calls: number[] = [];
       const counting = withEvalsha(client, (...args) => {
         calls.push(Number(args[1]) / 3);
         return client.evalsha(...args);
       });
-      return { publisher: createPublisher({ redis: counting, channelPrefix: prefix }), calls, client };
+      const batching = createPublisher({ redis: counting, channelPrefix: prefix });
+      try {
+        await batching.publish('warm', 'agent_started');
+        calls.length = 0;
+        await test({ batching, calls, client });
+      } finally {
+        await batching.close();
+        client.disconnect();
+      }
     }
 
     async function storedData(client: Redis, userId: string): Promise<unknown[]> {
@@ -317,10 +330,7 @@ describe('publisher', () => {
     }
 
     it("travel in one script call of at most 64 events, each answered on its own, in each user's call order", async () => {
-      const { publisher: batching, calls, client } = counted();
-      try {
-        await batching.publish('warm', 'agent_started');
-        calls.length = 0;
+      await withCountedCalls(async ({ batching, calls, client }) => {
         const users = ['ada', 'bo', 'cy'];
         const results = await Promise.all(
           Array.from({ length: 150 }, (_, n) => batching.agentThinking(users[n % 3] as string, 'r1', { n })),
@@ -332,17 +342,11 @@ describe('publisher', () => {
           const expected = Array.from({ length: 50 }, (_, k) => ({ n: 3 * k + index }));
           expect(await storedData(client, user)).toEqual(expected);
         }
-      } finally {
-        await batching.close();
-        client.disconnect();
-      }
+      });
     });
 
     it('leave the other events of a batch published when Redis refuses one of them', async () => {
-      const { publisher: batching, calls, client } = counted();
-      try {
-        await batching.publish('warm', 'agent_started');
-        calls.length = 0;
+      await withCountedCalls(async ({ batching, calls, client }) => {
         // A value of the wrong type where the user's position belongs: Redis refuses that event.
         await client.set(storageLayout(prefix).forUser('odd').sequence, 'not a hash');
         const outcomes = await Promise.allSettled([
@@ -357,17 +361,11 @@ describe('publisher', () => {
         expect(refusal.message).toMatch(/WRONGTYPE/);
         expect(await storedData(client, 'eve')).toEqual([{ n: 1 }, { n: 3 }]);
         expect(await storedData(client, 'odd')).toEqual([]);
-      } finally {
-        await batching.close();
-        client.disconnect();
-      }
+      });
     });
 
     it('with one idempotency key publish once: the second is the duplicate of the first', async () => {
-      const { publisher: batching, calls, client } = counted();
-      try {
-        await batching.publish('warm', 'agent_started');
-        calls.length = 0;
+      await withCountedCalls(async ({ batching, calls, client }) => {
         const [first, second] = await Promise.all([
           batching.publish('fay', 'agent_started', { n: 1 }, { idempotencyKey: 'same' }),
           batching.publish('fay', 'agent_started', { n: 2 }, { idempotencyKey: 'same' }),
@@ -376,10 +374,7 @@ describe('publisher', () => {
         expect(first).toMatchObject({ duplicate: false });
         expect(second).toMatchObject({ duplicate: true, event_id: first?.event_id });
         expect(await storedData(client, 'fay')).toEqual([{ n: 1 }]);
-      } finally {
-        await batching.close();
-        client.disconnect();
-      }
+      });
     });
   });
 
