@@ -6,4 +6,5 @@ export { resolveCredentials } from './auth/development.js';
 export type { Broker, BrokerHealth, BrokerMessageHandler } from './broker/broker.js';
 export { MemoryBroker, MemoryBus } from './broker/memory.js';
 export { RedisBroker } from './broker/redis.js';
+export { RedisClusterBroker } from './broker/redis-cluster.js';
 export { createLogger } from './logger.js';

@@ -55,7 +55,7 @@ async function main(): Promise<void> {
   const config = readConfig();
   const logger = createLogger(config.logLevel, config.nodeId);
   const credentials = await resolveCredentials(config.auth, config.publishKey, config.production);
-  if (config.redisUrl === undefined) {
+  if (config.redisUrl === undefined && config.redisClusterNodes === undefined) {
     logger.warn('REDIS_URL is not set: using the embedded in-memory broker (one node only, no shared fleet)');
   }
   if (credentials.publishKey === undefined) logger.warn('HERALD_PUBLISH_KEY is not set: the publish API is off');

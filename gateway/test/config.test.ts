@@ -125,11 +125,30 @@ describe('gateway configuration', () => {
     expect(loadConfig({ PORT: '', REDIS_URL: '' })).toMatchObject({ port: 8080, redisUrl: undefined });
   });
 
+  it('reads a Redis Cluster as its nodes, IPv6 in brackets', () => {
+    expect(loadConfig({ REDIS_CLUSTER_NODES: 'r1:7000, [::1]:7001' })).toMatchObject({
+      redisUrl: undefined,
+      redisClusterNodes: [
+        { host: 'r1', port: 7000 },
+        { host: '::1', port: 7001 },
+      ],
+    });
+  });
+
   it.each([
     [{ PORT: 'eighty' }, 'PORT', 'PORT must be an integer from 0 to 65535 (got "eighty")'],
     [{ PORT: '70000' }, 'PORT', 'PORT must be an integer from 0 to 65535'],
     [{ PORT: '80.5' }, 'PORT', 'must be an integer'],
     [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL', 'REDIS_URL must use redis:// or rediss://'],
+    [
+      { REDIS_URL: 'redis://r:6379', REDIS_CLUSTER_NODES: 'r1:7000' },
+      'REDIS_CLUSTER_NODES',
+      'REDIS_CLUSTER_NODES cannot be set together with REDIS_URL',
+    ],
+    [{ REDIS_CLUSTER_NODES: 'r1:7000,r2' }, 'REDIS_CLUSTER_NODES', 'REDIS_CLUSTER_NODES must list the cluster\'s nodes as host:port,host:port (got "r2")'],
+    [{ REDIS_CLUSTER_NODES: 'redis://r1:7000' }, 'REDIS_CLUSTER_NODES', 'must list the cluster\'s nodes as host:port'],
+    [{ REDIS_CLUSTER_NODES: 'r1:0' }, 'REDIS_CLUSTER_NODES', 'must list the cluster\'s nodes as host:port'],
+    [{ REDIS_CLUSTER_NODES: 'r1:7000,,r2:7001' }, 'REDIS_CLUSTER_NODES', 'must be a comma-separated list without empty items'],
     [{ REDIS_URL: 'not a url' }, 'REDIS_URL', 'REDIS_URL must be a valid URL'],
     [{ REDIS_URL: 'redis://' }, 'REDIS_URL', 'REDIS_URL must include a host'],
     [{ REDIS_URL: 'rediss:///0' }, 'REDIS_URL', 'REDIS_URL must include a host'],

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 export interface AttemptSettings {
   /** Retries after the first attempt. */
@@ -45,7 +45,8 @@ export type FailureKind = 'not_run' | 'refused' | 'unknown';
 
 // Redis error replies after which the same command may succeed (failover, loading, busy script).
 // HERALDRUN: the script found another server run than it was given and did nothing (LUA_CHECK_RUN).
-const RETRYABLE_REPLY = /^(LOADING|READONLY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|BUSY|NOREPLICAS|HERALDRUN)\b/;
+// MOVED, ASK: a cluster node does not serve the slot (now); nothing ran, another node will.
+const RETRYABLE_REPLY = /^(LOADING|READONLY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|BUSY|NOREPLICAS|HERALDRUN|MOVED|ASK)\b/;
 
 export function classifyFailure(error: unknown): FailureKind {
   if (error instanceof NotSentError) return 'not_run';
@@ -61,7 +62,7 @@ export function classifyFailure(error: unknown): FailureKind {
  * ioredis is written at once rather than queued: its fate is then either an answer or unknown.
  * Rejects with NotSentError after `timeoutMs`, or when the connection was closed for good.
  */
-export function whenReady(redis: Redis, timeoutMs: number): Promise<void> {
+export function whenReady(redis: Redis | Cluster, timeoutMs: number): Promise<void> {
   if (redis.status === 'ready') return Promise.resolve();
   if (redis.status === 'end') return Promise.reject(new NotSentError('the Redis connection is closed'));
   if (redis.status === 'wait') redis.connect().catch(() => undefined);
@@ -84,9 +85,9 @@ export function whenReady(redis: Redis, timeoutMs: number): Promise<void> {
 }
 
 // One wait per connection, however many publishes wait on it (one listener pair, not one each).
-const readiness = new WeakMap<Redis, Promise<void>>();
+const readiness = new WeakMap<Redis | Cluster, Promise<void>>();
 
-function nextReady(redis: Redis): Promise<void> {
+function nextReady(redis: Redis | Cluster): Promise<void> {
   let ready = readiness.get(redis);
   if (!ready) {
     ready = new Promise<void>((resolve, reject) => {

@@ -24,47 +24,52 @@ interface Pending {
   readonly reject: (error: unknown) => void;
 }
 
+/** Where a batch goes and what its events share: one connection, one slot, one set of settings. */
+export interface BatchTarget {
+  readonly redis: Redis;
+  /** The slot of the batch's keys (a cluster runs a script on the keys of one slot only); 0 on one Redis. */
+  readonly slot: number;
+  readonly settings: PublishBatchSettings;
+}
+
+function groupOf({ slot, settings }: BatchTarget): string {
+  return `${slot} ${settings.run} ${settings.maxEvents} ${settings.ttlSeconds} ${settings.positionTtlSeconds}`;
+}
+
 class Batch {
   readonly pending: Pending[] = [];
   bodyChars = 0;
   sent = false;
 
-  constructor(readonly settings: PublishBatchSettings) {}
-
-  takes(settings: PublishBatchSettings, bodyChars: number, limits: BatchLimits): boolean {
-    const own = this.settings;
-    return (
-      !this.sent &&
-      own.run === settings.run &&
-      own.maxEvents === settings.maxEvents &&
-      own.ttlSeconds === settings.ttlSeconds &&
-      own.positionTtlSeconds === settings.positionTtlSeconds &&
-      this.bodyChars + bodyChars <= limits.bodyChars
-    );
-  }
+  constructor(
+    readonly target: BatchTarget,
+    readonly group: string,
+  ) {}
 }
 
 /**
  * Gathers the publishes handed over in one turn of the event loop into one call of the publish
- * script, so that Redis's per-call cost, the SDK's per-command work and the socket write are paid
- * once per batch rather than once per event. Each event keeps its own answer: a duplicate, a
- * refusal or a lost reply is that event's alone to handle (and retry).
+ * script per connection and slot, so that Redis's per-call cost, the SDK's per-command work and
+ * the socket write are paid once per batch rather than once per event. Each event keeps its own
+ * answer: a duplicate, a refusal or a lost reply is that event's alone to handle (and retry).
  */
 export class PublishBatcher {
-  private gathering: Batch | undefined;
+  /** Batches being gathered, by connection and then by group (groupOf). */
+  private readonly gathering = new Map<Redis, Map<string, Batch>>();
   /** Batches sent and not yet answered (nor past their deadline). */
   private readonly unanswered = new Set<Promise<void>>();
 
   constructor(
-    private readonly redis: Redis,
     /** How long a batch waits for Redis's answer before its events' outcomes are unknown (NoAnswerError). */
     private readonly deadlineMs: number,
+    /** Publish by SPUBLISH (Redis Cluster) rather than PUBLISH. */
+    private readonly sharded: boolean,
     private readonly limits: BatchLimits = DEFAULT_BATCH_LIMITS,
   ) {}
 
-  /** Publishes `event` in the next batch; the answer is this event's (see runPublishScript). */
-  submit(settings: PublishBatchSettings, event: ScriptEvent): Promise<ScriptPublishReply> {
-    const batch = this.batchFor(settings, event);
+  /** Publishes `event` in the next batch to `target`; the answer is this event's (see runPublishScript). */
+  submit(target: BatchTarget, event: ScriptEvent): Promise<ScriptPublishReply> {
+    const batch = this.batchFor(target, event);
     return new Promise((resolve, reject) => {
       batch.pending.push({ event, resolve, reject });
       batch.bodyChars += event.body.length;
@@ -73,21 +78,27 @@ export class PublishBatcher {
   }
 
   /**
-   * Sends the batch being gathered now and resolves once every batch sent has been answered or
+   * Sends the batches being gathered now and resolves once every batch sent has been answered or
    * has passed its deadline: the connection may then close without cutting off an answer (nor a
    * script sent in full after Redis answered that it did not know it).
    */
   async flush(): Promise<void> {
-    if (this.gathering) this.send(this.gathering);
+    for (const batches of [...this.gathering.values()]) for (const batch of [...batches.values()]) this.send(batch);
     await Promise.all(this.unanswered);
   }
 
-  private batchFor(settings: PublishBatchSettings, event: ScriptEvent): Batch {
-    const current = this.gathering;
-    if (current?.takes(settings, event.body.length, this.limits)) return current;
+  private batchFor(target: BatchTarget, event: ScriptEvent): Batch {
+    const group = groupOf(target);
+    let batches = this.gathering.get(target.redis);
+    const current = batches?.get(group);
+    if (current && current.bodyChars + event.body.length <= this.limits.bodyChars) return current;
     if (current) this.send(current);
-    const batch = new Batch(settings);
-    this.gathering = batch;
+    const batch = new Batch(target, group);
+    if (!batches) {
+      batches = new Map();
+      this.gathering.set(target.redis, batches);
+    }
+    batches.set(group, batch);
     // After every promise continuation of this turn: the publishes made together travel together.
     process.nextTick(() => this.send(batch));
     return batch;
@@ -96,7 +107,12 @@ export class PublishBatcher {
   private send(batch: Batch): void {
     if (batch.sent) return;
     batch.sent = true;
-    if (this.gathering === batch) this.gathering = undefined;
+    const { redis, settings } = batch.target;
+    const batches = this.gathering.get(redis);
+    if (batches?.get(batch.group) === batch) {
+      batches.delete(batch.group);
+      if (batches.size === 0) this.gathering.delete(redis);
+    }
     const { pending } = batch;
     let answered = false;
     let done = (): void => {};
@@ -116,9 +132,10 @@ export class PublishBatcher {
       settle((item) => item.reject(error));
     }, this.deadlineMs);
     runPublishScript(
-      this.redis,
-      batch.settings,
+      redis,
+      settings,
       pending.map((item) => item.event),
+      this.sharded,
     ).then(
       (replies) =>
         settle((item, index) => {

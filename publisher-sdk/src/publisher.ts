@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import {
   DEFAULT_CONFIRM_TIMEOUT_MS,
@@ -26,6 +26,7 @@ import {
   withDeadline,
   type AttemptSettings,
 } from './attempts.js';
+import { connect } from './connection.js';
 import { HeraldPublishError, HeraldPublishOutcomeUnknownError } from './errors.js';
 import { PublisherMetrics } from './metrics.js';
 import { PublishBatcher } from './publish-batcher.js';
@@ -38,6 +39,7 @@ import {
   DEFAULT_CHANNEL_PREFIX,
   DEFAULT_IDEMPOTENCY_WINDOW_SECONDS,
   ServerRun,
+  isRedirection,
   isWrongRun,
   storageLayout,
   type ScriptPublishReply,
@@ -55,8 +57,13 @@ export interface RetryOptions {
 export interface PublisherOptions {
   /** Redis to connect to, e.g. `redis://localhost:6379`; the publisher owns and closes this connection. */
   readonly redisUrl?: string;
-  /** An ioredis client you own (give either this or `redisUrl`); `close()` leaves it open. */
+  /** An ioredis client you own (give one of this, `redisUrl` and `cluster`); `close()` leaves it open. */
   readonly redis?: Redis;
+  /**
+   * A Redis Cluster: some of its nodes as `host:port` (the publisher finds the rest and owns the
+   * connections), or an ioredis Cluster client you own. Events travel by sharded pub/sub.
+   */
+  readonly cluster?: readonly string[] | Cluster;
   /** Must match the gateways' CHANNEL_PREFIX. Default `herald`. */
   readonly channelPrefix?: string;
   /** Largest encoded event accepted. Default 64 KiB. */
@@ -140,52 +147,6 @@ function refuseRemovedOptions(options: PublisherOptions): void {
   }
 }
 
-// Commands are only ever written to a ready connection, and the SDK retries them itself: no
-// offline queue, no resending by ioredis, in-flight commands fail as soon as the link drops. A
-// command ioredis resent on its own after a reconnect would reach a server it was not meant for
-// (scripts carry the run id of the server they were sent to: see storage/server-run.ts).
-const SAFE_CONNECTION = { enableOfflineQueue: false, autoResendUnfulfilledCommands: false, maxRetriesPerRequest: 0 } as const;
-
-/** Whether an ioredis client given to the SDK already behaves as SAFE_CONNECTION. */
-function isSafeConnection(redis: Redis): boolean {
-  const { enableOfflineQueue, autoResendUnfulfilledCommands, maxRetriesPerRequest } = redis.options;
-  return enableOfflineQueue === false && autoResendUnfulfilledCommands === false && maxRetriesPerRequest === 0;
-}
-
-function ownConnection(redis: Redis): { redis: Redis; owned: true } {
-  redis.on('error', () => {
-    // Every failure reaches the caller through the publish it affects.
-  });
-  return { redis, owned: true };
-}
-
-function connect(options: PublisherOptions): { redis: Redis; owned: boolean } {
-  if (options.redis && options.redisUrl !== undefined) {
-    throw new HeraldValidationError('invalid_option', 'give either redis or redisUrl, not both', 'redis');
-  }
-  if (options.redis?.options.keyPrefix) {
-    throw new HeraldValidationError(
-      'invalid_option',
-      `the ioredis client has keyPrefix ${JSON.stringify(options.redis.options.keyPrefix)}: Herald's keys must be where the gateways read them (they have no key prefix; set channelPrefix on both)`,
-      'redis',
-    );
-  }
-  if (options.redis) {
-    // A client with other settings is used for its address and credentials: the SDK opens its own connection like it.
-    return isSafeConnection(options.redis)
-      ? { redis: options.redis, owned: false }
-      : ownConnection(options.redis.duplicate(SAFE_CONNECTION));
-  }
-  if (typeof options.redisUrl !== 'string' || !/^rediss?:\/\//.test(options.redisUrl)) {
-    throw new HeraldValidationError(
-      'invalid_option',
-      'redisUrl must be a redis:// or rediss:// URL (or pass an ioredis client as redis)',
-      'redisUrl',
-    );
-  }
-  return ownConnection(new Redis(options.redisUrl, SAFE_CONNECTION));
-}
-
 function failure(error: unknown, idempotencyKey: string, keyLifetimeMs: number): Error {
   const exhausted = error instanceof AttemptsExhausted ? error : undefined;
   const cause = exhausted?.failure.error ?? error;
@@ -224,11 +185,20 @@ export function createPublisher(options: PublisherOptions): Publisher {
     options.metrics === undefined || options.metrics === false
       ? undefined
       : new PublisherMetrics(options.metrics === true ? undefined : options.metrics);
-  const { redis, owned } = connect(options);
-  const retention = new RetentionCache(redis, layout);
-  const serverRun = ServerRun.of(redis);
-  const batcher = new PublishBatcher(redis, attempts.commandTimeoutMs);
-  const receipts = new ReceiptListener(redis, layout.receipts(randomBytes(12).toString('base64url')));
+  const connection = connect(options);
+  const { shards } = connection;
+  const retention = new RetentionCache(shards.shared, layout);
+  const batcher = new PublishBatcher(attempts.commandTimeoutMs, shards.sharded);
+  const receipts = new ReceiptListener(shards, layout.receipts(randomBytes(12).toString('base64url')));
+
+  /** The connection to the server that serves the user's keys, ready to take a command now. */
+  async function connectionFor(key: string): Promise<Redis> {
+    await whenReady(shards.shared, attempts.commandTimeoutMs);
+    const redis = shards.connectionFor(key);
+    if (!redis) throw new NotSentError("the cluster's slot table does not name the user's server now; reading it again");
+    await whenReady(redis, attempts.commandTimeoutMs);
+    return redis;
+  }
   let closed = false;
 
   async function publish(
@@ -297,7 +267,8 @@ export function createPublisher(options: PublisherOptions): Publisher {
       reply = await runAttempts(
         attempts,
         async (sent) => {
-          await whenReady(redis, attempts.commandTimeoutMs);
+          const redis = await connectionFor(names.sequence);
+          const serverRun = ServerRun.of(redis);
           const policy =
             retention.known() ??
             (await withDeadline(retention.get(), attempts.commandTimeoutMs, 'the retention policy').catch((error: unknown) => {
@@ -322,10 +293,14 @@ export function createPublisher(options: PublisherOptions): Publisher {
           try {
             return await batcher.submit(
               {
-                maxEvents: policy.maxEvents,
-                ttlSeconds: policy.ttlSeconds,
-                positionTtlSeconds: policy.positionTtlSeconds,
-                run: run.run,
+                redis,
+                slot: shards.slotOf(names.sequence),
+                settings: {
+                  maxEvents: policy.maxEvents,
+                  ttlSeconds: policy.ttlSeconds,
+                  positionTtlSeconds: policy.positionTtlSeconds,
+                  run: run.run,
+                },
               },
               {
                 historyKey: names.history,
@@ -343,6 +318,8 @@ export function createPublisher(options: PublisherOptions): Publisher {
             if (classifyFailure(error) === 'unknown') unansweredOnRun ??= run.run;
             // The server's role changed under the connection: read its run again before the retry.
             if (isWrongRun(error)) serverRun.forget();
+            // Another cluster node serves the user's slot now: read the slot table before the retry.
+            if (isRedirection(error)) shards.redirected();
             throw error;
           }
         },
@@ -395,7 +372,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
       // Publishes already handed over are answered before the connection goes; later ones are refused.
       await batcher.flush();
       receipts.close();
-      if (owned) await redis.quit().catch(() => redis.disconnect());
+      await connection.close();
     },
     metrics: metrics?.registry,
   };

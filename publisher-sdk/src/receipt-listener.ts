@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { ReceiptInbox } from './receipt-inbox.js';
-import { parseReceipt } from './storage/index.js';
+import { parseReceipt, type RedisShards } from './storage/index.js';
 
 /**
  * Listens for gateway receipts on this publisher's own channel, from the first confirmed publish
@@ -8,12 +8,12 @@ import { parseReceipt } from './storage/index.js';
  */
 export class ReceiptListener {
   readonly inbox = new ReceiptInbox();
-  private subscriber: Redis | undefined;
+  private subscriber: Redis | Cluster | undefined;
   private starting: Promise<void> | undefined;
   private closed = false;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly shards: RedisShards,
     readonly channel: string,
   ) {}
 
@@ -33,19 +33,24 @@ export class ReceiptListener {
   private async subscribe(): Promise<void> {
     if (this.closed) throw new Error('publisher is closed');
     this.subscriber?.disconnect();
-    // Resubscribes by itself after a reconnect; a receipt lost meanwhile shows as receipt_timeout.
-    const subscriber = this.redis.duplicate({ lazyConnect: true, enableOfflineQueue: true, maxRetriesPerRequest: 0 });
+    // Resubscribes by itself after a reconnect (in a cluster, also when the channel's slot moves);
+    // a receipt lost meanwhile shows as receipt_timeout.
+    const { shared, sharded } = this.shards;
+    const subscriber = sharded
+      ? (shared as Cluster).duplicate(undefined, { lazyConnect: true, shardedSubscribers: true })
+      : (shared as Redis).duplicate({ lazyConnect: true, enableOfflineQueue: true, maxRetriesPerRequest: 0 });
     this.subscriber = subscriber;
-    subscriber.on('message', (_channel: string, message: string) => {
+    const deliver = (_channel: string, message: string) => {
       const receipt = parseReceipt(message);
       if (receipt) this.inbox.deliver(receipt);
-    });
+    };
+    subscriber.on(sharded ? 'smessage' : 'message', deliver);
     subscriber.on('error', () => {
       // Reported through the failing start, or as receipt_timeout later.
     });
     try {
       await subscriber.connect();
-      await subscriber.subscribe(this.channel);
+      await (sharded ? subscriber.ssubscribe(this.channel) : subscriber.subscribe(this.channel));
     } catch (error) {
       subscriber.disconnect();
       if (this.subscriber === subscriber) this.subscriber = undefined;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { DEFAULT_RETENTION, readRetention, type RetentionPolicy, type StorageLayout } from './storage/index.js';
 
 /** How long a policy read from Redis is used before it is read again (in the background). */
@@ -15,7 +15,7 @@ export class RetentionCache {
   private reading: Promise<RetentionPolicy> | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     private readonly layout: StorageLayout,
     private readonly now: () => number = Date.now,
   ) {}

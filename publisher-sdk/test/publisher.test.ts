@@ -466,7 +466,12 @@ describe('publisher', () => {
   it.each([
     [{}, /redisUrl must be a redis:\/\/ or rediss:\/\/ URL/],
     [{ redisUrl: 'http://localhost' }, /redisUrl must be a redis:\/\//],
-    [{ redisUrl: 'redis://x', redis: {} as Redis }, /either redis or redisUrl, not both/],
+    [{ redisUrl: 'redis://x', redis: {} as Redis }, /give one of redis, redisUrl and cluster/],
+    [{ redisUrl: 'redis://x', cluster: ['127.0.0.1:7000'] }, /give one of redis, redisUrl and cluster/],
+    [{ cluster: [] }, /cluster must list at least one node as host:port/],
+    [{ cluster: ['127.0.0.1'] }, /cluster must list Redis Cluster nodes as host:port \(got "127.0.0.1"\)/],
+    [{ cluster: ['h:70000'] }, /cluster must list Redis Cluster nodes as host:port/],
+    [{ cluster: ['redis://h:7000'] }, /cluster must list Redis Cluster nodes as host:port/],
     [{ redisUrl: 'redis://x', maxEventBytes: 0 }, /maxEventBytes must be a positive integer/],
     [{ redisUrl: 'redis://x', history: { maxEvents: 10 } }, /retention is set once, on the gateways \(HISTORY_MAX_EVENTS/],
     [{ redisUrl: 'redis://x', commandTimeoutMs: 0 }, /commandTimeoutMs must be a positive integer/],

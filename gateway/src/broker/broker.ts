@@ -10,6 +10,9 @@ export type BrokerMessageHandler = (userId: string, payload: Buffer) => void;
 /** false: subscriptions were lost (messages may be missed from now on); true: restored. */
 export type ConnectionHandler = (connected: boolean) => void;
 
+/** Users whose subscriptions moved to another Redis server (a cluster slot moved): messages between may be missing. */
+export type MovedHandler = (userIds: readonly string[]) => void;
+
 export interface BrokerHealth {
   /** True when subscriptions and publishes work; the node is not ready without it. */
   readonly connected: boolean;
@@ -54,6 +57,8 @@ export interface UserSubscriptions {
   onMessage(handler: BrokerMessageHandler): void;
   /** Sets the single handler told when subscriptions are lost and when they are restored. */
   onConnectionChange(handler: ConnectionHandler): void;
+  /** Sets the single handler told of users whose subscriptions moved, once they are in place again. */
+  onSubscriptionsMoved(handler: MovedHandler): void;
 }
 
 /** A user's stored history. */
@@ -96,7 +101,7 @@ export interface EventPublisher {
  * implementation runs; every implementation passes the same contract suite.
  */
 export interface Broker extends UserSubscriptions, HistoryReader, ReceiptSender, EventPublisher {
-  readonly kind: 'memory' | 'redis';
+  readonly kind: 'memory' | 'redis' | 'redis-cluster';
   /** Connects. Resolves once connected, or rejects; a broker that lost its connection keeps retrying. */
   start(): Promise<void>;
   health(): BrokerHealth;

@@ -31,6 +31,7 @@ import {
   type BrokerHealth,
   type BrokerMessageHandler,
   type ConnectionHandler,
+  type MovedHandler,
   type HistoryEvent,
   type HistoryPage,
   type HistoryRequest,
@@ -485,6 +486,10 @@ export class MemoryBroker implements Broker {
 
   onMessage(handler: BrokerMessageHandler): void {
     this.handler = handler;
+  }
+
+  onSubscriptionsMoved(_handler: MovedHandler): void {
+    // Subscriptions never move: there is one server.
   }
 
   onConnectionChange(_handler: ConnectionHandler): void {

@@ -1,24 +1,14 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
-import { parseEventId, type BroadcastResult, type PublishRequest } from '@herald/protocol';
+import type { BroadcastResult, PublishRequest } from '@herald/protocol';
 import { createPublisher, type Publisher } from '@herald/publisher-sdk';
 import {
-  encodeReceipt,
-  keepPositions,
-  openHistory,
-  readHistory,
-  readHistories,
-  restartHistoryAfter,
-  ServerRun,
-  isWrongRun,
-  sameRetention,
+  SingleRedis,
   storageLayout,
-  writeRetention,
   type HistoryRestart,
   type Receipt,
   type RetentionPolicy,
   type StorageLayout,
-  type StoredHistory,
 } from '@herald/publisher-sdk/storage';
 import {
   BrokerUnavailableError,
@@ -26,11 +16,13 @@ import {
   type BrokerHealth,
   type BrokerMessageHandler,
   type ConnectionHandler,
+  type MovedHandler,
   type HistoryPage,
   type HistoryRequest,
   type PageLimit,
 } from './broker.js';
 import { ConnectionHealth } from './connection-health.js';
+import { RedisStore } from './redis-store.js';
 
 export interface RedisBrokerOptions {
   readonly url: string;
@@ -66,10 +58,9 @@ export class RedisBroker implements Broker {
   private readonly commands: Redis;
   private readonly subscriberHealth: ConnectionHealth;
   private readonly commandsHealth: ConnectionHealth;
-  private readonly runs: ServerRun;
+  private readonly store: RedisStore;
   private readonly publisher: Publisher;
   private readonly logger: Logger;
-  private readonly retention: RetentionPolicy;
   /**
    * Users whose channels this node wants; restored on every reconnect. Their ids, not channel
    * names: ioredis keeps each name already, and a message's channel is read back into its user.
@@ -88,7 +79,6 @@ export class RedisBroker implements Broker {
   constructor(options: RedisBrokerOptions) {
     this.layout = storageLayout(options.channelPrefix);
     this.logger = options.logger;
-    this.retention = options.retention;
     const common: RedisOptions = {
       lazyConnect: true,
       enableOfflineQueue: false,
@@ -105,7 +95,7 @@ export class RedisBroker implements Broker {
       connectionName: `herald-sub-${options.nodeId}`,
     });
     this.commands = new Redis(options.url, { ...common, connectionName: `herald-cmd-${options.nodeId}` });
-    this.runs = ServerRun.of(this.commands);
+    this.store = new RedisStore(new SingleRedis(this.commands), this.layout, options.retention, this.logger);
     this.publisher = createPublisher({
       redis: this.commands,
       channelPrefix: options.channelPrefix,
@@ -130,7 +120,7 @@ export class RedisBroker implements Broker {
     this.subscriber.on('ready', () => this.onSubscriberReady());
     this.subscriber.on('close', () => this.onSubscriberLost());
     this.commands.on('ready', () => {
-      void this.publishRetention();
+      void this.store.publishRetention();
       this.announceRestoredWhenUsable();
     });
     for (const [role, connection] of [['subscriber', this.subscriber], ['commands', this.commands]] as const) {
@@ -149,7 +139,7 @@ export class RedisBroker implements Broker {
     this.subscriberHealth.start();
     this.commandsHealth.start();
     await Promise.all([this.subscriber.connect(), this.commands.connect()]);
-    await this.publishRetention();
+    await this.store.publishRetention();
   }
 
   async subscribe(userId: string): Promise<void> {
@@ -193,66 +183,36 @@ export class RedisBroker implements Broker {
     });
   }
 
-  async openHistory(userId: string): Promise<string> {
-    return this.withServerRun((run) => openHistory(this.commands, this.layout.forUser(userId), this.retention.positionTtlSeconds, run));
+  openHistory(userId: string): Promise<string> {
+    return this.store.openHistory(userId);
   }
 
-  async readHistory(userId: string, after: string, limit: PageLimit): Promise<HistoryPage> {
-    const keys = this.layout.forUser(userId);
-    return historyPage(await this.withServerRun((run) => readHistory(this.commands, { keys, after }, limit, run)));
+  readHistory(userId: string, after: string, limit: PageLimit): Promise<HistoryPage> {
+    return this.store.readHistory(userId, after, limit);
   }
 
-  async readHistories(reads: readonly HistoryRequest[], limit: PageLimit): Promise<readonly (HistoryPage | undefined)[]> {
-    const requests = reads.map(({ userId, after }) => ({ keys: this.layout.forUser(userId), after }));
-    const stored = await this.withServerRun((run) => readHistories(this.commands, requests, limit, run));
-    return stored.map((history) => history && historyPage(history));
+  readHistories(reads: readonly HistoryRequest[], limit: PageLimit): Promise<readonly (HistoryPage | undefined)[]> {
+    return this.store.readHistories(reads, limit);
   }
 
-  async restartHistoryAfter(userId: string, id: string): Promise<HistoryRestart> {
-    const parts = parseEventId(id);
-    if (!parts) throw new Error(`not an event id: ${JSON.stringify(id)}`);
-    const keys = this.layout.forUser(userId);
-    return this.withServerRun((run) => restartHistoryAfter(this.commands, keys, parts, this.retention.positionTtlSeconds, run));
+  restartHistoryAfter(userId: string, id: string): Promise<HistoryRestart> {
+    return this.store.restartHistoryAfter(userId, id);
   }
 
-  /**
-   * Runs a history script with the run of the server the command connection is on. A script
-   * that finds another run (the server's role changed under the connection) did nothing: the run
-   * is read again for the next try, and this one fails as the broker being unavailable.
-   */
-  private async withServerRun<T>(script: (run: string) => Promise<T>): Promise<T> {
-    const run = await this.serverRun();
-    try {
-      return await script(run);
-    } catch (error) {
-      if (!isWrongRun(error)) throw error;
-      this.runs.forget();
-      throw new BrokerUnavailableError("the Redis server's run changed (a promotion or a demotion); reading it again", { cause: error });
-    }
+  keepPositions(userIds: readonly string[]): Promise<void> {
+    return this.store.keepPositions(userIds);
   }
 
-  /** The run id of the server the command connection is on, for a script sent right after. */
-  private async serverRun(): Promise<string> {
-    if (this.closed) throw new BrokerUnavailableError('broker is closed');
-    const run = await this.runs.current().catch((error: unknown) => {
-      throw new BrokerUnavailableError(`reading the Redis server's run id failed: ${(error as Error).message}`, { cause: error });
-    });
-    if (!this.runs.isCurrent(run)) throw new BrokerUnavailableError('the Redis connection changed');
-    return run.run;
-  }
-
-  async keepPositions(userIds: readonly string[]): Promise<void> {
-    if (this.closed) throw new BrokerUnavailableError('broker is closed');
-    const keys = userIds.map((userId) => this.layout.userSequence(userId));
-    await keepPositions(this.commands, keys, this.retention.positionTtlSeconds);
-  }
-
-  async sendReceipt(channel: string, receipt: Receipt): Promise<void> {
-    await this.commands.publish(channel, encodeReceipt(receipt));
+  sendReceipt(channel: string, receipt: Receipt): Promise<void> {
+    return this.store.sendReceipt(channel, receipt);
   }
 
   onMessage(handler: BrokerMessageHandler): void {
     this.handler = handler;
+  }
+
+  onSubscriptionsMoved(_handler: MovedHandler): void {
+    // Subscriptions never move: there is one server.
   }
 
   onConnectionChange(handler: ConnectionHandler): void {
@@ -279,6 +239,7 @@ export class RedisBroker implements Broker {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.store.close();
     this.subscriberHealth.stop();
     this.commandsHealth.stop();
     this.users.clear();
@@ -289,21 +250,6 @@ export class RedisBroker implements Broker {
   private dispatch(channel: Buffer, payload: Buffer): void {
     const userId = this.layout.userOfEvents(channel.toString());
     if (userId !== undefined && this.users.has(userId)) this.handler?.(userId, payload);
-  }
-
-  /** Writes this node's retention policy to Redis, where every publisher reads it. */
-  private async publishRetention(): Promise<void> {
-    try {
-      const previous = await writeRetention(this.commands, this.layout, this.retention);
-      if (previous && !sameRetention(previous, this.retention)) {
-        this.logger.warn(
-          { previous, retention: this.retention },
-          'the retention policy in Redis differed from this node\'s; replaced it (nodes of one fleet must share HISTORY_* settings)',
-        );
-      }
-    } catch (error) {
-      this.logger.error({ err: error }, 'writing the retention policy to Redis failed; publishers keep the last one they read');
-    }
   }
 
   private onSubscriberReady(): void {
@@ -356,10 +302,6 @@ export class RedisBroker implements Broker {
       this.restoring = false;
     }
   }
-}
-
-function historyPage(stored: StoredHistory): HistoryPage {
-  return { history: stored.extent, events: stored.events, ...(stored.truncated ? { truncated: true } : {}) };
 }
 
 async function quit(connection: Redis): Promise<void> {

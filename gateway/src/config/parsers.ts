@@ -1,3 +1,5 @@
+import type { ClusterNode } from 'ioredis';
+import { parseClusterNode } from '@herald/publisher-sdk/storage';
 import { ConfigError } from './errors.js';
 
 /** Turns a raw environment value (undefined when unset, or empty for most variables) into a typed value, or throws ConfigError. */
@@ -101,4 +103,14 @@ export function boolean(): Parser<boolean> {
     if (value === 'false') return false;
     throw new ConfigError(name, `must be true or false (got ${shown(value)})`);
   };
+}
+
+/** Comma-separated `host:port` items: nodes of a Redis Cluster. */
+export function clusterNodes(): Parser<ClusterNode[]> {
+  return (raw, name) =>
+    list()(raw, name).map((item) => {
+      const node = parseClusterNode(item);
+      if (!node) throw new ConfigError(name, `must list the cluster's nodes as host:port,host:port (got ${shown(item)})`);
+      return node;
+    });
 }

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import type { ClusterNode } from 'ioredis';
 import { DEFAULT_MAX_EVENT_BYTES } from '@herald/protocol';
 import {
   DEFAULT_CHANNEL_PREFIX,
@@ -12,6 +13,7 @@ import { publicKeyFromPem, type PublicVerificationKey } from '../auth/keys.js';
 import { ConfigError } from './errors.js';
 import {
   boolean,
+  clusterNodes,
   integer,
   list,
   matching,
@@ -44,8 +46,10 @@ export interface GatewayConfig {
   readonly port: number;
   readonly host: string;
   readonly nodeId: string;
-  /** Unset: the embedded in-memory broker (one node only). */
+  /** Unset (and no cluster): the embedded in-memory broker (one node only). */
   readonly redisUrl: string | undefined;
+  /** Nodes of a Redis Cluster (exclusive with redisUrl); unset: not a cluster. */
+  readonly redisClusterNodes: readonly ClusterNode[] | undefined;
   /** Deadline of every Redis command. */
   readonly redisCommandTimeoutMs: number;
   readonly channelPrefix: string;
@@ -129,6 +133,11 @@ export const CONFIG_VARIABLES = {
   REDIS_URL: {
     description: 'redis:// or rediss:// URL shared by every node. Unset: embedded in-memory broker, single node only.',
     parse: optional(url(['redis:', 'rediss:'])),
+  },
+  REDIS_CLUSTER_NODES: {
+    description:
+      'A Redis Cluster (7.0 or later) instead of one Redis: some of its nodes as host:port,host:port (the rest are discovered). Events travel by sharded pub/sub. Exclusive with REDIS_URL.',
+    parse: optional(clusterNodes()),
   },
   REDIS_COMMAND_TIMEOUT_MS: {
     default: '2000',
@@ -310,6 +319,15 @@ function retention(env: Environment): RetentionPolicy {
   return policy;
 }
 
+function redisTarget(env: Environment): Pick<GatewayConfig, 'redisUrl' | 'redisClusterNodes'> {
+  const redisUrl = read(env, 'REDIS_URL')?.toString();
+  const redisClusterNodes = read(env, 'REDIS_CLUSTER_NODES');
+  if (redisUrl !== undefined && redisClusterNodes !== undefined) {
+    throw new ConfigError('REDIS_CLUSTER_NODES', 'cannot be set together with REDIS_URL: set REDIS_URL for one Redis, or REDIS_CLUSTER_NODES for a cluster');
+  }
+  return { redisUrl, redisClusterNodes };
+}
+
 /** Reads and checks the whole configuration. Throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Environment = process.env): GatewayConfig {
   // Only the three names that mean "not production" allow development defaults: a typo or a
@@ -334,7 +352,7 @@ export function loadConfig(env: Environment = process.env): GatewayConfig {
     port,
     host,
     nodeId: read(env, 'NODE_ID') ?? `${hostname().replace(/[^A-Za-z0-9_.:-]/g, '-').slice(0, 50)}-${process.pid}`,
-    redisUrl: read(env, 'REDIS_URL')?.toString(),
+    ...redisTarget(env),
     redisCommandTimeoutMs: read(env, 'REDIS_COMMAND_TIMEOUT_MS'),
     channelPrefix: read(env, 'CHANNEL_PREFIX'),
     auth: {

@@ -23,8 +23,11 @@ export interface Prefetched {
   readonly page: HistoryPage;
 }
 
-/** Why a stream catches up: a hole in its live events, a broker outage, or an outage during its opening. */
-export type CatchUpPath = 'hole' | 'recovery' | 'opening';
+/**
+ * Why a stream catches up: a hole in its live events, a broker outage, an outage during its
+ * opening, or its subscription moving to another Redis server (a cluster slot moved).
+ */
+export type CatchUpPath = 'hole' | 'recovery' | 'opening' | 'moved';
 
 export interface CatchUpOptions {
   readonly history: HistoryReader;

@@ -116,6 +116,20 @@ export class Hub {
       if (connected) void this.recovery.restore(() => this.users.values());
       else this.recovery.suspend(this.users.values());
     });
+    broker.onSubscriptionsMoved((userIds) => {
+      for (const userId of userIds) {
+        const user = this.users.get(userId);
+        if (!user) continue;
+        // Still opening: it reads history again once its position is known.
+        if (user.position === undefined) {
+          user.overflowed = true;
+          continue;
+        }
+        // The last events before the move may never have arrived: history tells.
+        user.held ??= [];
+        void this.catchUp.run(user, 'moved');
+      }
+    });
   }
 
   /** False while the node catches up after a broker outage (see `accepts` for sockets). */

@@ -1,6 +1,7 @@
 import type { BroadcastResult, PublishRequest } from '@herald/protocol';
 import type { HistoryRestart, Receipt } from '@herald/publisher-sdk/storage';
 import type {
+  MovedHandler,
   Broker,
   BrokerHealth,
   BrokerMessageHandler,
@@ -108,6 +109,10 @@ export class OutageBroker implements Broker {
 
   onConnectionChange(handler: ConnectionHandler): void {
     this.connectionHandler = handler;
+  }
+
+  onSubscriptionsMoved(handler: MovedHandler): void {
+    this.inner.onSubscriptionsMoved(handler);
   }
 
   health(): BrokerHealth {

@@ -24,6 +24,7 @@ export {
 export { HISTORY_BODY_FIELD } from './lua.js';
 export {
   PUBLISH_SCRIPT,
+  SHARDED_PUBLISH_SCRIPT,
   runPublishScript,
   parseDedupRecord,
   PublishRefusedError,
@@ -58,3 +59,4 @@ export {
 } from './receipt-messages.js';
 export { RedisScript } from './redis-script.js';
 export { ServerRun, isWrongRun, type ConnectionRun } from './server-run.js';
+export { ClusterShards, SingleRedis, calculateSlot, isRedirection, nodeKey, parseClusterNode, type RedisShards } from './shards.js';

@@ -9,7 +9,7 @@ const SHARED_ARGS = 4;
 const ARGS_PER_EVENT = 7;
 
 /**
- * Publishes a batch of events, one after the other, each atomically with respect to everything
+ * Publishes a batch of events (of one slot, in a cluster), one after the other, each atomically with respect to everything
  * else Redis runs (a script runs alone). For each event:
  *  - if its dedup key already produced an event, answers what it recorded and does nothing;
  *  - numbers the event in the user's history: id `<epoch>-<n>`, where epoch is when this history
@@ -28,7 +28,8 @@ const ARGS_PER_EVENT = 7;
  * Answers one triple per event: { event id, subscribed gateway nodes, 0 }; for a known dedup key
  * { record, 0, 1 }; for an event Redis refused { error message, 0, 2 }.
  */
-export const PUBLISH_SCRIPT = `
+function publishScriptSource(publish: 'PUBLISH' | 'SPUBLISH'): string {
+  return `
 local maxEvents, ttl, positionTtl, run = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 ${LUA_CHECK_RUN}
 local function publishOne(k, a)
@@ -43,9 +44,9 @@ ${LUA_ENSURE_EPOCH}
   local n = redis.call('HINCRBY', seq, 'n', 1)
   local id = redis.call('XADD', stream, 'MAXLEN', '~', maxEvents, epoch .. '-' .. n, '${HISTORY_BODY_FIELD}', body)
 ${luaRefreshRetention('stream', 'seq', 'ttl', 'positionTtl')}
-  local receivers = redis.call('PUBLISH', channel, '${EVENT_PAYLOAD_ID_PREFIX}' .. id .. '",' .. body)
+  local receivers = redis.call('${publish}', channel, '${EVENT_PAYLOAD_ID_PREFIX}' .. id .. '",' .. body)
   if ARGV[a + 6] ~= '' and receivers > 0 then
-    redis.call('PUBLISH', channel, '${RECEIPT_REQUEST_PREFIX}' .. ARGV[a + 6] .. '","ref":"' .. ARGV[a + 7] .. '","id":"' .. id .. '"}')
+    redis.call('${publish}', channel, '${RECEIPT_REQUEST_PREFIX}' .. ARGV[a + 6] .. '","ref":"' .. ARGV[a + 7] .. '","id":"' .. id .. '"}')
   end
   local record = id .. ' ' .. receivers .. ' ' .. ARGV[a + 3]
   if ARGV[a + 5] ~= '' then record = record .. ' ' .. ARGV[a + 5] end
@@ -63,8 +64,15 @@ for i = 0, #KEYS / ${KEYS_PER_EVENT} - 1 do
 end
 return replies
 `;
+}
+
+/** The publish script for one Redis (PUBLISH). */
+export const PUBLISH_SCRIPT = publishScriptSource('PUBLISH');
+/** The publish script for a Redis Cluster (SPUBLISH: the event stays on the shard that owns the user's slot). */
+export const SHARDED_PUBLISH_SCRIPT = publishScriptSource('SPUBLISH');
 
 const publishScript = new RedisScript(PUBLISH_SCRIPT);
+const shardedPublishScript = new RedisScript(SHARDED_PUBLISH_SCRIPT);
 
 /** What every event of one batch shares: the retention policy and the server run it is sent to. */
 export interface PublishBatchSettings {
@@ -144,11 +152,15 @@ function parseEventReply(reply: unknown): ScriptPublishReply | PublishRefusedErr
   }
 }
 
-/** Runs the publish script for `events` (at least one) in one call; one answer per event, in order. */
+/**
+ * Runs the publish script for `events` (at least one, all of one slot when `sharded`) in one
+ * call; one answer per event, in order. `sharded`: publish by SPUBLISH (Redis Cluster).
+ */
 export async function runPublishScript(
   redis: Redis,
   settings: PublishBatchSettings,
   events: readonly ScriptEvent[],
+  sharded = false,
 ): Promise<Array<ScriptPublishReply | PublishRefusedError>> {
   const keys: string[] = [];
   const args: Array<string | number> = [settings.maxEvents, settings.ttlSeconds, settings.positionTtlSeconds, settings.run];
@@ -164,7 +176,7 @@ export async function runPublishScript(
       event.receipts?.ref ?? '',
     );
   }
-  const reply = await publishScript.run(redis, keys, args);
+  const reply = await (sharded ? shardedPublishScript : publishScript).run(redis, keys, args);
   if (!Array.isArray(reply) || reply.length !== events.length) {
     throw new Error(`unexpected reply from the publish script: ${JSON.stringify(reply)}`);
   }

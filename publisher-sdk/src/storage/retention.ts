@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { StorageLayout } from './layout.js';
 
 /**
@@ -53,7 +53,7 @@ export function retentionProblem(policy: RetentionPolicy): string | undefined {
 }
 
 /** The policy stored in Redis; undefined when none is (no gateway has connected since Redis started). */
-export async function readRetention(redis: Redis, layout: StorageLayout): Promise<RetentionPolicy | undefined> {
+export async function readRetention(redis: Redis | Cluster, layout: StorageLayout): Promise<RetentionPolicy | undefined> {
   const stored = await redis.hgetall(layout.retention);
   if (Object.keys(stored).length === 0) return undefined;
   const policy: RetentionPolicy = {
@@ -68,7 +68,7 @@ export async function readRetention(redis: Redis, layout: StorageLayout): Promis
 
 /** Stores the policy (it has no expiry); returns the one it replaced, if any. */
 export async function writeRetention(
-  redis: Redis,
+  redis: Redis | Cluster,
   layout: StorageLayout,
   policy: RetentionPolicy,
 ): Promise<RetentionPolicy | undefined> {

@@ -1,0 +1,394 @@
+import { Cluster, type ClusterNode, type RedisOptions } from 'ioredis';
+import type { Logger } from 'pino';
+import type { BroadcastResult, PublishRequest } from '@herald/protocol';
+import { createPublisher, type Publisher } from '@herald/publisher-sdk';
+import {
+  ClusterShards,
+  calculateSlot,
+  storageLayout,
+  type HistoryRestart,
+  type Receipt,
+  type RetentionPolicy,
+  type StorageLayout,
+} from '@herald/publisher-sdk/storage';
+import {
+  BrokerUnavailableError,
+  type Broker,
+  type BrokerHealth,
+  type BrokerMessageHandler,
+  type ConnectionHandler,
+  type HistoryPage,
+  type HistoryRequest,
+  type MovedHandler,
+  type PageLimit,
+} from './broker.js';
+import { RedisStore } from './redis-store.js';
+import { ShardLink } from './shard-link.js';
+
+export interface RedisClusterBrokerOptions {
+  /** Some nodes of the cluster (the rest are discovered). */
+  readonly nodes: readonly ClusterNode[];
+  /** Deadline of every command. */
+  readonly commandTimeoutMs: number;
+  readonly channelPrefix: string;
+  readonly nodeId: string;
+  readonly maxEventBytes: number;
+  /** The deployment's retention; this node writes it to Redis for every publisher to use. */
+  readonly retention: RetentionPolicy;
+  readonly idempotencyWindowSeconds: number;
+  readonly logger: Logger;
+  /** How often the slot table is read again even when nothing was redirected (default 1000 ms). */
+  readonly slotsRefreshMs?: number;
+}
+
+const HEALTH_CHECK_INTERVAL_MS = 250;
+const SILENT_AFTER_MS = 1000;
+const RECONNECT_AFTER_MS = 10_000;
+const PUBLISH_RETRIES = 1;
+
+/**
+ * Redis Cluster broker. Each user's keys and channel share one hash tag, so a user lives on the
+ * master of one slot: the node subscribes to the user's channel there by sharded pub/sub
+ * (SSUBSCRIBE on a connection of its own to that master, a ShardLink), sends the user's history
+ * scripts on ioredis's connection to that master (RedisStore), and publishes through the SDK in
+ * cluster mode (SPUBLISH, which never leaves the shard).
+ *
+ * When the slot table changes (a slot migrated, a replica promoted), the subscriptions of the users
+ * of each moved slot are made on the new master, and then those users are caught up from history
+ * (the hub is told): a message published between the two may never have arrived. When the link to
+ * a master drops, every subscription of the node counts as lost until every link is back, as with
+ * one Redis (the hub holds deliveries and catches every user up).
+ */
+export class RedisClusterBroker implements Broker {
+  readonly kind = 'redis-cluster';
+  private readonly layout: StorageLayout;
+  private readonly commands: Cluster;
+  private readonly store: RedisStore;
+  private readonly publisher: Publisher;
+  private readonly logger: Logger;
+  private readonly linkOptions: RedisOptions;
+  /** One link per master in the slot table, by "host:port". */
+  private readonly links = new Map<string, ShardLink>();
+  /** Where each followed user's channel is subscribed. */
+  private readonly linkOf = new Map<string, ShardLink>();
+  /** Followed users by the slot of their channel. */
+  private readonly usersBySlot = new Map<number, Set<string>>();
+  /** The master of each slot when the subscriptions were last placed. */
+  private placedOwners: readonly (string | undefined)[] = [];
+  private handler: BrokerMessageHandler | undefined;
+  private connectionHandler: ConnectionHandler | undefined;
+  private movedHandler: MovedHandler | undefined;
+  /** A link with subscriptions dropped, and not every link is back yet. */
+  private lost = false;
+  private started = false;
+  private closed = false;
+  private placing: Promise<void> = Promise.resolve();
+
+  constructor(options: RedisClusterBrokerOptions) {
+    this.layout = storageLayout(options.channelPrefix);
+    this.logger = options.logger;
+    this.commands = new Cluster([...options.nodes], {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      clusterNodeRetryStrategy: null,
+      slotsRefreshInterval: options.slotsRefreshMs ?? 1000,
+      redisOptions: {
+        // Never resent to the server a reconnection reached: scripts carry the run of the server they were sent to.
+        autoResendUnfulfilledCommands: false,
+        maxRetriesPerRequest: 0,
+        protocol: 3,
+        commandTimeout: options.commandTimeoutMs,
+        connectionName: `herald-cmd-${options.nodeId}`,
+      },
+    });
+    this.linkOptions = {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      protocol: 3,
+      commandTimeout: options.commandTimeoutMs,
+      connectionName: `herald-sub-${options.nodeId}`,
+    };
+    const shards = new ClusterShards(this.commands);
+    this.store = new RedisStore(shards, this.layout, options.retention, this.logger);
+    this.publisher = createPublisher({
+      cluster: this.commands,
+      channelPrefix: options.channelPrefix,
+      maxEventBytes: options.maxEventBytes,
+      idempotencyWindowSeconds: options.idempotencyWindowSeconds,
+      commandTimeoutMs: options.commandTimeoutMs,
+      retry: { retries: PUBLISH_RETRIES, maxDelayMs: 250 },
+    });
+    this.commands.on('error', (error: Error) => this.logger.error({ err: error }, 'redis cluster error'));
+    this.commands.on('node error', (error: Error, node: string) =>
+      this.logger.warn({ err: error, node }, 'redis cluster node error'),
+    );
+    this.commands.on('refresh', () => this.placeSubscriptions());
+    this.commands.on('ready', () => void this.store.publishRetention());
+  }
+
+  async start(): Promise<void> {
+    await this.commands.connect();
+    await this.place();
+    await Promise.all([...this.links.values()].map((link) => link.connect()));
+    this.started = true;
+    await this.store.publishRetention();
+  }
+
+  async subscribe(userId: string): Promise<void> {
+    if (this.closed) throw new BrokerUnavailableError('broker is closed');
+    const channel = this.layout.userEvents(userId);
+    const slot = calculateSlot(channel);
+    const link = this.linkForSlot(slot);
+    if (!link) throw new BrokerUnavailableError("the cluster's slot table does not name the user's master now");
+    this.follow(userId, slot, link);
+    try {
+      await link.subscribe(channel);
+    } catch (error) {
+      this.unfollow(userId, slot);
+      // Unanswered in time, the SSUBSCRIBE may still run: undo it.
+      void link.unsubscribe(channel).catch(() => undefined);
+      if (/^MOVED /.test((error as Error).message)) this.commands.refreshSlotsCache();
+      throw new BrokerUnavailableError(`subscribing to Redis failed: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  async unsubscribe(userId: string): Promise<void> {
+    const channel = this.layout.userEvents(userId);
+    const link = this.linkOf.get(userId);
+    this.unfollow(userId, calculateSlot(channel));
+    await link?.unsubscribe(channel);
+  }
+
+  async publish(request: PublishRequest): Promise<BroadcastResult> {
+    if (this.closed) throw new BrokerUnavailableError('broker is closed');
+    const master = this.linkForSlot(calculateSlot(this.layout.userEvents(request.user_id)));
+    // Known not to answer: fail now, certainly unpublished, rather than hold the request for the SDK's deadlines.
+    if (master?.health.unavailable) throw new BrokerUnavailableError("the event was not published: the user's Redis master is not answering");
+    return this.publisher.publish(request.user_id, request.type, request.data, {
+      ...(request.run_id === undefined ? {} : { runId: request.run_id }),
+      ...(request.idempotency_key === undefined ? {} : { idempotencyKey: request.idempotency_key }),
+      ...(request.confirm === undefined ? {} : { confirm: request.confirm }),
+      ...(request.confirm_timeout_ms === undefined ? {} : { timeoutMs: request.confirm_timeout_ms }),
+    });
+  }
+
+  openHistory(userId: string): Promise<string> {
+    return this.store.openHistory(userId);
+  }
+
+  readHistory(userId: string, after: string, limit: PageLimit): Promise<HistoryPage> {
+    return this.store.readHistory(userId, after, limit);
+  }
+
+  readHistories(reads: readonly HistoryRequest[], limit: PageLimit): Promise<readonly (HistoryPage | undefined)[]> {
+    return this.store.readHistories(reads, limit);
+  }
+
+  restartHistoryAfter(userId: string, id: string): Promise<HistoryRestart> {
+    return this.store.restartHistoryAfter(userId, id);
+  }
+
+  keepPositions(userIds: readonly string[]): Promise<void> {
+    return this.store.keepPositions(userIds);
+  }
+
+  sendReceipt(channel: string, receipt: Receipt): Promise<void> {
+    return this.store.sendReceipt(channel, receipt);
+  }
+
+  onMessage(handler: BrokerMessageHandler): void {
+    this.handler = handler;
+  }
+
+  onConnectionChange(handler: ConnectionHandler): void {
+    this.connectionHandler = handler;
+  }
+
+  onSubscriptionsMoved(handler: MovedHandler): void {
+    this.movedHandler = handler;
+  }
+
+  health(): BrokerHealth {
+    if (this.closed) return { connected: false, detail: 'redis cluster broker is closed' };
+    const links = [...this.links.values()];
+    const notReady = links.filter((link) => !link.ready).map((link) => `${link.node} ${describe(link)}`);
+    const connected = this.commands.status === 'ready' && links.length > 0 && notReady.length === 0 && !this.lost;
+    const detail =
+      notReady.length > 0
+        ? `redis cluster: masters not ready: ${notReady.join(', ')}`
+        : `redis cluster ${this.commands.status}, ${links.length} masters`;
+    return { connected, detail };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.store.close();
+    await this.publisher.close();
+    for (const link of this.links.values()) link.close();
+    this.links.clear();
+    this.linkOf.clear();
+    this.usersBySlot.clear();
+    await this.commands.quit().catch(() => this.commands.disconnect());
+  }
+
+  private follow(userId: string, slot: number, link: ShardLink): void {
+    this.linkOf.get(userId)?.users.delete(userId);
+    this.linkOf.set(userId, link);
+    link.users.add(userId);
+    let users = this.usersBySlot.get(slot);
+    if (!users) {
+      users = new Set();
+      this.usersBySlot.set(slot, users);
+    }
+    users.add(userId);
+  }
+
+  private unfollow(userId: string, slot: number): void {
+    this.linkOf.get(userId)?.users.delete(userId);
+    this.linkOf.delete(userId);
+    const users = this.usersBySlot.get(slot);
+    users?.delete(userId);
+    if (users?.size === 0) this.usersBySlot.delete(slot);
+  }
+
+  private linkForSlot(slot: number): ShardLink | undefined {
+    const owner = this.commands.slots[slot]?.[0];
+    return owner === undefined ? undefined : this.links.get(owner);
+  }
+
+  private dispatch(channel: Buffer, payload: Buffer): void {
+    const userId = this.layout.userOfEvents(channel.toString());
+    if (userId !== undefined && this.linkOf.has(userId)) this.handler?.(userId, payload);
+  }
+
+  /** Brings the links and subscriptions in line with the slot table, one pass at a time. */
+  private placeSubscriptions(): void {
+    if (!this.started || this.closed) return;
+    this.placing = this.placing.then(() => this.place()).catch((error: unknown) => {
+      this.logger.error({ err: error }, 'placing redis cluster subscriptions failed; trying again at the next slot table');
+    });
+  }
+
+  private async place(): Promise<void> {
+    if (this.closed) return;
+    const owners = this.commands.slots.map((nodes) => nodes?.[0]);
+    const masters = new Set(owners.filter((owner): owner is string => owner !== undefined));
+    for (const master of masters) if (!this.links.has(master)) this.addLink(master);
+    // Users of every slot whose master changed since they were placed.
+    const moved: string[] = [];
+    for (const [slot, users] of this.usersBySlot) {
+      const owner = owners[slot];
+      if (owner === undefined || owner === this.placedOwners[slot]) continue;
+      for (const userId of users) if (this.linkOf.get(userId)?.node !== owner) moved.push(userId);
+    }
+    this.placedOwners = owners;
+    if (moved.length > 0) await this.move(moved);
+    for (const [node, link] of this.links) {
+      if (masters.has(node)) continue;
+      // No longer a master (it failed, or gave its slots away): its users were moved above.
+      link.close();
+      this.links.delete(node);
+    }
+    this.announceWhenRestored();
+  }
+
+  private addLink(node: string): ShardLink {
+    const separator = node.lastIndexOf(':');
+    const link = new ShardLink(
+      node,
+      node.slice(0, separator),
+      Number(node.slice(separator + 1)),
+      this.linkOptions,
+      {
+        intervalMs: HEALTH_CHECK_INTERVAL_MS,
+        silentAfterMs: SILENT_AFTER_MS,
+        reconnectAfterMs: RECONNECT_AFTER_MS,
+        onReconnect: (silentForMs) =>
+          this.logger.error({ node, silent_ms: silentForMs }, 'redis cluster master silent for too long; reconnecting'),
+      },
+      {
+        message: (channel, payload) => this.dispatch(channel, payload),
+        lost: (lost) => this.onLinkLost(lost),
+        back: (back) => void this.restoreLink(back),
+        moved: () => this.commands.refreshSlotsCache(),
+      },
+    );
+    link.redis.on('error', (error: Error) => this.logger.warn({ err: error, node }, 'redis cluster subscriber error'));
+    this.links.set(node, link);
+    if (this.started) link.connect().catch(() => undefined); // it reconnects by itself; health() tells meanwhile
+    return link;
+  }
+
+  /** Subscribes the users on their slots' current masters, drops the old subscriptions, then tells the hub. */
+  private async move(userIds: readonly string[]): Promise<void> {
+    const placed: string[] = [];
+    await Promise.all(
+      userIds.map(async (userId) => {
+        const channel = this.layout.userEvents(userId);
+        const slot = calculateSlot(channel);
+        const from = this.linkOf.get(userId);
+        const to = this.linkForSlot(slot);
+        if (!to || to === from) return;
+        this.follow(userId, slot, to);
+        void from?.unsubscribe(channel).catch(() => undefined);
+        try {
+          await to.subscribe(channel);
+          placed.push(userId);
+        } catch (error) {
+          // Not subscribed anywhere now: the whole node counts as cut off until it is.
+          this.logger.error({ err: error, node: to.node }, 'moving a subscription to its new redis cluster master failed; reconnecting');
+          to.redis.disconnect(true);
+        }
+      }),
+    );
+    this.logger.info({ users: placed.length }, 'redis cluster slots moved; subscriptions placed on their new masters');
+    // Only users still followed: one that left meanwhile has nothing to catch up.
+    const followed = placed.filter((userId) => this.linkOf.has(userId));
+    if (followed.length > 0 && !this.lost) this.movedHandler?.(followed);
+  }
+
+  private onLinkLost(link: ShardLink): void {
+    this.logger.warn({ node: link.node, users: link.users.size }, 'redis cluster subscriber connection lost');
+    this.commands.refreshSlotsCache();
+    if (this.closed || this.lost) return;
+    this.lost = true;
+    this.connectionHandler?.(false);
+  }
+
+  private async restoreLink(link: ShardLink): Promise<void> {
+    const users = [...link.users];
+    link.restoring = true;
+    try {
+      const channels = users.map((userId) => this.layout.userEvents(userId));
+      await Promise.all(channels.map((channel) => link.subscribe(channel)));
+      // Users whose last socket left, or who moved, while their channel was being restored.
+      const stale = channels.filter((_channel, i) => this.linkOf.get(users[i] as string) !== link);
+      await Promise.all(stale.map((channel) => link.unsubscribe(channel)));
+      this.logger.info({ node: link.node, channels: channels.length }, 'redis cluster subscriptions restored');
+    } catch (error) {
+      // Start over on a fresh connection rather than run with a partial set (a moved slot is placed at the next slot table).
+      this.logger.error({ err: error, node: link.node }, 'restoring redis cluster subscriptions failed; reconnecting');
+      this.commands.refreshSlotsCache();
+      link.redis.disconnect(true);
+      return;
+    } finally {
+      link.restoring = false;
+    }
+    this.announceWhenRestored();
+  }
+
+  /** Tells the node that subscriptions are back once every link with users is ready again. */
+  private announceWhenRestored(): void {
+    if (!this.lost || this.closed || this.commands.status !== 'ready') return;
+    for (const link of this.links.values()) if (link.users.size > 0 && !link.ready) return;
+    this.lost = false;
+    this.connectionHandler?.(true);
+  }
+}
+
+function describe(link: ShardLink): string {
+  if (link.restoring) return 'restoring subscriptions';
+  if (link.health.silent) return 'not answering';
+  return link.redis.status;
+}

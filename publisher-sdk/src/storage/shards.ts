@@ -1,0 +1,89 @@
+import calculateSlot from 'cluster-key-slot';
+import type { Cluster, ClusterNode, Redis } from 'ioredis';
+
+/**
+ * Where Herald's commands go: one Redis server, or the masters of a Redis Cluster. A user's keys
+ * and channel share one hash tag (layout.ts), so everything about one user goes to one server;
+ * scripts are sent on that server's own connection, whose server run they check (server-run.ts).
+ */
+export interface RedisShards {
+  /** True in a cluster: events travel by sharded pub/sub (SPUBLISH, SSUBSCRIBE), which stays on one shard. */
+  readonly sharded: boolean;
+  /** Commands on keys of no user (the retention policy, receipts); a cluster client routes them itself. */
+  readonly shared: Redis | Cluster;
+  /**
+   * The connection to the server that serves `key` now, or undefined when that is not known
+   * (the slot table is being read again).
+   */
+  connectionFor(key: string): Redis | undefined;
+  /** The slot of `key`: one script call may only touch keys of one slot in a cluster (0 on one Redis). */
+  slotOf(key: string): number;
+  /** An answer said a slot is served elsewhere (MOVED, ASK): the slot table is read again. */
+  redirected(): void;
+}
+
+/** A Redis error reply that names another server for the slot: the command did not run here. */
+export function isRedirection(error: unknown): boolean {
+  return error instanceof Error && /^(MOVED|ASK) /.test(error.message);
+}
+
+/** One Redis server: every command on the one connection. */
+export class SingleRedis implements RedisShards {
+  readonly sharded = false;
+
+  constructor(readonly shared: Redis) {}
+
+  connectionFor(): Redis {
+    return this.shared;
+  }
+
+  slotOf(): number {
+    return 0;
+  }
+
+  redirected(): void {}
+}
+
+/**
+ * A Redis Cluster: commands on a user's keys go to the connection ioredis keeps to the master of
+ * their slot (its slot table says which). ioredis never reconnects such a connection (a node's
+ * connection that ends is replaced by a new one), so a connection always leads to one server run.
+ */
+export class ClusterShards implements RedisShards {
+  readonly sharded = true;
+
+  constructor(readonly shared: Cluster) {}
+
+  connectionFor(key: string): Redis | undefined {
+    const owner = this.shared.slots[calculateSlot(key)]?.[0];
+    const connection =
+      owner === undefined ? undefined : this.shared.nodes('master').find((node) => nodeKey(node) === owner);
+    if (connection === undefined) this.redirected();
+    return connection;
+  }
+
+  slotOf(key: string): number {
+    return calculateSlot(key);
+  }
+
+  redirected(): void {
+    if (this.shared.status === 'ready') this.shared.refreshSlotsCache();
+  }
+}
+
+/** "host:port", as ioredis names a cluster node in its slot table. */
+export function nodeKey(connection: Redis): string {
+  return `${connection.options.host ?? '127.0.0.1'}:${connection.options.port ?? 6379}`;
+}
+
+export { calculateSlot };
+
+const HOST_PORT = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/;
+
+/** "host:port" (or "[v6]:port") as an ioredis cluster node; undefined when it is not one. */
+export function parseClusterNode(text: unknown): ClusterNode | undefined {
+  const match = typeof text === 'string' ? HOST_PORT.exec(text) : null;
+  const port = Number(match?.[3]);
+  if (!match || !Number.isInteger(port) || port < 1 || port > 65_535) return undefined;
+  return { host: match[1] ?? match[2] ?? '', port };
+}
