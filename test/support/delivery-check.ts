@@ -33,7 +33,8 @@ export class SteadyPublisher {
   private readonly publisher: Publisher;
 
   constructor(
-    redisUrl: string,
+    /** A Redis URL, or a Redis Cluster's nodes. */
+    redis: string | { readonly cluster: readonly string[] },
     private readonly users: readonly string[],
     /** Events per second, over all users. */
     private readonly rate: number,
@@ -41,7 +42,8 @@ export class SteadyPublisher {
   ) {
     // No retries inside the SDK: this publisher retries itself, so it sees every attempt whose
     // outcome was unknown (a copy of it may have been delivered before Redis lost it).
-    this.publisher = createPublisher({ redisUrl, retry: { retries: 0 }, commandTimeoutMs: 1000 });
+    const target = typeof redis === 'string' ? { redisUrl: redis } : { cluster: redis.cluster };
+    this.publisher = createPublisher({ ...target, retry: { retries: 0 }, commandTimeoutMs: 1000 });
     for (const user of users) {
       this.published.set(user, []);
       this.uncertain.set(user, new Set());
