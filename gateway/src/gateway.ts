@@ -1,7 +1,7 @@
 import { CloseCodes } from '@herald/protocol';
 import type { Logger } from 'pino';
 import { createTokenVerifier, type VerificationKey } from './auth/verifier.js';
-import type { Broker } from './broker/broker.js';
+import { BrokerMisconfiguredError, type Broker } from './broker/broker.js';
 import { createBroker } from './broker/create.js';
 import type { GatewayConfig } from './config/schema.js';
 import { Hub } from './hub/hub.js';
@@ -117,6 +117,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   try {
     await broker.start();
   } catch (error) {
+    if (error instanceof BrokerMisconfiguredError) {
+      uws.us_listen_socket_close(listenSocket);
+      admin.close();
+      await broker.close();
+      throw error;
+    }
     // Keep running: the broker retries, /readyz stays 503 and sockets are refused until it connects.
     logger.error({ err: error, broker: broker.kind }, 'broker not reachable at start; retrying');
   }

@@ -104,6 +104,19 @@ describe('gateway entry point', () => {
     expect(result.output).not.toMatch(/\n\s+at /);
   });
 
+  it('refuses to start on REDIS_CLUSTER_NODES naming a Redis without cluster mode, in one line', async () => {
+    const redis = await startRedisServer();
+    try {
+      const result = await runGatewayToExit({ REDIS_CLUSTER_NODES: `127.0.0.1:${redis.port}`, JWT_SECRET: TEST_JWT_SECRET, PORT: '0', ADMIN_PORT: '0' });
+      expect(result.code).toBe(1);
+      expect(result.output).toContain(
+        `herald: cannot start: REDIS_CLUSTER_NODES names 127.0.0.1:${redis.port}, a Redis without cluster mode (ERR This instance has cluster support disabled): set REDIS_URL for one Redis instead`,
+      );
+    } finally {
+      await redis.stop();
+    }
+  });
+
   it("refuses to run on uWebSockets.js's JavaScript fallback", async () => {
     const result = await runGatewayToExit({ UWS_USE_FALLBACK: '1', JWT_SECRET: TEST_JWT_SECRET, PORT: '0' });
     expect(result.code).toBe(1);

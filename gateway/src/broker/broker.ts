@@ -112,3 +112,8 @@ export interface Broker extends UserSubscriptions, HistoryReader, ReceiptSender,
 export class BrokerUnavailableError extends Error {
   override readonly name = 'BrokerUnavailableError';
 }
+
+/** Thrown by `start` when the broker can never work as configured (retrying would not help). */
+export class BrokerMisconfiguredError extends Error {
+  override readonly name = 'BrokerMisconfiguredError';
+}

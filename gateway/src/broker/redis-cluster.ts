@@ -12,6 +12,7 @@ import {
   type StorageLayout,
 } from '@herald/publisher-sdk/storage';
 import {
+  BrokerMisconfiguredError,
   BrokerUnavailableError,
   type Broker,
   type BrokerHealth,
@@ -126,11 +127,28 @@ export class RedisClusterBroker implements Broker {
     this.commands.on('ready', () => void this.store.publishRetention());
   }
 
+  /**
+   * Connects and places the links. A cluster not reachable now is connected later by ioredis
+   * (the links are placed at its first slot table); a node that is not in cluster mode is a
+   * configuration error.
+   */
   async start(): Promise<void> {
-    await this.commands.connect();
+    this.started = true;
+    await new Promise<void>((resolve, reject) => {
+      const onNodeError = (error: Error, node: string) => {
+        if (!/cluster support disabled/i.test(error.message)) return;
+        this.commands.off('node error', onNodeError);
+        reject(
+          new BrokerMisconfiguredError(
+            `REDIS_CLUSTER_NODES names ${node}, a Redis without cluster mode (${error.message}): set REDIS_URL for one Redis instead`,
+          ),
+        );
+      };
+      this.commands.on('node error', onNodeError);
+      this.commands.connect().then(resolve, reject).finally(() => this.commands.off('node error', onNodeError));
+    });
     await this.place();
     await Promise.all([...this.links.values()].map((link) => link.connect()));
-    this.started = true;
     await this.store.publishRetention();
   }
 
@@ -316,7 +334,7 @@ export class RedisClusterBroker implements Broker {
     );
     link.redis.on('error', (error: Error) => this.logger.warn({ err: error, node }, 'redis cluster subscriber error'));
     this.links.set(node, link);
-    if (this.started) link.connect().catch(() => undefined); // it reconnects by itself; health() tells meanwhile
+    link.connect().catch(() => undefined); // it reconnects by itself; health() tells meanwhile
     return link;
   }
 
