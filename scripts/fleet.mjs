@@ -1,24 +1,40 @@
 #!/usr/bin/env node
 // A local Herald fleet: Redis, N gateway nodes and HAProxy in front (deploy/haproxy/haproxy.cfg).
 //   npm run fleet -- [--nodes 3] [--port 8080]        (REDIS_URL set: use that Redis)
+//   npm run fleet -- --cluster [...]                  (a Redis Cluster of 3 masters + 3 replicas)
 // Prints the URL, a development token and a publish command; Ctrl-C stops everything.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SignJWT } from 'jose';
 import { freePort, haproxyConfig, nodeEnv } from './local-fleet.mjs';
+import { answers, clusterNodeArgs, clusterPorts, describeCluster, formCluster, redisServerVersion } from './redis-cluster.mjs';
+
+const CLUSTER_MASTERS = 3;
+const CLUSTER_REPLICAS_PER_MASTER = 1;
+/** A failed master is replaced after about this long (and a bit more). */
+const CLUSTER_NODE_TIMEOUT_MS = 2000;
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({
-  options: { nodes: { type: 'string', default: '3' }, port: { type: 'string', default: '8080' } },
+  options: {
+    nodes: { type: 'string', default: '3' },
+    port: { type: 'string', default: '8080' },
+    cluster: { type: 'boolean', default: false },
+  },
 });
 const nodeCount = Number(values.nodes);
 const lbPort = Number(values.port);
 if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > 20) fail('--nodes must be an integer from 1 to 20');
 if (!Number.isInteger(lbPort) || lbPort < 1 || lbPort > 65535) fail('--port must be a port number');
+if (values.cluster && process.env.REDIS_URL) {
+  fail('--cluster starts its own Redis Cluster and cannot use REDIS_URL: unset REDIS_URL, or drop --cluster to use that Redis');
+}
 
 function fail(message) {
   process.stderr.write(`fleet: ${message}\n`);
@@ -52,14 +68,23 @@ async function waitFor(what, check, timeoutMs = 15_000) {
 }
 
 const children = [];
-function start(name, command, args, env = {}) {
+/** Removed once every child has exited. */
+const directories = [];
+/**
+ * Starts a child and shows what it writes, prefixed with its name. `quiet`: keeps what it writes
+ * and shows it only if it exits by itself (the Redis Cluster nodes' start-up notes times six).
+ */
+function start(name, command, args, env = {}, { quiet = false } = {}) {
   // Own process groups: Ctrl-C in a terminal reaches only this script, which stops the gateways first.
   const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const prefix = (chunk) => chunk.toString().split('\n').filter(Boolean).map((line) => `[${name}] ${line}\n`).join('');
-  child.stdout.on('data', (chunk) => process.stdout.write(prefix(chunk)));
-  child.stderr.on('data', (chunk) => process.stderr.write(prefix(chunk)));
+  let kept = '';
+  const show = (stream) => (chunk) => (quiet ? (kept = (kept + prefix(chunk)).slice(-4000)) : stream.write(prefix(chunk)));
+  child.stdout.on('data', show(process.stdout));
+  child.stderr.on('data', show(process.stderr));
   child.on('exit', (code, signal) => {
     if (stopping) return;
+    process.stderr.write(kept);
     if (ready) {
       process.stderr.write(`fleet: ${name} exited (${signal ?? code})\n`);
       return;
@@ -87,6 +112,7 @@ async function stopAll(exitCode) {
       setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
     });
   }
+  for (const directory of directories) rmSync(directory, { recursive: true, force: true });
   process.stdout.write('fleet: stopped\n');
   process.exit(exitCode);
 }
@@ -103,7 +129,12 @@ async function main() {
   mkdirSync(`${root}.fleet`, { recursive: true });
 
   let redisUrl = process.env.REDIS_URL;
-  if (!redisUrl) {
+  let cluster;
+  if (values.cluster) {
+    redisUrl = undefined;
+    cluster = await startCluster();
+    if (stopping) return;
+  } else if (!redisUrl) {
     requireBinary('redis-server', 'apt-get install -y redis-server (or set REDIS_URL)');
     const port = await freePort();
     start('redis', 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
@@ -117,7 +148,7 @@ async function main() {
     const node = { id: `gateway-${i}`, port: await freePort(), adminPort: await freePort() };
     start(node.id, process.execPath, [`${root}gateway/dist/main.js`], {
       NODE_ENV: 'development',
-      ...nodeEnv(node, { redisUrl, secret, publishKey, behindProxy: true }),
+      ...nodeEnv(node, { redisUrl, clusterNodes: cluster?.addresses, secret, publishKey, behindProxy: true }),
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     });
     nodes.push(node);
@@ -144,17 +175,49 @@ async function main() {
     .setSubject('dev-user')
     .setExpirationTime('24h')
     .sign(new TextEncoder().encode(secret));
+  const redis = cluster
+    ? `a Redis Cluster of ${CLUSTER_MASTERS} masters + ${CLUSTER_MASTERS * CLUSTER_REPLICAS_PER_MASTER} replicas`
+    : `Redis at ${redisUrl}`;
   const lines = [
     '',
-    `Herald fleet ready: ${nodeCount} gateway node(s) behind HAProxy, Redis at ${redisUrl}`,
+    `Herald fleet ready: ${nodeCount} gateway node(s) behind HAProxy, ${redis}`,
     `  WebSocket (user "dev-user", 24 h): ws://127.0.0.1:${lbPort}/ws?token=${token}`,
     `  Publish: curl -X POST http://127.0.0.1:${lbPort}/v1/publish -H 'authorization: Bearer ${publishKey}' \\`,
     `    -d '{"user_id":"dev-user","type":"agent_started","run_id":"run-1","data":{}}'`,
     ...nodes.map((node) => `  ${node.id}: ws port ${node.port}, metrics http://127.0.0.1:${node.adminPort}/metrics`),
+    ...(cluster
+      ? [
+          `  Redis Cluster nodes (REDIS_CLUSTER_NODES=${cluster.addresses.join(',')}), data in ${cluster.dir}:`,
+          ...cluster.description.map((line) => `    ${line}`),
+        ]
+      : []),
     '  Ctrl-C stops the fleet.',
     '',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** Starts the Redis Cluster's nodes and forms the cluster; its data directory goes when the fleet stops. */
+async function startCluster() {
+  const version = redisServerVersion();
+  if (!version) fail('redis-server is not installed (or did not say its version): apt-get install -y redis-server (7.0 or later)');
+  if (version.major < 7) {
+    fail(`--cluster needs redis-server 7.0 or later (sharded pub/sub, which Herald uses on a cluster); this one is ${version.major}.${version.minor}`);
+  }
+  requireBinary('redis-cli', 'apt-get install -y redis-tools');
+  const dir = mkdtempSync(join(tmpdir(), 'herald-fleet-cluster-'));
+  directories.push(dir);
+  const ports = await clusterPorts(CLUSTER_MASTERS * (1 + CLUSTER_REPLICAS_PER_MASTER));
+  for (const node of ports) {
+    const nodeDir = join(dir, String(node.port));
+    mkdirSync(nodeDir);
+    start(`redis-${node.port}`, 'redis-server', clusterNodeArgs(node, nodeDir, CLUSTER_NODE_TIMEOUT_MS), {}, { quiet: true });
+  }
+  for (const { port } of ports) await waitFor(`the Redis Cluster node on port ${port} to answer`, () => answers(port));
+  if (stopping) return undefined;
+  await formCluster(ports, { masters: CLUSTER_MASTERS });
+  const addresses = ports.map(({ port }) => `127.0.0.1:${port}`);
+  return { addresses, dir, description: await describeCluster(ports[0].port) };
 }
 
 main().catch((error) => {

@@ -19,17 +19,20 @@ export function freePort() {
 }
 
 /**
- * The environment of local node `node` ({ id, port, adminPort }): its ports, its Redis, the
- * fleet's JWT secret and publish key, and a drain that hands its sockets back within a few
- * seconds. `behindProxy`: clients reach it through HAProxy (X-Forwarded-For is trusted).
+ * The environment of local node `node` ({ id, port, adminPort }): its ports, its Redis (`redisUrl`,
+ * or a Redis Cluster's `clusterNodes` as "host:port" strings), the fleet's JWT secret and publish
+ * key, and a drain that hands its sockets back within a few seconds. `behindProxy`: clients reach
+ * it through HAProxy (X-Forwarded-For is trusted).
  */
-export function nodeEnv(node, { redisUrl, secret, publishKey, behindProxy }) {
+export function nodeEnv(node, { redisUrl, clusterNodes, secret, publishKey, behindProxy }) {
   return {
     NODE_ID: node.id,
     HOST: '127.0.0.1',
     PORT: String(node.port),
     ADMIN_PORT: String(node.adminPort),
-    REDIS_URL: redisUrl,
+    // Both always set (empty is unset), so neither is inherited from the environment next to the other.
+    REDIS_URL: redisUrl ?? '',
+    REDIS_CLUSTER_NODES: clusterNodes?.join(',') ?? '',
     JWT_SECRET: secret,
     HERALD_PUBLISH_KEY: publishKey,
     TRUST_PROXY: behindProxy ? 'true' : 'false',
