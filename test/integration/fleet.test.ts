@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,29 @@ import { waitUntil } from '../support/wait.js';
 /** Waits until the fleet exits or claims to be ready, whichever comes first. */
 function settled(fleet: FleetScript): Promise<boolean> {
   return waitUntil('the fleet to exit or be ready', () => fleet.process.exitCode !== null || fleet.output().includes('Herald fleet ready'), 30_000);
+}
+
+/** Pids of the redis-server processes listening on these "host:port" addresses (Redis names its process after its address). */
+function redisServerPids(addresses: readonly string[]): number[] {
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .filter((pid) => {
+      try {
+        const [program = '', address = ''] = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split(/[\0\s]+/);
+        return program.endsWith('redis-server') && addresses.includes(address);
+      } catch {
+        return false; // it exited meanwhile
+      }
+    })
+    .map(Number);
+}
+
+/** Writes an executable `name` into a new directory that goes before PATH; returns that directory. */
+function fakeBinary(name: string, lines: readonly string[]): string {
+  const bin = mkdtempSync(join(tmpdir(), 'herald-fleet-'));
+  writeFileSync(join(bin, name), ['#!/usr/bin/env node', ...lines, ''].join('\n'));
+  chmodSync(join(bin, name), 0o755);
+  return bin;
 }
 
 describe('npm run fleet', () => {
@@ -65,19 +88,11 @@ describe('npm run fleet', () => {
 
   it('stops everything and exits non-zero when HAProxy exits before the fleet is ready', async () => {
     // An "haproxy" that answers on the port like a gateway for a second, then fails.
-    const bin = mkdtempSync(join(tmpdir(), 'herald-fleet-'));
-    const haproxy = join(bin, 'haproxy');
-    writeFileSync(
-      haproxy,
-      [
-        '#!/usr/bin/env node',
-        "if (process.argv[2] === '-v') process.exit(0);",
-        "require('node:http').createServer((request, response) => response.writeHead(426).end()).listen(Number(process.env.HERALD_LB_PORT), '127.0.0.1');",
-        'setTimeout(() => process.exit(1), 1000);',
-        '',
-      ].join('\n'),
-    );
-    chmodSync(haproxy, 0o755);
+    const bin = fakeBinary('haproxy', [
+      "if (process.argv[2] === '-v') process.exit(0);",
+      "require('node:http').createServer((request, response) => response.writeHead(426).end()).listen(Number(process.env.HERALD_LB_PORT), '127.0.0.1');",
+      'setTimeout(() => process.exit(1), 1000);',
+    ]);
     const fleet = startFleetScript(['--nodes', '1', '--port', String(await freePort())], { path: `${bin}:${process.env['PATH'] ?? ''}` });
     try {
       await settled(fleet);
@@ -105,5 +120,77 @@ describe('npm run fleet', () => {
     } finally {
       await stopFleetScript(fleet);
     }
+  });
+
+  describe('--cluster', () => {
+    it('starts a Redis Cluster of 3 masters + 3 replicas for the gateways, serves events through it, and leaves no redis-server behind on Ctrl-C', async () => {
+      const port = await freePort();
+      const fleet = startFleetScript(['--cluster', '--nodes', '2', '--port', String(port)], { viaNpm: true });
+      let addresses: string[] = [];
+      try {
+        await waitForFleetReady(fleet);
+        const output = fleet.output();
+        const cluster = /REDIS_CLUSTER_NODES=(\S+)\), data in (\S+):\n((?: {4}\S.*\n){6})/.exec(output);
+        addresses = cluster?.[1]?.split(',') ?? [];
+        const dir = cluster?.[2] ?? '';
+        const nodes = (cluster?.[3] ?? '').trim().split('\n').map((line) => line.trim());
+        expect(output).toContain('Herald fleet ready: 2 gateway node(s) behind HAProxy, a Redis Cluster of 3 masters + 3 replicas');
+        expect(addresses).toHaveLength(6);
+        expect(nodes.filter((line) => / master \d+-\d+$/.test(line))).toHaveLength(3);
+        const replicasOf = nodes.map((line) => / replica of (\S+)$/.exec(line)?.[1]).filter((master) => master !== undefined);
+        expect(new Set(replicasOf).size).toBe(3);
+        expect(redisServerPids(addresses)).toHaveLength(6);
+        expect(existsSync(dir)).toBe(true);
+
+        const wsUrl = /(ws:\/\/127\.0\.0\.1:\d+\/ws)\?token=(\S+)/.exec(output);
+        const publishKey = /authorization: Bearer (\S+)'/.exec(output)?.[1];
+        const client = await TestClient.connect(wsUrl?.[1] ?? '', { token: wsUrl?.[2] ?? '', via: 'protocol' });
+        const answer = await postPublish(`http://127.0.0.1:${port}`, { user_id: 'dev-user', type: 'agent_started', run_id: 'r' }, publishKey ?? '');
+        expect(answer.status).toBe(200);
+        const [event] = await client.waitForEvents(1);
+        expect(event?.id).toBe(answer.body.event_id);
+
+        process.kill(fleet.target, 'SIGINT');
+        expect((await client.waitForClose()).code).toBe(1001);
+        expect(await fleet.exited).toBe(0);
+        expect(fleet.output()).toContain('fleet: stopped');
+        expect(redisServerPids(addresses)).toEqual([]);
+        expect(existsSync(dir)).toBe(false);
+      } finally {
+        await stopFleetScript(fleet);
+        // Were the fleet killed rather than stopped, its nodes would outlive it.
+        for (const pid of redisServerPids(addresses)) process.kill(pid, 'SIGKILL');
+      }
+    });
+
+    it('refuses REDIS_URL in the environment, before starting anything', async () => {
+      const fleet = startFleetScript(['--cluster', '--nodes', '1', '--port', String(await freePort())], {
+        env: { REDIS_URL: 'redis://127.0.0.1:1' },
+      });
+      try {
+        expect(await fleet.exited).toBe(1);
+        expect(fleet.output()).toBe(
+          'fleet: --cluster starts its own Redis Cluster and cannot use REDIS_URL: unset REDIS_URL, or drop --cluster to use that Redis\n',
+        );
+      } finally {
+        await stopFleetScript(fleet);
+      }
+    });
+
+    it('refuses a redis-server older than 7, before starting anything', async () => {
+      // An old "redis-server" that only tells its version; it fails if asked to run a node.
+      const bin = fakeBinary('redis-server', [
+        "if (process.argv[2] === '--version' || process.argv[2] === '-v') console.log('Redis server v=6.2.14 sha=00000000:0 malloc=jemalloc-5.3.0 bits=64 build=0');",
+        'else process.exit(1);',
+      ]);
+      const fleet = startFleetScript(['--cluster', '--nodes', '1', '--port', String(await freePort())], { path: `${bin}:${process.env['PATH'] ?? ''}` });
+      try {
+        expect(await fleet.exited).toBe(1);
+        expect(fleet.output()).toBe('fleet: --cluster needs redis-server 7.0 or later (sharded pub/sub, which Herald uses on a cluster); this one is 6.2\n');
+      } finally {
+        await stopFleetScript(fleet);
+        rmSync(bin, { recursive: true, force: true });
+      }
+    });
   });
 });

@@ -14,6 +14,8 @@ export interface FleetScript {
 
 export interface FleetScriptOptions {
   readonly path?: string;
+  /** More environment variables (the fleet gets only PATH and HOME otherwise). */
+  readonly env?: Readonly<Record<string, string>>;
   /** Run `npm run fleet` in a process group of its own, as a terminal does. */
   readonly viaNpm?: boolean;
 }
@@ -24,7 +26,7 @@ export function startFleetScript(args: readonly string[], options: FleetScriptOp
     : [process.execPath, ['scripts/fleet.mjs', ...args]];
   const { child, pid, exited, output } = spawnWatched(command, commandArgs, {
     cwd: REPO_ROOT,
-    env: { PATH: options.path ?? process.env['PATH'], HOME: process.env['HOME'] },
+    env: { PATH: options.path ?? process.env['PATH'], HOME: process.env['HOME'], ...options.env },
     detached: options.viaNpm === true,
   });
   return { process: child, target: options.viaNpm ? -pid : pid, exited, output };
