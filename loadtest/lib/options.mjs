@@ -24,6 +24,7 @@ const NUMBER_OPTIONS = {
   clients: { default: 4, min: 1, help: 'client processes' },
   nodes: { default: 1, min: 1, help: 'gateway nodes started (clients spread over them)' },
   fleet: { default: 0, min: 0, help: 'start Redis + N nodes + HAProxy; clients connect through HAProxy' },
+  'redis-cluster': { default: 0, min: 0, help: 'Herald on a Redis Cluster of N masters (no replicas) started for the run, instead of one Redis' },
   'connect-concurrency': { default: 200, min: 1, help: 'connections each client process opens at a time' },
   step: { default: 5000, min: 1, help: 'ramp: rate increase per step' },
   'step-seconds': { default: 4, min: 1, help: 'ramp: seconds per step' },
@@ -118,6 +119,10 @@ export function parseOptions(argv) {
     if (!result.secret) throw new UsageError('--url needs --secret (the fleet\'s JWT_SECRET, to sign tokens) or HERALD_LOADTEST_SECRET');
     if (result.path === 'sdk' && !result.redisUrl) throw new UsageError('--url with --path sdk needs --redis-url');
     if (result.path === 'http' && !result.publishKey) throw new UsageError('--url with --path http needs --publish-key');
+  }
+  if (result.redisCluster > 0) {
+    if (result.system !== 'herald') throw new UsageError('--redis-cluster runs Herald on a Redis Cluster: peers use one Redis');
+    if (result.url) throw new UsageError('--redis-cluster starts a cluster for the run: it cannot be given with --url');
   }
   if (result.fleet > 0 && result.system !== 'herald') throw new UsageError('--fleet starts a Herald fleet; peers take --nodes');
   if (result.scenario === 'reconnect-storm') {

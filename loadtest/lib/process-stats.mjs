@@ -68,14 +68,23 @@ function infoField(info, name) {
   return match ? match[1].trim() : undefined;
 }
 
-/** Redis's CPU seconds, memory and version. */
+/** Redis's CPU seconds, memory, version and script calls (EVALSHA and EVAL). */
 export async function redisSample(redis) {
-  const info = await redis.info();
+  const [info, commandstats] = await Promise.all([redis.info(), redis.info('commandstats')]);
+  const calls = (name) => Number(new RegExp(`^cmdstat_${name}:calls=(\\d+)`, 'm').exec(commandstats)?.[1] ?? 0);
   return {
     cpuSeconds: Number(infoField(info, 'used_cpu_sys')) + Number(infoField(info, 'used_cpu_user')),
     usedMemoryBytes: Number(infoField(info, 'used_memory')),
     version: infoField(info, 'redis_version'),
+    scriptCalls: calls('evalsha') + calls('eval'),
   };
+}
+
+/** redisSample summed over several servers (the nodes of a Redis Cluster). */
+export async function redisGroupSample(servers) {
+  const samples = await Promise.all(servers.map(redisSample));
+  const sum = (field) => samples.reduce((total, sample) => total + sample[field], 0);
+  return { cpuSeconds: sum('cpuSeconds'), usedMemoryBytes: sum('usedMemoryBytes'), version: samples[0]?.version, scriptCalls: sum('scriptCalls') };
 }
 
 /** Buckets of a Prometheus histogram from a /metrics text: [[upper bound s, cumulative count]…]. */

@@ -54,6 +54,9 @@ export async function startRedisCluster(children, { masters = 3, replicas = 0 } 
     children.spawn(`${name} :${port}`, 'redis-server', [
       ...['--port', String(port), '--bind', HOST, '--dir', nodeDir, '--save', '', '--appendonly', 'no'],
       ...['--cluster-enabled', 'yes', '--cluster-port', String(busPort), '--cluster-config-file', 'nodes.conf'],
+      // A node learns its own address from a peer's MEET: alone (a 1-shard cluster), it would name itself
+      // "" in CLUSTER SLOTS, which ioredis cannot connect to (the gateway never gets ready).
+      ...['--cluster-announce-ip', HOST],
       ...['--repl-diskless-sync', 'yes', '--repl-diskless-sync-delay', '0'],
     ], { PATH: process.env.PATH });
     nodes.push({ name, port, busPort, role });

@@ -239,7 +239,14 @@ const ROWS = [
   { label: 'Redis CPU per event', value: (run) => run.cost?.redisCpuUsPerEvent, unit: 'µs', ratio: true },
   { label: 'Redis memory per published event', value: (run) => run.cost?.redisMemoryPerEventBytes, unit: 'B', ratio: true },
   { label: 'publisher CPU per event', value: (run) => run.cost?.publisherCpuUsPerEvent, unit: 'µs', ratio: true },
+  { label: 'events per publish script call', value: (run) => run.cost?.eventsPerScriptCall },
+  { label: 'cores busy: gateway / Redis / publishers / clients', cell: coresCell },
 ];
+
+function coresCell(run) {
+  const cores = run.cost?.cores;
+  return { text: cores ? ['gateway', 'redis', 'publishers', 'clients'].map((kind) => formatNumber(cores[kind])).join(' / ') : DASH };
+}
 
 function deliveredCell(run) {
   const { delivered, sent, expected } = run.delivery ?? {};

@@ -5,9 +5,10 @@ import os from 'node:os';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { newHistogram, addEncoded, summary, cdf } from './histograms.mjs';
-import { ProcessGroup, redisSample, histogramBuckets, bucketQuantiles } from './process-stats.mjs';
+import { ProcessGroup, redisGroupSample, histogramBuckets, bucketQuantiles } from './process-stats.mjs';
 import { Children } from './children.mjs';
 import { connectRedis, startRedisServer } from './redis-server.mjs';
+import { startRedisCluster } from './redis-cluster.mjs';
 import { Worker } from './workers.mjs';
 import { loadSystem } from '../systems/index.mjs';
 import { scenarioPlan } from './scenarios.mjs';
@@ -52,8 +53,11 @@ export async function runLoadTest(options, { log = (line) => process.stderr.writ
 async function runInside(options, children, workers, failure, log, command) {
   const plan = scenarioPlan(options);
   const secret = options.secret || randomBytes(32).toString('base64url');
-  const redisUrl = options.url ? options.redisUrl : await startRedisServer(children);
-  const redis = redisUrl ? await connectRedis(redisUrl) : undefined;
+  // One Redis, or with --redis-cluster the nodes of a cluster (measured together).
+  const cluster = options.redisCluster > 0 ? await startRedisCluster(children, { masters: options.redisCluster }) : undefined;
+  const redisUrl = options.url ? options.redisUrl : cluster ? undefined : await startRedisServer(children);
+  const redisServers = cluster ? cluster.nodes.map((node) => node.redis) : redisUrl ? [await connectRedis(redisUrl)] : [];
+  const redisSample = redisServers.length ? () => redisGroupSample(redisServers) : undefined;
   const system = await loadSystem(options.system);
   log(`loadtest: ${options.scenario} against ${options.system}${options.url ? ` at ${options.url}` : ''}`);
 
@@ -67,6 +71,7 @@ async function runInside(options, children, workers, failure, log, command) {
       }
     : await system.start({
         redisUrl,
+        redisClusterNodes: cluster?.startupNodes,
         secret,
         nodes: options.fleet || options.nodes,
         fleet: options.fleet > 0,
@@ -164,7 +169,21 @@ async function runInside(options, children, workers, failure, log, command) {
       );
     };
 
-    const redisBefore = redis ? await redisSample(redis) : undefined;
+    // CPU seconds of every kind of process, to tell what shares the machine's cores.
+    const publisherProcesses = new ProcessGroup({ pids: publishers.map((worker) => worker.child.pid) });
+    const clientProcesses = new ProcessGroup({ pids: clients.map((worker) => worker.child.pid) });
+    const cpuNow = async () => ({
+      at: now(),
+      gateway: gateway.empty ? null : (await gateway.sample()).cpuSeconds,
+      redis: redisSample ? (await redisSample()).cpuSeconds : null,
+      publishers: (await publisherProcesses.sample()).cpuSeconds,
+      clients: (await clientProcesses.sample()).cpuSeconds,
+    });
+    /** Cores each kind of process kept busy between two cpuNow() readings. */
+    const coresBetween = (from, to) =>
+      Object.fromEntries(['gateway', 'redis', 'publishers', 'clients'].map((kind) => [kind, from[kind] === null ? null : Math.round(((to[kind] - from[kind]) / ((to.at - from.at) / 1000)) * 100) / 100]));
+
+    const redisBefore = redisSample ? await redisSample() : undefined;
     if (options.warmup > 0) {
       log(`loadtest: warming up for ${options.warmup} s`);
       await runPhase({ index: WARMUP_PHASE, rate: plan.warmupRate, count: plan.warmupRate * options.warmup });
@@ -175,8 +194,9 @@ async function runInside(options, children, workers, failure, log, command) {
     // Each client answers with a tick: what it delivered in the warm-up is the baseline.
     await Promise.all(clients.map((client) => client.request({ type: 'measure', t0, reconnect: plan.reconnect }, 'tick')));
     const gatewayStart = await gateway.sample();
-    const redisStart = redis ? await redisSample(redis) : undefined;
+    const redisStart = redisSample ? await redisSample() : undefined;
     const bucketsStart = handle.metricsUrls?.length ? await deliveryLatencyBuckets(handle.metricsUrls) : undefined;
+    const cpuStart = await cpuNow();
     const deliveredAtStart = sum(delivered);
     await countSent();
     let lastSent = sum(sent);
@@ -205,8 +225,11 @@ async function runInside(options, children, workers, failure, log, command) {
       openIdleStorm: async () => openShare(share(idle, active.length), Math.max(1, Math.ceil(idle.length / clients.length))),
       withinFor: (phase) => sum(phaseWithin.get(phase) ?? []),
       expectedPerEvent: options.socketsPerUser,
+      cpuNow,
+      coresBetween,
     };
     const extra = await plan.run(context);
+    const cpuEnd = await cpuNow();
 
     // Every event published must arrive; wait while deliveries still come in.
     const sentTotal = await Promise.all(publishers.map((publisher) => publisher.request({ type: 'count' }, 'count'))).then((replies) => sum(replies.map((reply) => reply.sent)));
@@ -223,7 +246,7 @@ async function runInside(options, children, workers, failure, log, command) {
     await sleep(1100);
     clearInterval(progress);
     const gatewayEnd = await gateway.sample();
-    const redisEnd = redis ? await redisSample(redis) : undefined;
+    const redisEnd = redisSample ? await redisSample() : undefined;
     const bucketsEnd = bucketsStart ? await deliveryLatencyBuckets(handle.metricsUrls) : undefined;
 
     const publisherResults = await Promise.all(publishers.map((publisher) => publisher.request({ type: 'finish' }, 'result')));
@@ -300,6 +323,7 @@ async function runInside(options, children, workers, failure, log, command) {
         path: options.path,
         nodes: options.fleet || options.nodes,
         fleet: options.fleet > 0,
+        ...(options.redisCluster > 0 ? { redisClusterMasters: options.redisCluster } : {}),
       },
       verdict: runVerdict,
       delivery,
@@ -318,6 +342,10 @@ async function runInside(options, children, workers, failure, log, command) {
         redisCpuUsPerEvent: redisStart && redisEnd && measuredPublished > 0 ? round(((redisEnd.cpuSeconds - redisStart.cpuSeconds) * 1e6) / measuredPublished) : null,
         redisMemoryPerEventBytes: redisBefore && redisEnd && options.system === 'herald' ? Math.round((redisEnd.usedMemoryBytes - redisBefore.usedMemoryBytes) / Math.max(1, delivery.sent)) : null,
         publisherCpuUsPerEvent: round(sum(publisherResults.map((result) => result.cpuUs)) / Math.max(1, measuredPublished)),
+        // Events per publish script call (the SDK batches per connection, and per slot in a cluster).
+        eventsPerScriptCall: redisStart && redisEnd && redisEnd.scriptCalls > redisStart.scriptCalls ? round(measuredPublished / (redisEnd.scriptCalls - redisStart.scriptCalls)) : null,
+        /** Cores busy while publishing, by kind of process. */
+        cores: coresBetween(cpuStart, cpuEnd),
       },
       timeline,
       cdf: cdf(latency),
@@ -328,7 +356,7 @@ async function runInside(options, children, workers, failure, log, command) {
       },
     };
   } finally {
-    redis?.disconnect();
+    for (const server of redisServers) server.disconnect();
     await handle.stop();
   }
 }

@@ -67,15 +67,17 @@ function ramp(options) {
     warmupRate: Math.min(options.rate, options.step),
     idleUpFront: true,
     reconnect: false,
-    async run({ runPhase, sleep, withinFor, expectedPerEvent, log }) {
+    async run({ runPhase, sleep, withinFor, expectedPerEvent, log, cpuNow, coresBetween }) {
       const steps = [];
       let best = null;
       for (let index = 0, rate = options.step; rate <= options.maxRate; index++, rate += options.step) {
         const count = rate * options.stepSeconds;
+        const cpuBefore = await cpuNow();
         await runPhase({ index, rate, count });
+        const cores = coresBetween(cpuBefore, await cpuNow());
         await sleep(1500);
         const share = withinFor(index) / (count * expectedPerEvent);
-        steps.push({ rate, withinShare: Math.round(share * 100_000) / 1000 });
+        steps.push({ rate, withinShare: Math.round(share * 100_000) / 1000, cores });
         log(`loadtest: ${rate} events/s: ${(share * 100).toFixed(3)}% within 100 ms`);
         if (share < WITHIN_SHARE) break;
         best = rate;

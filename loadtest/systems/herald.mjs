@@ -19,14 +19,13 @@ const thisCheckout = fileURLToPath(new URL('../..', import.meta.url));
 const EVENT_TYPE = 'agent_thinking';
 
 /**
- * Starts `nodes` gateway processes in production mode against `redisUrl`; with `fleet`, HAProxy
- * in front of them (deploy/haproxy/haproxy.cfg) and clients connect through it.
+ * Starts `nodes` gateway processes in production mode against `redisUrl`, or against the Redis
+ * Cluster whose nodes `redisClusterNodes` lists ("host:port"); with `fleet`, HAProxy in front of
+ * them (deploy/haproxy/haproxy.cfg) and clients connect through it. `checkout` is the Herald
+ * checkout whose builds run (gateway and SDK): this one, or another, to compare two versions on
+ * the same machine.
  */
-/**
- * `checkout` is the Herald checkout whose builds run (gateway and SDK): this one, or another,
- * to compare two versions on the same machine.
- */
-export async function start({ redisUrl, secret, nodes, fleet = false, env = {}, nodeArgs = [], checkout = thisCheckout }) {
+export async function start({ redisUrl, redisClusterNodes, secret, nodes, fleet = false, env = {}, nodeArgs = [], checkout = thisCheckout }) {
   const gatewayPath = join(checkout, 'gateway/dist/main.js');
   const children = new Children();
   const publishKey = randomBytes(24).toString('base64url');
@@ -43,6 +42,7 @@ export async function start({ redisUrl, secret, nodes, fleet = false, env = {}, 
         UPGRADE_RATE_PER_IP: '100000',
         UPGRADE_BURST_PER_IP: '100000',
         LOG_LEVEL: 'warn',
+        ...(redisClusterNodes ? { REDIS_URL: undefined, REDIS_CLUSTER_NODES: redisClusterNodes.join(',') } : {}),
         ...env,
       });
       started.push(node);
@@ -72,7 +72,7 @@ export async function start({ redisUrl, secret, nodes, fleet = false, env = {}, 
       pids: started.map((node) => node.process.pid),
       nodes: started.map((node) => ({ id: node.id, pid: node.process.pid, wsUrl: `ws://127.0.0.1:${node.port}/ws`, metricsUrl: `http://127.0.0.1:${node.adminPort}/metrics` })),
       metricsUrls: started.map((node) => `http://127.0.0.1:${node.adminPort}/metrics`),
-      publishTarget: { redisUrl, httpUrl, publishKey, sdkPath: join(checkout, 'publisher-sdk/dist/esm/index.js') },
+      publishTarget: { redisUrl, redisClusterNodes, httpUrl, publishKey, sdkPath: join(checkout, 'publisher-sdk/dist/esm/index.js') },
       /** Stops one node as an operator would (SIGTERM: it drains) or as a crash does (SIGKILL). */
       stopNode: (index, signal) => children.stop(started[index].id, signal),
       stop: () => children.stopAll(),
@@ -126,7 +126,7 @@ export function openSocket({ url, userId, token, since, onEvent, onControl = () 
 export async function createPublisher(target, { path }) {
   if (path === 'sdk') {
     const { createPublisher: createSdkPublisher } = await import(pathToFileURL(target.sdkPath ?? join(thisCheckout, 'publisher-sdk/dist/esm/index.js')).href);
-    const publisher = createSdkPublisher({ redisUrl: target.redisUrl });
+    const publisher = createSdkPublisher(target.redisClusterNodes ? { cluster: target.redisClusterNodes } : { redisUrl: target.redisUrl });
     return {
       publish: (userId, data) => publisher.publish(userId, EVENT_TYPE, data),
       close: () => publisher.close(),
