@@ -37,7 +37,7 @@ async function main() {
     process.stderr.write(`\ncluster-throughput: ${label}\n`);
     const result = await runLoadTest(options, { command });
     results.push({ label, result });
-    writeReports([result], resolve(root, 'loadtest/reports'), `cluster-throughput-${label.replace(/[^a-z0-9]+/g, '-')}`);
+    writeReports([result], resolve(root, 'loadtest/reports'), `cluster-throughput-${label.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`);
   }
   print(results);
 }
