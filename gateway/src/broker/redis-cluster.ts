@@ -6,8 +6,6 @@ import {
   ClusterShards,
   calculateSlot,
   storageLayout,
-  type HistoryRestart,
-  type Receipt,
   type RetentionPolicy,
   type StorageLayout,
 } from '@herald/publisher-sdk/storage';
@@ -18,12 +16,10 @@ import {
   type BrokerHealth,
   type BrokerMessageHandler,
   type ConnectionHandler,
-  type HistoryPage,
-  type HistoryRequest,
   type MovedHandler,
-  type PageLimit,
 } from './broker.js';
 import { RedisStore } from './redis-store.js';
+import { StoreBackedBroker, publishRequest } from './store-backed.js';
 import { ShardLink } from './shard-link.js';
 
 export interface RedisClusterBrokerOptions {
@@ -60,11 +56,11 @@ const PUBLISH_RETRIES = 1;
  * a master drops, every subscription of the node counts as lost until every link is back, as with
  * one Redis (the hub holds deliveries and catches every user up).
  */
-export class RedisClusterBroker implements Broker {
+export class RedisClusterBroker extends StoreBackedBroker implements Broker {
   readonly kind = 'redis-cluster';
   private readonly layout: StorageLayout;
   private readonly commands: Cluster;
-  private readonly store: RedisStore;
+  protected readonly store: RedisStore;
   private readonly publisher: Publisher;
   private readonly logger: Logger;
   private readonly linkOptions: RedisOptions;
@@ -86,6 +82,7 @@ export class RedisClusterBroker implements Broker {
   private placing: Promise<void> = Promise.resolve();
 
   constructor(options: RedisClusterBrokerOptions) {
+    super();
     this.layout = storageLayout(options.channelPrefix);
     this.logger = options.logger;
     this.commands = new Cluster([...options.nodes], {
@@ -182,36 +179,7 @@ export class RedisClusterBroker implements Broker {
     const master = this.linkForSlot(calculateSlot(this.layout.userEvents(request.user_id)));
     // Known not to answer: fail now, certainly unpublished, rather than hold the request for the SDK's deadlines.
     if (master?.health.unavailable) throw new BrokerUnavailableError("the event was not published: the user's Redis master is not answering");
-    return this.publisher.publish(request.user_id, request.type, request.data, {
-      ...(request.run_id === undefined ? {} : { runId: request.run_id }),
-      ...(request.idempotency_key === undefined ? {} : { idempotencyKey: request.idempotency_key }),
-      ...(request.confirm === undefined ? {} : { confirm: request.confirm }),
-      ...(request.confirm_timeout_ms === undefined ? {} : { timeoutMs: request.confirm_timeout_ms }),
-    });
-  }
-
-  openHistory(userId: string): Promise<string> {
-    return this.store.openHistory(userId);
-  }
-
-  readHistory(userId: string, after: string, limit: PageLimit): Promise<HistoryPage> {
-    return this.store.readHistory(userId, after, limit);
-  }
-
-  readHistories(reads: readonly HistoryRequest[], limit: PageLimit): Promise<readonly (HistoryPage | undefined)[]> {
-    return this.store.readHistories(reads, limit);
-  }
-
-  restartHistoryAfter(userId: string, id: string): Promise<HistoryRestart> {
-    return this.store.restartHistoryAfter(userId, id);
-  }
-
-  keepPositions(userIds: readonly string[]): Promise<void> {
-    return this.store.keepPositions(userIds);
-  }
-
-  sendReceipt(channel: string, receipt: Receipt): Promise<void> {
-    return this.store.sendReceipt(channel, receipt);
+    return publishRequest(this.publisher, request);
   }
 
   onMessage(handler: BrokerMessageHandler): void {

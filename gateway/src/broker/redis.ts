@@ -5,8 +5,6 @@ import { createPublisher, type Publisher } from '@herald/publisher-sdk';
 import {
   SingleRedis,
   storageLayout,
-  type HistoryRestart,
-  type Receipt,
   type RetentionPolicy,
   type StorageLayout,
 } from '@herald/publisher-sdk/storage';
@@ -17,12 +15,10 @@ import {
   type BrokerMessageHandler,
   type ConnectionHandler,
   type MovedHandler,
-  type HistoryPage,
-  type HistoryRequest,
-  type PageLimit,
 } from './broker.js';
 import { ConnectionHealth } from './connection-health.js';
 import { RedisStore } from './redis-store.js';
+import { StoreBackedBroker, publishRequest } from './store-backed.js';
 
 export interface RedisBrokerOptions {
   readonly url: string;
@@ -51,14 +47,14 @@ const PUBLISH_RETRIES = 1;
  * disconnected (no offline queue): a socket is refused rather than left waiting on a dead link.
  * Subscriptions are restored by this class after a reconnect, never silently by ioredis.
  */
-export class RedisBroker implements Broker {
+export class RedisBroker extends StoreBackedBroker implements Broker {
   readonly kind = 'redis';
   private readonly layout: StorageLayout;
   private readonly subscriber: Redis;
   private readonly commands: Redis;
   private readonly subscriberHealth: ConnectionHealth;
   private readonly commandsHealth: ConnectionHealth;
-  private readonly store: RedisStore;
+  protected readonly store: RedisStore;
   private readonly publisher: Publisher;
   private readonly logger: Logger;
   /**
@@ -77,6 +73,7 @@ export class RedisBroker implements Broker {
   private closed = false;
 
   constructor(options: RedisBrokerOptions) {
+    super();
     this.layout = storageLayout(options.channelPrefix);
     this.logger = options.logger;
     const common: RedisOptions = {
@@ -175,36 +172,7 @@ export class RedisBroker implements Broker {
       const why = this.commandsHealth.readOnly ? 'Redis is a read-only replica' : 'Redis is not answering';
       throw new BrokerUnavailableError(`the event was not published: ${why}`);
     }
-    return this.publisher.publish(request.user_id, request.type, request.data, {
-      ...(request.run_id === undefined ? {} : { runId: request.run_id }),
-      ...(request.idempotency_key === undefined ? {} : { idempotencyKey: request.idempotency_key }),
-      ...(request.confirm === undefined ? {} : { confirm: request.confirm }),
-      ...(request.confirm_timeout_ms === undefined ? {} : { timeoutMs: request.confirm_timeout_ms }),
-    });
-  }
-
-  openHistory(userId: string): Promise<string> {
-    return this.store.openHistory(userId);
-  }
-
-  readHistory(userId: string, after: string, limit: PageLimit): Promise<HistoryPage> {
-    return this.store.readHistory(userId, after, limit);
-  }
-
-  readHistories(reads: readonly HistoryRequest[], limit: PageLimit): Promise<readonly (HistoryPage | undefined)[]> {
-    return this.store.readHistories(reads, limit);
-  }
-
-  restartHistoryAfter(userId: string, id: string): Promise<HistoryRestart> {
-    return this.store.restartHistoryAfter(userId, id);
-  }
-
-  keepPositions(userIds: readonly string[]): Promise<void> {
-    return this.store.keepPositions(userIds);
-  }
-
-  sendReceipt(channel: string, receipt: Receipt): Promise<void> {
-    return this.store.sendReceipt(channel, receipt);
+    return publishRequest(this.publisher, request);
   }
 
   onMessage(handler: BrokerMessageHandler): void {
