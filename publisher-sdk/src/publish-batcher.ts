@@ -24,16 +24,14 @@ interface Pending {
   readonly reject: (error: unknown) => void;
 }
 
-/** Where a batch goes and what its events share: one connection, one slot, one set of settings. */
+/** Where a batch goes and what its events share: one connection (one server), one set of settings. */
 export interface BatchTarget {
   readonly redis: Redis;
-  /** The slot of the batch's keys (a cluster runs a script on the keys of one slot only); 0 on one Redis. */
-  readonly slot: number;
   readonly settings: PublishBatchSettings;
 }
 
-function groupOf({ slot, settings }: BatchTarget): string {
-  return `${slot} ${settings.run} ${settings.maxEvents} ${settings.ttlSeconds} ${settings.positionTtlSeconds}`;
+function groupOf({ settings }: BatchTarget): string {
+  return `${settings.run} ${settings.maxEvents} ${settings.ttlSeconds} ${settings.positionTtlSeconds}`;
 }
 
 class Batch {
@@ -49,7 +47,7 @@ class Batch {
 
 /**
  * Gathers the publishes handed over in one turn of the event loop into one call of the publish
- * script per connection and slot, so that Redis's per-call cost, the SDK's per-command work and
+ * script per connection (per server), so that Redis's per-call cost, the SDK's per-command work and
  * the socket write are paid once per batch rather than once per event. Each event keeps its own
  * answer: a duplicate, a refusal or a lost reply is that event's alone to handle (and retry).
  */

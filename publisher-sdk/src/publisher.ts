@@ -294,7 +294,6 @@ export function createPublisher(options: PublisherOptions): Publisher {
             return await batcher.submit(
               {
                 redis,
-                slot: shards.slotOf(names.sequence),
                 settings: {
                   maxEvents: policy.maxEvents,
                   ttlSeconds: policy.ttlSeconds,
@@ -318,7 +317,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
             if (classifyFailure(error) === 'unknown') unansweredOnRun ??= run.run;
             // The server's role changed under the connection: read its run again before the retry.
             if (isWrongRun(error)) serverRun.forget();
-            // Another cluster node serves the user's slot now: read the slot table before the retry.
+            // Another cluster node may serve the user's slot now: read the slot table before the retry.
             if (isRedirection(error)) shards.redirected();
             throw error;
           }

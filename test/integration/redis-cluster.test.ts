@@ -162,6 +162,54 @@ describe('Herald on a real Redis Cluster (3 masters, 3 replicas; two gateway nod
     expect(deliveryProblems(opened, publisher)).toEqual([]);
   });
 
+  it("publishes the events of one turn for users of many slots in one script call per master, and a slot being migrated fails only its own users' events", async () => {
+    const users = Array.from({ length: 60 }, (_, i) => `batched-${i}`);
+    const publisher = createPublisher({ cluster: [...cluster().startupNodes], retry: { retries: 1, maxDelayMs: 50 } });
+    try {
+      await publisher.publish('batched-warm-up', 'agent_thinking', {});
+      await Promise.all(cluster().masters.map(async (master) => {
+        // Each master knows the script and has its run read before the count starts.
+        for (const user of users) {
+          if ((await cluster().masterOf(layout.userEvents(user))).port === master.port) {
+            await publisher.publish(user, 'agent_thinking', {});
+            break;
+          }
+        }
+      }));
+      const before = await commandCounts(cluster(), 'evalsha');
+      await Promise.all(users.map((user) => publisher.publish(user, 'agent_thinking', { n: 1 })));
+      const after = await commandCounts(cluster(), 'evalsha');
+      for (const master of cluster().masters) expect((after.get(master.port) ?? 0) - (before.get(master.port) ?? 0)).toBe(1);
+
+      // A slot whose migration began (and does not end) refuses its user's event alone.
+      const [stuck] = users;
+      const slot = calculateSlot(layout.userEvents(stuck as string));
+      const source = await cluster().masterOf(slot);
+      const target = cluster().masters.find((master) => master.port !== source.port);
+      if (!target) throw new Error('no other master');
+      const sourceClient = cluster().nodeClient(source.port);
+      const targetClient = cluster().nodeClient(target.port);
+      try {
+        await targetClient.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', source.id);
+        await sourceClient.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', target.id);
+        const outcomes = await Promise.allSettled(users.map((user) => publisher.publish(user, 'agent_thinking', { n: 2 })));
+        expect(outcomes.filter((outcome) => outcome.status === 'rejected')).toEqual([
+          { status: 'rejected', reason: expect.objectContaining({ code: 'redis_error' }) },
+        ]);
+        expect(outcomes[0]?.status).toBe('rejected');
+      } finally {
+        await sourceClient.call('CLUSTER', 'SETSLOT', slot, 'STABLE');
+        await targetClient.call('CLUSTER', 'SETSLOT', slot, 'STABLE');
+        sourceClient.disconnect();
+        targetClient.disconnect();
+      }
+      // Once it stands still again, its user's events are published.
+      await expect(publisher.publish(stuck as string, 'agent_thinking', { n: 3 })).resolves.toMatchObject({ duplicate: false });
+    } finally {
+      await publisher.close();
+    }
+  });
+
   it('never names two events with one id when a master dies while publishing: events lost with it are announced by herald.gap', async () => {
     const users = await usersOnEveryMaster(cluster(), 'failover', []);
     const opened = await openClients(users);

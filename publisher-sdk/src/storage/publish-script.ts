@@ -5,12 +5,30 @@ import { RECEIPT_REQUEST_PREFIX } from './receipt-messages.js';
 import { RedisScript } from './redis-script.js';
 
 const KEYS_PER_EVENT = 3;
+
+/**
+ * The start of an event's error in a cluster when its node does not serve the event's slot now:
+ * nothing of that event ran (Redis's own word for "try again", so the SDK retries it).
+ */
+export const NOT_SERVED_HERE = 'TRYAGAIN';
+
 const SHARED_ARGS = 4;
 const ARGS_PER_EVENT = 7;
 
 /**
- * Publishes a batch of events (of one slot, in a cluster), one after the other, each atomically with respect to everything
- * else Redis runs (a script runs alone). For each event:
+ * In a cluster, one call publishes for users of every slot its node serves: a call may declare
+ * keys of one slot only, so the keys travel undeclared at the end of ARGV and the script reads them
+ * back into KEYS; Redis 7's `allow-cross-slot-keys` lets it use them, and still refuses, command
+ * by command, a key of a slot this node does not serve (or one being migrated away).
+ */
+const CLUSTER_PRELUDE = `#!lua flags=allow-cross-slot-keys
+local KEYS = {}
+local events = (#ARGV - ${SHARED_ARGS}) / (${ARGS_PER_EVENT} + ${KEYS_PER_EVENT})
+for i = 1, events * ${KEYS_PER_EVENT} do KEYS[i] = ARGV[${SHARED_ARGS} + events * ${ARGS_PER_EVENT} + i] end`;
+
+/**
+ * Publishes a batch of events (in a cluster: of any slots its node serves), one after the other,
+ * each atomically with respect to everything else Redis runs (a script runs alone). For each event:
  *  - if its dedup key already produced an event, answers what it recorded and does nothing;
  *  - numbers the event in the user's history: id `<epoch>-<n>`, where epoch is when this history
  *    began and n counts its events (a missing event shows as a jump in n; a history whose
@@ -29,7 +47,7 @@ const ARGS_PER_EVENT = 7;
  * { record, 0, 1 }; for an event Redis refused { error message, 0, 2 }.
  */
 function publishScriptSource(publish: 'PUBLISH' | 'SPUBLISH'): string {
-  return `
+  return `${publish === 'SPUBLISH' ? CLUSTER_PRELUDE : ''}
 local maxEvents, ttl, positionTtl, run = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 ${LUA_CHECK_RUN}
 local function publishOne(k, a)
@@ -59,7 +77,13 @@ for i = 0, #KEYS / ${KEYS_PER_EVENT} - 1 do
   if ok then
     replies[i + 1] = reply
   else
-    replies[i + 1] = {type(reply) == 'table' and tostring(reply.err) or tostring(reply), 0, 2}
+    local message = type(reply) == 'table' and tostring(reply.err) or tostring(reply)
+    -- A key of a slot this node does not serve now (moved, migrating, cluster down) fails at the
+    -- event's first command, before it wrote anything: retryable, once the slot table is read again.
+    if string.find(message, 'non local key', 1, true) or string.find(message, 'cluster is down', 1, true) then
+      message = '${NOT_SERVED_HERE} ' .. message
+    end
+    replies[i + 1] = {message, 0, 2}
   end
 end
 return replies
@@ -153,8 +177,9 @@ function parseEventReply(reply: unknown): ScriptPublishReply | PublishRefusedErr
 }
 
 /**
- * Runs the publish script for `events` (at least one, all of one slot when `sharded`) in one
- * call; one answer per event, in order. `sharded`: publish by SPUBLISH (Redis Cluster).
+ * Runs the publish script for `events` (at least one, all served by the node `redis` leads to,
+ * in a cluster) in one call; one answer per event, in order. `sharded`: publish by SPUBLISH
+ * (Redis Cluster).
  */
 export async function runPublishScript(
   redis: Redis,
@@ -176,7 +201,9 @@ export async function runPublishScript(
       event.receipts?.ref ?? '',
     );
   }
-  const reply = await (sharded ? shardedPublishScript : publishScript).run(redis, keys, args);
+  const reply = sharded
+    ? await shardedPublishScript.run(redis, [], [...args, ...keys])
+    : await publishScript.run(redis, keys, args);
   if (!Array.isArray(reply) || reply.length !== events.length) {
     throw new Error(`unexpected reply from the publish script: ${JSON.stringify(reply)}`);
   }

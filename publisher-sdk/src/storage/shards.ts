@@ -16,15 +16,16 @@ export interface RedisShards {
    * (the slot table is being read again).
    */
   connectionFor(key: string): Redis | undefined;
-  /** The slot of `key`: one script call may only touch keys of one slot in a cluster (0 on one Redis). */
-  slotOf(key: string): number;
   /** An answer said a slot is served elsewhere (MOVED, ASK): the slot table is read again. */
   redirected(): void;
 }
 
-/** A Redis error reply that names another server for the slot: the command did not run here. */
+/**
+ * A Redis error reply saying that this node does not serve a slot now (it moved, or is being
+ * migrated): the command (or, for a publish script in a cluster, the event) did not run here.
+ */
 export function isRedirection(error: unknown): boolean {
-  return error instanceof Error && /^(MOVED|ASK) /.test(error.message);
+  return error instanceof Error && /^(MOVED|ASK|TRYAGAIN) /.test(error.message);
 }
 
 /** One Redis server: every command on the one connection. */
@@ -35,10 +36,6 @@ export class SingleRedis implements RedisShards {
 
   connectionFor(): Redis {
     return this.shared;
-  }
-
-  slotOf(): number {
-    return 0;
   }
 
   redirected(): void {}
@@ -60,10 +57,6 @@ export class ClusterShards implements RedisShards {
       owner === undefined ? undefined : this.shared.nodes('master').find((node) => nodeKey(node) === owner);
     if (connection === undefined) this.redirected();
     return connection;
-  }
-
-  slotOf(key: string): number {
-    return calculateSlot(key);
   }
 
   redirected(): void {
