@@ -170,7 +170,7 @@ function print(cluster, [sdk, sharded, classic]) {
   perEvent('masters that ran a publish command', (run) => sum(run, (c) => c.spublish + c.publish) / n);
   perEvent('cluster bus messages sent', (run) => sum(run, (c) => c.busShardSent + c.busPublishSent) / n);
   perEvent('Redis CPU µs, all nodes', (run) => (sum(run, 'cpuMs') * 1000) / n);
-  lines.push('', `Herald SDK: ${(n / Math.max(1, total(sdk).scripts)).toFixed(2)} events per script call (a batch holds the events of one slot).`);
+  lines.push('', `Herald SDK: ${(n / Math.max(1, total(sdk).scripts)).toFixed(2)} events per script call (a batch holds the events of every slot its master serves).`);
   if ([sdk, sharded, classic].some((run) => run.failed > 0)) lines.push(`Failed publishes: SDK ${sdk.failed}, bare SPUBLISH ${sharded.failed}, bare PUBLISH ${classic.failed}.`);
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -144,7 +144,8 @@ export class RedisClusterBroker extends StoreBackedBroker implements Broker {
       this.commands.on('node error', onNodeError);
       this.commands.connect().then(resolve, reject).finally(() => this.commands.off('node error', onNodeError));
     });
-    await this.place();
+    this.placeSubscriptions();
+    await this.placing;
     await Promise.all([...this.links.values()].map((link) => link.connect()));
     await this.store.publishRetention();
   }
