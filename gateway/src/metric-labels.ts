@@ -18,7 +18,7 @@ export const UPGRADE_REFUSAL_REASONS = ['shutting_down', 'node_full', 'rate_limi
 export const RESUME_OUTCOMES = ['resumed', 'gap', 'invalid_since', 'too_late', 'failed'] as const;
 
 /** How a socket came to get events from history: its own resume, or the node catching its user up. */
-export const HISTORY_PATHS = ['resume', 'recovery', 'hole', 'opening', 'moved'] as const;
+export const HISTORY_PATHS = ['resume', 'recovery', 'hole', 'opening', 'resubscribed'] as const;
 
 export const BROKER_MESSAGE_KINDS = ['event', 'receipt_request'] as const;
 

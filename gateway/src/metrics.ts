@@ -51,8 +51,8 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
   readonly resumes = this.counterBy('herald_resumes_total', 'Resume requests, by outcome.', 'outcome', RESUME_OUTCOMES);
-  readonly gapsSignalled = this.counterBy('herald_gaps_signalled_total', 'herald.gap frames sent, by path (resume, recovery, hole, opening, moved).', 'path', HISTORY_PATHS);
-  readonly backfilledEvents = this.counterBy('herald_backfilled_events_total', 'Events sent from history rather than live, by path (resume, recovery, hole, opening, moved).', 'path', HISTORY_PATHS);
+  readonly gapsSignalled = this.counterBy('herald_gaps_signalled_total', 'herald.gap frames sent, by path (resume, recovery, hole, opening, resubscribed).', 'path', HISTORY_PATHS);
+  readonly backfilledEvents = this.counterBy('herald_backfilled_events_total', 'Events sent from history rather than live, by path (resume, recovery, hole, opening, resubscribed).', 'path', HISTORY_PATHS);
   readonly sequenceHoles = this.counter('herald_sequence_holes_total', 'Live events whose number did not follow the one before: the user was caught up from history first.');
   readonly brokerReconnects = this.counter('herald_broker_reconnects_total', 'Times the broker subscriber connection was lost and restored.');
   // Any status: the routes answer with a number.

@@ -235,7 +235,22 @@ describe('Herald on a real Redis Cluster (3 masters, 3 replicas; two gateway nod
       await delay(300);
       await cluster().kill(victim.port, 'SIGKILL');
       await cluster().kill(replica.port, 'SIGCONT');
-      const promoted = await cluster().waitForFailover(victim.port);
+      // Until a replica takes over, only the dead master's users wait: the others' events keep
+      // arriving, and the nodes stay ready.
+      const survivors = opened.filter((client) => !victims.includes(client.userId));
+      const receivedAtKill = survivors.map((client) => client.received.length);
+      const readiness: number[] = [];
+      const failover = cluster().waitForFailover(victim.port);
+      let failedOver = false;
+      void failover.finally(() => (failedOver = true)).catch(() => undefined);
+      while (!failedOver) {
+        for (const node of nodes) readiness.push((await fetch(`${node.adminUrl}/readyz`)).status);
+        await delay(100);
+      }
+      expect(survivors.length).toBeGreaterThan(0);
+      expect(survivors.filter((client, i) => client.received.length <= (receivedAtKill[i] ?? 0))).toEqual([]);
+      expect(new Set(readiness)).toEqual(new Set([200]));
+      const promoted = await failover;
       // The scenario is real: the promoted replica lacks events that were published, and delivered, before the master died.
       const redis = cluster().nodeClient(promoted.port);
       try {

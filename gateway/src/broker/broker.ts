@@ -10,8 +10,11 @@ export type BrokerMessageHandler = (userId: string, payload: Buffer) => void;
 /** false: subscriptions were lost (messages may be missed from now on); true: restored. */
 export type ConnectionHandler = (connected: boolean) => void;
 
-/** Users whose subscriptions moved to another Redis server (a cluster slot moved): messages between may be missing. */
-export type MovedHandler = (userIds: readonly string[]) => void;
+/**
+ * Users whose subscriptions were made again: on another Redis server after their cluster slot
+ * moved, or on the same one after the connection to it dropped. Messages between may be missing.
+ */
+export type RenewedHandler = (userIds: readonly string[]) => void;
 
 export interface BrokerHealth {
   /** True when subscriptions and publishes work; the node is not ready without it. */
@@ -57,8 +60,11 @@ export interface UserSubscriptions {
   onMessage(handler: BrokerMessageHandler): void;
   /** Sets the single handler told when subscriptions are lost and when they are restored. */
   onConnectionChange(handler: ConnectionHandler): void;
-  /** Sets the single handler told of users whose subscriptions moved, once they are in place again. */
-  onSubscriptionsMoved(handler: MovedHandler): void;
+  /**
+   * Sets the single handler told of users whose subscriptions were made again (after their slot
+   * moved, or their server's connection dropped), once they are in place.
+   */
+  onSubscriptionsRenewed(handler: RenewedHandler): void;
 }
 
 /** A user's stored history. */

@@ -31,7 +31,7 @@ import {
   type BrokerHealth,
   type BrokerMessageHandler,
   type ConnectionHandler,
-  type MovedHandler,
+  type RenewedHandler,
   type HistoryEvent,
   type HistoryPage,
   type HistoryRequest,
@@ -488,8 +488,8 @@ export class MemoryBroker implements Broker {
     this.handler = handler;
   }
 
-  onSubscriptionsMoved(_handler: MovedHandler): void {
-    // Subscriptions never move: there is one server.
+  onSubscriptionsRenewed(_handler: RenewedHandler): void {
+    // Subscriptions are never lost.
   }
 
   onConnectionChange(_handler: ConnectionHandler): void {

@@ -16,7 +16,7 @@ import {
   type BrokerHealth,
   type BrokerMessageHandler,
   type ConnectionHandler,
-  type MovedHandler,
+  type RenewedHandler,
 } from './broker.js';
 import { RedisStore } from './redis-store.js';
 import { StoreBackedBroker, publishRequest } from './store-backed.js';
@@ -53,8 +53,10 @@ const PUBLISH_RETRIES = 1;
  * When the slot table changes (a slot migrated, a replica promoted), the subscriptions of the users
  * of each moved slot are made on the new master, and then those users are caught up from history
  * (the hub is told): a message published between the two may never have arrived. When the link to
- * a master drops, every subscription of the node counts as lost until every link is back, as with
- * one Redis (the hub holds deliveries and catches every user up).
+ * a master drops, only that master's users are affected: once they are subscribed again (on the
+ * same master when it comes back, or on the replica promoted in its place) they are caught up the
+ * same way. The node stays ready meanwhile; a new socket of such a user waits for its events, and
+ * one of a user not followed yet is refused (its subscription cannot be made).
  */
 export class RedisClusterBroker extends StoreBackedBroker implements Broker {
   readonly kind = 'redis-cluster';
@@ -73,10 +75,7 @@ export class RedisClusterBroker extends StoreBackedBroker implements Broker {
   /** The master of each slot when the subscriptions were last placed. */
   private placedOwners: readonly (string | undefined)[] = [];
   private handler: BrokerMessageHandler | undefined;
-  private connectionHandler: ConnectionHandler | undefined;
-  private movedHandler: MovedHandler | undefined;
-  /** A link with subscriptions dropped, and not every link is back yet. */
-  private lost = false;
+  private renewedHandler: RenewedHandler | undefined;
   private started = false;
   private closed = false;
   private placing: Promise<void> = Promise.resolve();
@@ -187,19 +186,20 @@ export class RedisClusterBroker extends StoreBackedBroker implements Broker {
     this.handler = handler;
   }
 
-  onConnectionChange(handler: ConnectionHandler): void {
-    this.connectionHandler = handler;
+  onConnectionChange(_handler: ConnectionHandler): void {
+    // A lost link affects only its master's users: they are renewed (onSubscriptionsRenewed) once back.
   }
 
-  onSubscriptionsMoved(handler: MovedHandler): void {
-    this.movedHandler = handler;
+  onSubscriptionsRenewed(handler: RenewedHandler): void {
+    this.renewedHandler = handler;
   }
 
   health(): BrokerHealth {
     if (this.closed) return { connected: false, detail: 'redis cluster broker is closed' };
     const links = [...this.links.values()];
     const notReady = links.filter((link) => !link.ready).map((link) => `${link.node} ${describe(link)}`);
-    const connected = this.commands.status === 'ready' && links.length > 0 && notReady.length === 0 && !this.lost;
+    // One master down leaves the others' users served: the node is ready while any master is.
+    const connected = this.commands.status === 'ready' && notReady.length < links.length;
     const detail =
       notReady.length > 0
         ? `redis cluster: masters not ready: ${notReady.join(', ')}`
@@ -277,7 +277,6 @@ export class RedisClusterBroker extends StoreBackedBroker implements Broker {
       link.close();
       this.links.delete(node);
     }
-    this.announceWhenRestored();
   }
 
   private addLink(node: string): ShardLink {
@@ -323,24 +322,25 @@ export class RedisClusterBroker extends StoreBackedBroker implements Broker {
           await to.subscribe(channel);
           placed.push(userId);
         } catch (error) {
-          // Not subscribed anywhere now: the whole node counts as cut off until it is.
+          // Not subscribed anywhere now: a fresh connection restores every subscription of the link (and renews its users).
           this.logger.error({ err: error, node: to.node }, 'moving a subscription to its new redis cluster master failed; reconnecting');
           to.redis.disconnect(true);
         }
       }),
     );
     this.logger.info({ users: placed.length }, 'redis cluster slots moved; subscriptions placed on their new masters');
-    // Only users still followed: one that left meanwhile has nothing to catch up.
-    const followed = placed.filter((userId) => this.linkOf.has(userId));
-    if (followed.length > 0 && !this.lost) this.movedHandler?.(followed);
+    this.renewed(placed);
+  }
+
+  /** Tells the hub of users subscribed again (those still followed: one that left has nothing to catch up). */
+  private renewed(userIds: readonly string[]): void {
+    const followed = userIds.filter((userId) => this.linkOf.has(userId));
+    if (followed.length > 0 && !this.closed) this.renewedHandler?.(followed);
   }
 
   private onLinkLost(link: ShardLink): void {
-    this.logger.warn({ node: link.node, users: link.users.size }, 'redis cluster subscriber connection lost');
+    this.logger.warn({ node: link.node, users: link.users.size }, 'redis cluster subscriber connection lost; its users wait for it or for its replacement');
     this.commands.refreshSlotsCache();
-    if (this.closed || this.lost) return;
-    this.lost = true;
-    this.connectionHandler?.(false);
   }
 
   private async restoreLink(link: ShardLink): Promise<void> {
@@ -362,15 +362,7 @@ export class RedisClusterBroker extends StoreBackedBroker implements Broker {
     } finally {
       link.restoring = false;
     }
-    this.announceWhenRestored();
-  }
-
-  /** Tells the node that subscriptions are back once every link with users is ready again. */
-  private announceWhenRestored(): void {
-    if (!this.lost || this.closed || this.commands.status !== 'ready') return;
-    for (const link of this.links.values()) if (link.users.size > 0 && !link.ready) return;
-    this.lost = false;
-    this.connectionHandler?.(true);
+    this.renewed(users.filter((userId) => this.linkOf.get(userId) === link));
   }
 }
 

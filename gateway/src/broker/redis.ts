@@ -14,7 +14,7 @@ import {
   type BrokerHealth,
   type BrokerMessageHandler,
   type ConnectionHandler,
-  type MovedHandler,
+  type RenewedHandler,
 } from './broker.js';
 import { ConnectionHealth } from './connection-health.js';
 import { RedisStore } from './redis-store.js';
@@ -179,8 +179,8 @@ export class RedisBroker extends StoreBackedBroker implements Broker {
     this.handler = handler;
   }
 
-  onSubscriptionsMoved(_handler: MovedHandler): void {
-    // Subscriptions never move: there is one server.
+  onSubscriptionsRenewed(_handler: RenewedHandler): void {
+    // A lost subscriber connection holds the whole node instead (onConnectionChange): there is one server.
   }
 
   onConnectionChange(handler: ConnectionHandler): void {

@@ -25,9 +25,10 @@ export interface Prefetched {
 
 /**
  * Why a stream catches up: a hole in its live events, a broker outage, an outage during its
- * opening, or its subscription moving to another Redis server (a cluster slot moved).
+ * opening, or its subscription made again (on another Redis server after its cluster slot moved, or after
+ * its connection to the server dropped).
  */
-export type CatchUpPath = 'hole' | 'recovery' | 'opening' | 'moved';
+export type CatchUpPath = 'hole' | 'recovery' | 'opening' | 'resubscribed';
 
 export interface CatchUpOptions {
   readonly history: HistoryReader;

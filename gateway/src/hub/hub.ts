@@ -116,7 +116,7 @@ export class Hub {
       if (connected) void this.recovery.restore(() => this.users.values());
       else this.recovery.suspend(this.users.values());
     });
-    broker.onSubscriptionsMoved((userIds) => {
+    broker.onSubscriptionsRenewed((userIds) => {
       for (const userId of userIds) {
         const user = this.users.get(userId);
         if (!user) continue;
@@ -125,9 +125,9 @@ export class Hub {
           user.overflowed = true;
           continue;
         }
-        // The last events before the move may never have arrived: history tells.
+        // Events published while it was not subscribed never arrived: history tells.
         user.held ??= [];
-        void this.catchUp.run(user, 'moved');
+        void this.catchUp.run(user, 'resubscribed');
       }
     });
   }

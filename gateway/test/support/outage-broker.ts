@@ -1,7 +1,7 @@
 import type { BroadcastResult, PublishRequest } from '@herald/protocol';
 import type { HistoryRestart, Receipt } from '@herald/publisher-sdk/storage';
 import type {
-  MovedHandler,
+  RenewedHandler,
   Broker,
   BrokerHealth,
   BrokerMessageHandler,
@@ -111,8 +111,8 @@ export class OutageBroker implements Broker {
     this.connectionHandler = handler;
   }
 
-  onSubscriptionsMoved(handler: MovedHandler): void {
-    this.inner.onSubscriptionsMoved(handler);
+  onSubscriptionsRenewed(handler: RenewedHandler): void {
+    this.inner.onSubscriptionsRenewed(handler);
   }
 
   health(): BrokerHealth {
