@@ -1,10 +1,10 @@
-import { pino } from 'pino';
 import { compareEventIds } from '@herald/protocol';
 import { DEFAULT_RETENTION, HISTORY_BODY_FIELD, storageLayout } from '@herald/publisher-sdk/storage';
 import { BrokerUnavailableError } from '../src/broker/broker.js';
 import { RedisBroker } from '../src/index.js';
 import { useRedisServer } from '../../test/support/redis-server.js';
 import { waitUntil } from '../../test/support/wait.js';
+import { testBrokerSettings } from './support/broker-settings.js';
 import { describeBrokerContract, type BrokerFixture, type FixtureOptions } from './broker-contract.js';
 
 const redis = useRedisServer();
@@ -15,16 +15,7 @@ function fixture(options: FixtureOptions): BrokerFixture {
   const prefix = `contract${++prefixes}`;
   return {
     async node() {
-      const broker = new RedisBroker({
-        url: redis().url,
-        channelPrefix: prefix,
-        nodeId: `node-${prefixes}`,
-        maxEventBytes: 64 * 1024,
-        retention: { ...DEFAULT_RETENTION, ...options.retention },
-        idempotencyWindowSeconds: 300,
-        commandTimeoutMs: 1000,
-        logger: pino({ level: 'silent' }),
-      });
+      const broker = new RedisBroker({ ...testBrokerSettings(prefix, `node-${prefixes}`, options.retention), url: redis().url });
       await broker.start();
       return broker;
     },
@@ -38,16 +29,7 @@ describe('redis broker', () => {
   const opened: RedisBroker[] = [];
 
   function broker(prefix: string): RedisBroker {
-    const instance = new RedisBroker({
-      url: redis().url,
-      channelPrefix: prefix,
-      nodeId: 'n1',
-      maxEventBytes: 64 * 1024,
-      retention: DEFAULT_RETENTION,
-      idempotencyWindowSeconds: 300,
-      commandTimeoutMs: 1000,
-      logger: pino({ level: 'silent' }),
-    });
+    const instance = new RedisBroker({ ...testBrokerSettings(prefix, 'n1'), url: redis().url });
     opened.push(instance);
     return instance;
   }

@@ -1,7 +1,7 @@
-import { pino } from 'pino';
-import { DEFAULT_RETENTION, parseClusterNode } from '@herald/publisher-sdk/storage';
+import { parseClusterNode } from '@herald/publisher-sdk/storage';
 import { RedisClusterBroker } from '../src/index.js';
 import { useRedisCluster } from '../../test/support/redis-cluster.js';
+import { testBrokerSettings } from './support/broker-settings.js';
 import { describeBrokerContract, type BrokerFixture, type FixtureOptions } from './broker-contract.js';
 
 const cluster = useRedisCluster();
@@ -13,14 +13,8 @@ function fixture(options: FixtureOptions): BrokerFixture {
   return {
     async node() {
       const broker = new RedisClusterBroker({
+        ...testBrokerSettings(prefix, `node-${prefixes}`, options.retention),
         nodes: cluster().startupNodes.map((node) => parseClusterNode(node)).filter((node) => node !== undefined),
-        channelPrefix: prefix,
-        nodeId: `node-${prefixes}`,
-        maxEventBytes: 64 * 1024,
-        retention: { ...DEFAULT_RETENTION, ...options.retention },
-        idempotencyWindowSeconds: 300,
-        commandTimeoutMs: 1000,
-        logger: pino({ level: 'silent' }),
       });
       await broker.start();
       return broker;

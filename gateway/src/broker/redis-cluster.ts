@@ -1,12 +1,11 @@
 import { Cluster, type ClusterNode, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { BroadcastResult, PublishRequest } from '@herald/protocol';
-import { createPublisher, type Publisher } from '@herald/publisher-sdk';
+import type { Publisher } from '@herald/publisher-sdk';
 import {
   ClusterShards,
   calculateSlot,
   storageLayout,
-  type RetentionPolicy,
   type StorageLayout,
 } from '@herald/publisher-sdk/storage';
 import {
@@ -19,29 +18,16 @@ import {
   type RenewedHandler,
 } from './broker.js';
 import { RedisStore } from './redis-store.js';
+import { CONNECTION_CHECKS, nodePublisher, type RedisBrokerSettings } from './redis-settings.js';
 import { StoreBackedBroker, publishRequest } from './store-backed.js';
 import { ShardLink } from './shard-link.js';
 
-export interface RedisClusterBrokerOptions {
+export interface RedisClusterBrokerOptions extends RedisBrokerSettings {
   /** Some nodes of the cluster (the rest are discovered). */
   readonly nodes: readonly ClusterNode[];
-  /** Deadline of every command. */
-  readonly commandTimeoutMs: number;
-  readonly channelPrefix: string;
-  readonly nodeId: string;
-  readonly maxEventBytes: number;
-  /** The deployment's retention; this node writes it to Redis for every publisher to use. */
-  readonly retention: RetentionPolicy;
-  readonly idempotencyWindowSeconds: number;
-  readonly logger: Logger;
   /** How often the slot table is read again even when nothing was redirected (default 1000 ms). */
   readonly slotsRefreshMs?: number;
 }
-
-const HEALTH_CHECK_INTERVAL_MS = 250;
-const SILENT_AFTER_MS = 1000;
-const RECONNECT_AFTER_MS = 10_000;
-const PUBLISH_RETRIES = 1;
 
 /**
  * Redis Cluster broker. Each user's keys and channel share one hash tag, so a user lives on the
@@ -107,14 +93,7 @@ export class RedisClusterBroker extends StoreBackedBroker implements Broker {
     };
     const shards = new ClusterShards(this.commands);
     this.store = new RedisStore(shards, this.layout, options.retention, this.logger);
-    this.publisher = createPublisher({
-      cluster: this.commands,
-      channelPrefix: options.channelPrefix,
-      maxEventBytes: options.maxEventBytes,
-      idempotencyWindowSeconds: options.idempotencyWindowSeconds,
-      commandTimeoutMs: options.commandTimeoutMs,
-      retry: { retries: PUBLISH_RETRIES, maxDelayMs: 250 },
-    });
+    this.publisher = nodePublisher(options, { cluster: this.commands });
     this.commands.on('error', (error: Error) => this.logger.error({ err: error }, 'redis cluster error'));
     this.commands.on('node error', (error: Error, node: string) =>
       this.logger.warn({ err: error, node }, 'redis cluster node error'),
@@ -287,9 +266,7 @@ export class RedisClusterBroker extends StoreBackedBroker implements Broker {
       Number(node.slice(separator + 1)),
       this.linkOptions,
       {
-        intervalMs: HEALTH_CHECK_INTERVAL_MS,
-        silentAfterMs: SILENT_AFTER_MS,
-        reconnectAfterMs: RECONNECT_AFTER_MS,
+        ...CONNECTION_CHECKS,
         onReconnect: (silentForMs) =>
           this.logger.error({ node, silent_ms: silentForMs }, 'redis cluster master silent for too long; reconnecting'),
       },

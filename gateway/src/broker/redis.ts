@@ -1,11 +1,10 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { BroadcastResult, PublishRequest } from '@herald/protocol';
-import { createPublisher, type Publisher } from '@herald/publisher-sdk';
+import type { Publisher } from '@herald/publisher-sdk';
 import {
   SingleRedis,
   storageLayout,
-  type RetentionPolicy,
   type StorageLayout,
 } from '@herald/publisher-sdk/storage';
 import {
@@ -18,29 +17,14 @@ import {
 } from './broker.js';
 import { ConnectionHealth } from './connection-health.js';
 import { RedisStore } from './redis-store.js';
+import { CONNECTION_CHECKS, nodePublisher, type RedisBrokerSettings } from './redis-settings.js';
 import { StoreBackedBroker, publishRequest } from './store-backed.js';
 
-export interface RedisBrokerOptions {
+export interface RedisBrokerOptions extends RedisBrokerSettings {
   readonly url: string;
-  /** Deadline of every command. */
-  readonly commandTimeoutMs: number;
-  readonly channelPrefix: string;
-  readonly nodeId: string;
-  readonly maxEventBytes: number;
-  /** The deployment's retention; this node writes it to Redis for every publisher to use. */
-  readonly retention: RetentionPolicy;
-  readonly idempotencyWindowSeconds: number;
-  readonly logger: Logger;
 }
 
 const RESUBSCRIBE_BATCH = 500;
-// Each connection is PINGed this often; one silent this long makes the node unready, and one
-// silent for the longer time is dropped and made again (it may lead to a server that is gone).
-const HEALTH_CHECK_INTERVAL_MS = 250;
-const SILENT_AFTER_MS = 1000;
-const RECONNECT_AFTER_MS = 10_000;
-// The publish API's own retry: one, so that a publish is answered within about two command timeouts.
-const PUBLISH_RETRIES = 1;
 
 /**
  * Redis pub/sub broker: one connection in subscriber mode, one for commands. Both fail fast while
@@ -93,19 +77,10 @@ export class RedisBroker extends StoreBackedBroker implements Broker {
     });
     this.commands = new Redis(options.url, { ...common, connectionName: `herald-cmd-${options.nodeId}` });
     this.store = new RedisStore(new SingleRedis(this.commands), this.layout, options.retention, this.logger);
-    this.publisher = createPublisher({
-      redis: this.commands,
-      channelPrefix: options.channelPrefix,
-      maxEventBytes: options.maxEventBytes,
-      idempotencyWindowSeconds: options.idempotencyWindowSeconds,
-      commandTimeoutMs: options.commandTimeoutMs,
-      retry: { retries: PUBLISH_RETRIES, maxDelayMs: 250 },
-    });
+    this.publisher = nodePublisher(options, { redis: this.commands });
     const watch = (role: 'subscriber' | 'commands', connection: Redis) =>
       new ConnectionHealth(connection, {
-        intervalMs: HEALTH_CHECK_INTERVAL_MS,
-        silentAfterMs: SILENT_AFTER_MS,
-        reconnectAfterMs: RECONNECT_AFTER_MS,
+        ...CONNECTION_CHECKS,
         onReconnect: (silentForMs) =>
           this.logger.error({ connection: role, silent_ms: silentForMs }, 'redis connection silent for too long; reconnecting'),
         // Publishes and history scripts write: a primary demoted to a read-only replica refuses them all.
