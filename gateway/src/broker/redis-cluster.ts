@@ -29,6 +29,9 @@ export interface RedisClusterBrokerOptions extends RedisBrokerSettings {
   readonly slotsRefreshMs?: number;
 }
 
+// Every this many slot table reads (one a second by default), every link's subscriptions are checked.
+const VERIFY_EVERY_PLACEMENTS = 10;
+
 /**
  * Redis Cluster broker. Each user's keys and channel share one hash tag, so a user lives on the
  * master of one slot: the node subscribes to the user's channel there by sharded pub/sub
@@ -65,6 +68,7 @@ export class RedisClusterBroker extends StoreBackedBroker implements Broker {
   private started = false;
   private closed = false;
   private placing: Promise<void> = Promise.resolve();
+  private placements = 0;
 
   constructor(options: RedisClusterBrokerOptions) {
     super();
@@ -230,10 +234,59 @@ export class RedisClusterBroker extends StoreBackedBroker implements Broker {
 
   /** Brings the links and subscriptions in line with the slot table, one pass at a time. */
   private placeSubscriptions(): void {
+    this.enqueue(async () => {
+      await this.place();
+      // Now and then, every link's subscriptions are checked too (a sunsubscribe may go unnoticed).
+      if (++this.placements % VERIFY_EVERY_PLACEMENTS === 0) for (const link of this.links.values()) await this.verify(link);
+    });
+  }
+
+  /**
+   * Redis dropped subscriptions of `link` (a slot moved away from its master), or it may hold
+   * fewer than asked for: once the slot table is read again, every user whose subscription is
+   * missing is subscribed on its slot's master, whichever it is now (the slot may have come
+   * straight back, which no slot table read in between would show), and caught up.
+   */
+  private verifySoon(link: ShardLink): void {
+    this.enqueue(async () => {
+      await new Promise<void>((resolve) => this.commands.refreshSlotsCache(() => resolve()));
+      await this.place();
+      await this.verify(link);
+    });
+  }
+
+  private enqueue(work: () => Promise<void>): void {
     if (!this.started || this.closed) return;
-    this.placing = this.placing.then(() => this.place()).catch((error: unknown) => {
+    this.placing = this.placing.then(work).catch((error: unknown) => {
       this.logger.error({ err: error }, 'placing redis cluster subscriptions failed; trying again at the next slot table');
     });
+  }
+
+  /** Subscribes again (on their slots' masters now) the users of `link` whose subscription Redis no longer holds, and renews them. */
+  private async verify(link: ShardLink): Promise<void> {
+    if (this.closed || link.redis.status !== 'ready' || link.restoring || this.links.get(link.node) !== link) return;
+    const subscribed = link.subscribedChannels();
+    const missing = [...link.users].filter((userId) => !subscribed.has(this.layout.userEvents(userId)));
+    if (missing.length === 0) return;
+    const placed: string[] = [];
+    await Promise.all(
+      missing.map(async (userId) => {
+        const channel = this.layout.userEvents(userId);
+        const slot = calculateSlot(channel);
+        const to = this.linkForSlot(slot) ?? link;
+        if (this.linkOf.get(userId) !== link) return; // it left, or moved, meanwhile
+        this.follow(userId, slot, to);
+        try {
+          await to.subscribe(channel);
+          placed.push(userId);
+        } catch (error) {
+          this.logger.error({ err: error, node: to.node }, 'subscribing a user again on its redis cluster master failed; reconnecting');
+          to.redis.disconnect(true);
+        }
+      }),
+    );
+    this.logger.warn({ node: link.node, users: placed.length }, 'redis cluster dropped subscriptions; subscribed again');
+    this.renewed(placed);
   }
 
   private async place(): Promise<void> {
@@ -273,8 +326,11 @@ export class RedisClusterBroker extends StoreBackedBroker implements Broker {
       {
         message: (channel, payload) => this.dispatch(channel, payload),
         lost: (lost) => this.onLinkLost(lost),
-        back: (back) => void this.restoreLink(back),
-        moved: () => this.commands.refreshSlotsCache(),
+        ready: (ready, reconnected) => {
+          if (reconnected) void this.restoreLink(ready);
+          else this.verifySoon(ready);
+        },
+        moved: (moved) => this.verifySoon(moved),
       },
     );
     link.redis.on('error', (error: Error) => this.logger.warn({ err: error, node }, 'redis cluster subscriber error'));

@@ -6,8 +6,11 @@ export interface ShardLinkEvents {
   message(channel: Buffer, payload: Buffer): void;
   /** The connection was lost: its subscriptions are gone until `restore`. */
   lost(link: ShardLink): void;
-  /** The connection is back (after a loss): the owner restores its subscriptions. */
-  back(link: ShardLink): void;
+  /**
+   * The connection is ready: after a loss (`reconnected`), the owner restores its subscriptions;
+   * at the first connection, it checks the subscriptions that may have been asked for before.
+   */
+  ready(link: ShardLink, reconnected: boolean): void;
   /** Redis dropped subscriptions of this link by itself (their slot moved away). */
   moved(link: ShardLink): void;
 }
@@ -41,8 +44,8 @@ export class ShardLink {
     this.health = new ConnectionHealth(this.redis, health);
     this.redis.on('smessageBuffer', (channel: Buffer, payload: Buffer) => events.message(channel, payload));
     this.redis.on('ready', () => {
-      if (!this.hasBeenReady) this.hasBeenReady = true;
-      else events.back(this);
+      events.ready(this, this.hasBeenReady);
+      this.hasBeenReady = true;
     });
     this.redis.on('close', () => {
       if (this.hasBeenReady && !this.closed) events.lost(this);
@@ -73,6 +76,15 @@ export class ShardLink {
   async unsubscribe(channel: string): Promise<void> {
     // A lost connection holds no subscriptions.
     if (this.redis.status === 'ready') await this.redis.sunsubscribe(channel);
+  }
+
+  /**
+   * The channels this connection is subscribed to now, as ioredis tracks them: Redis's own
+   * `sunsubscribe` of a slot that moved away (which answers no command) removes its channels.
+   */
+  subscribedChannels(): ReadonlySet<string> {
+    const subscriptions = this.redis.condition?.subscriber;
+    return new Set(subscriptions ? subscriptions.channels('ssubscribe') : []);
   }
 
   close(): void {
