@@ -60,7 +60,9 @@ function spawnGateway(env: Record<string, string>): WatchedProcess {
 /** Runs the built gateway entry point and waits until it answers 200 on /readyz (or /healthz). */
 export async function startGatewayProcess(env: Record<string, string>, options: StartOptions = {}): Promise<GatewayProcess> {
   const port = env['PORT'] ? Number(env['PORT']) : await freePort();
-  const adminPort = env['ADMIN_PORT'] ? Number(env['ADMIN_PORT']) : await freePort();
+  let adminPort = env['ADMIN_PORT'] ? Number(env['ADMIN_PORT']) : await freePort();
+  // A port just released may be handed out again at once: the two must differ.
+  while (adminPort === port && !env['ADMIN_PORT']) adminPort = await freePort();
   const nodeId = env['NODE_ID'] ?? `node-${port}`;
   const { child, output, exited } = spawnGateway({ ...env, PORT: String(port), ADMIN_PORT: String(adminPort), NODE_ID: nodeId });
   const httpUrl = `http://127.0.0.1:${port}`;
