@@ -46,8 +46,7 @@ export type FailureKind = 'not_run' | 'refused' | 'unknown';
 // Redis error replies after which the same command may succeed (failover, loading, busy script).
 // HERALDRUN: the script found another server run than it was given and did nothing (LUA_CHECK_RUN).
 // MOVED, ASK: a cluster node does not serve the slot (now); nothing ran, another node will.
-// HERALDFOREIGN: the history began on another server run, and the script asked what to do with it.
-const RETRYABLE_REPLY = /^(LOADING|READONLY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|BUSY|NOREPLICAS|HERALDRUN|HERALDFOREIGN|MOVED|ASK)\b/;
+const RETRYABLE_REPLY = /^(LOADING|READONLY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|BUSY|NOREPLICAS|HERALDRUN|MOVED|ASK)\b/;
 
 export function classifyFailure(error: unknown): FailureKind {
   if (error instanceof NotSentError) return 'not_run';

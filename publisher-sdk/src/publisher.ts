@@ -38,11 +38,7 @@ import { RetentionCache } from './retention-cache.js';
 import {
   DEFAULT_CHANNEL_PREFIX,
   DEFAULT_IDEMPOTENCY_WINDOW_SECONDS,
-  FOREIGN_ASK,
-  FOREIGN_RESTART,
   ServerRun,
-  foreignRun,
-  isForeignHistory,
   isRedirection,
   isWrongRun,
   storageLayout,
@@ -263,9 +259,6 @@ export function createPublisher(options: PublisherOptions): Publisher {
     let reply: ScriptPublishReply;
     // The server run an unanswered attempt went to: a retry must reach the same run to be sure.
     let unansweredOnRun: string | undefined;
-    // What the script does with a history of another server run (see luaEnsureEpoch): in a
-    // cluster it asks first, and the retry carries the answer.
-    let foreign = shards.sharded ? FOREIGN_ASK : FOREIGN_RESTART;
     try {
       if (confirm) {
         await withDeadline(receipts.start(), attempts.commandTimeoutMs, 'the receipt subscription');
@@ -318,7 +311,6 @@ export function createPublisher(options: PublisherOptions): Publisher {
                 dedupTtlSeconds: keySeconds,
                 callToken,
                 receipts: pending ? { channel: receipts.channel, ref: pending.ref } : undefined,
-                foreign,
               },
             );
           } catch (error) {
@@ -327,11 +319,6 @@ export function createPublisher(options: PublisherOptions): Publisher {
             if (isWrongRun(error)) serverRun.forget();
             // Another cluster node may serve the user's slot now: read the slot table before the retry.
             if (isRedirection(error)) shards.redirected();
-            // The user's history moved here from another server: it goes on if that one handed it over whole.
-            if (isForeignHistory(error)) {
-              const held = foreignRun(error);
-              foreign = (await shards.handedOver(held, names.sequence).catch(() => false)) ? held : FOREIGN_RESTART;
-            }
             throw error;
           }
         },

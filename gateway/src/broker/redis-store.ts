@@ -2,12 +2,8 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { parseEventId } from '@herald/protocol';
 import {
-  FOREIGN_ASK,
-  FOREIGN_RESTART,
   ServerRun,
   encodeReceipt,
-  foreignRun,
-  isForeignHistory,
   isRedirection,
   isWrongRun,
   keepPositions,
@@ -32,17 +28,13 @@ import { BrokerUnavailableError, type HistoryPage, type HistoryReader, type Hist
  */
 export class RedisStore implements HistoryReader, ReceiptSender {
   private closed = false;
-  /** What a script does with a history of another server run at first (see luaEnsureEpoch). */
-  private readonly foreign: string;
 
   constructor(
     private readonly shards: RedisShards,
     private readonly layout: StorageLayout,
     private readonly retention: RetentionPolicy,
     private readonly logger: Logger,
-  ) {
-    this.foreign = shards.sharded ? FOREIGN_ASK : FOREIGN_RESTART;
-  }
+  ) {}
 
   close(): void {
     this.closed = true;
@@ -50,16 +42,12 @@ export class RedisStore implements HistoryReader, ReceiptSender {
 
   async openHistory(userId: string): Promise<string> {
     const keys = this.layout.forUser(userId);
-    return this.onUsersServer(keys.sequence, (redis, run, foreign) =>
-      openHistory(redis, keys, this.retention.positionTtlSeconds, run, foreign),
-    );
+    return this.onUsersServer(keys.sequence, (redis, run) => openHistory(redis, keys, this.retention.positionTtlSeconds, run));
   }
 
   async readHistory(userId: string, after: string, limit: PageLimit): Promise<HistoryPage> {
     const keys = this.layout.forUser(userId);
-    return historyPage(
-      await this.onUsersServer(keys.sequence, (redis, run, foreign) => readHistory(redis, { keys, after }, limit, run, foreign)),
-    );
+    return historyPage(await this.onUsersServer(keys.sequence, (redis, run) => readHistory(redis, { keys, after }, limit, run)));
   }
 
   async readHistories(reads: readonly HistoryRequest[], limit: PageLimit): Promise<readonly (HistoryPage | undefined)[]> {
@@ -73,7 +61,7 @@ export class RedisStore implements HistoryReader, ReceiptSender {
           return { keys: this.layout.forUser(userId), after };
         });
         // A server that failed leaves its users' pages unread: each is read again by itself.
-        const stored = await this.withServerRun(redis, (run) => readHistories(redis, requests, limit, run, this.foreign)).catch(() => []);
+        const stored = await this.withServerRun(redis, (run) => readHistories(redis, requests, limit, run)).catch(() => []);
         stored.forEach((history, j) => {
           pages[indexes[j] as number] = history && historyPage(history);
         });
@@ -86,8 +74,8 @@ export class RedisStore implements HistoryReader, ReceiptSender {
     const parts = parseEventId(id);
     if (!parts) throw new Error(`not an event id: ${JSON.stringify(id)}`);
     const keys = this.layout.forUser(userId);
-    return this.onUsersServer(keys.sequence, (redis, run, foreign) =>
-      restartHistoryAfter(redis, keys, parts, this.retention.positionTtlSeconds, run, foreign),
+    return this.onUsersServer(keys.sequence, (redis, run) =>
+      restartHistoryAfter(redis, keys, parts, this.retention.positionTtlSeconds, run),
     );
   }
 
@@ -129,23 +117,14 @@ export class RedisStore implements HistoryReader, ReceiptSender {
     }
   }
 
-  /**
-   * Runs a history script on the server that holds `key` (a user's key), with that server's run.
-   * In a cluster, a history of another run is first asked about: it goes on here when its slot
-   * was handed over whole by a migration, and a new history starts otherwise.
-   */
-  private async onUsersServer<T>(key: string, script: (redis: Redis, run: string, foreign: string) => Promise<T>): Promise<T> {
-    if (this.closed) throw new BrokerUnavailableError('broker is closed');
+  /** Runs a history script on the server that holds `key` (a user's key), with that server's run. */
+  private onUsersServer<T>(key: string, script: (redis: Redis, run: string) => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new BrokerUnavailableError('broker is closed'));
     const redis = this.shards.connectionFor(key);
-    if (!redis) throw new BrokerUnavailableError("the cluster's slot table does not name the user's server now");
-    try {
-      return await this.withServerRun(redis, (run) => script(redis, run, this.foreign));
-    } catch (error) {
-      if (!isForeignHistory(error)) throw error;
-      const held = foreignRun(error);
-      const decision = (await this.shards.handedOver(held, key).catch(() => false)) ? held : FOREIGN_RESTART;
-      return this.withServerRun(redis, (run) => script(redis, run, decision));
+    if (!redis) {
+      return Promise.reject(new BrokerUnavailableError("the cluster's slot table does not name the user's server now"));
     }
+    return this.withServerRun(redis, (run) => script(redis, run));
   }
 
   /** The connection of each key's server, and which keys (by index) each one holds. */

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { EVENT_PAYLOAD_ID_PREFIX, parseEventId, type EventIdParts } from '@herald/protocol';
-import { FOREIGN_HISTORY_ERROR, FOREIGN_RESTART, LUA_CHECK_RUN, LUA_ENSURE_EPOCH, LUA_NEW_EPOCH_START, luaKeepAtLeast } from './lua.js';
+import { LUA_CHECK_RUN, LUA_ENSURE_EPOCH, LUA_NEW_EPOCH_START, luaKeepAtLeast } from './lua.js';
 import { RedisScript, isUnknownScript } from './redis-script.js';
 import { isWrongRun } from './server-run.js';
 
@@ -8,13 +8,11 @@ import { isWrongRun } from './server-run.js';
  * Opens a user's history: starts one when there is none (or it began on another server run),
  * keeps its position for at least another position ttl, and returns that position (`<epoch>-<n>`).
  *   KEYS[1] sequence hash   KEYS[2] history stream   ARGV[1] position ttl (s)   ARGV[2] server run
- *   ARGV[3] what to do with a history of another run (see luaEnsureEpoch)
  */
 const OPEN_HISTORY_SCRIPT = `
 local seq = KEYS[1]
 local stream = KEYS[2]
 local run = ARGV[2]
-local foreign = ARGV[3]
 ${LUA_CHECK_RUN}
 local createMissing = true
 ${LUA_ENSURE_EPOCH}
@@ -28,15 +26,13 @@ return epoch .. '-' .. (redis.call('HGET', seq, 'n') or '0')
  * that began on another server run ends first (a new one starts). The entries are read in small
  * ranges sized by what came so far, so a page of large events never loads more than it returns.
  *   KEYS[1] history stream   KEYS[2] sequence hash   ARGV[1] after   ARGV[2] max entries
- *   ARGV[3] server run   ARGV[4] max bytes of event bodies   ARGV[5] what to do with a history of
- *   another run (see luaEnsureEpoch)
+ *   ARGV[3] server run   ARGV[4] max bytes of event bodies
  * The last element is 1 when the page stopped at the byte limit (more may follow), else 0.
  */
 const READ_HISTORY_SCRIPT = `
 local stream = KEYS[1]
 local seq = KEYS[2]
 local run = ARGV[3]
-local foreign = ARGV[5]
 ${LUA_CHECK_RUN}
 local createMissing = false
 ${LUA_ENSURE_EPOCH}
@@ -78,8 +74,7 @@ return {1, epoch, count, oldest, entries, truncated}
  * which must not be handed out again for another event.
  *   KEYS[1] sequence hash   KEYS[2] history stream   ARGV[1] id's epoch   ARGV[2] id's n
  *   ARGV[3] position ttl (s)   ARGV[4] how far (ms) an epoch may lie ahead of Redis's clock and
- *   still be believed   ARGV[5] server run   ARGV[6] what to do with a history of another run
- *   (see luaEnsureEpoch)
+ *   still be believed   ARGV[5] server run
  * Returns {0} when the id's epoch is implausibly far ahead (nothing changed), {1, position}
  * when the id is not beyond the history, {2, position} after starting one.
  */
@@ -87,7 +82,6 @@ const RESTART_HISTORY_SCRIPT = `
 local seq = KEYS[1]
 local stream = KEYS[2]
 local run = ARGV[5]
-local foreign = ARGV[6]
 ${LUA_CHECK_RUN}
 local now = redis.call('TIME')
 local idEpoch = tonumber(ARGV[1])
@@ -112,16 +106,6 @@ export const MAX_EPOCH_LEAD_MS = 24 * 60 * 60 * 1000;
 const openScript = new RedisScript(OPEN_HISTORY_SCRIPT);
 const readScript = new RedisScript(READ_HISTORY_SCRIPT);
 const restartScript = new RedisScript(RESTART_HISTORY_SCRIPT);
-
-/** Whether `error` is a script's answer that the history began on another server run (and the caller was asked). */
-export function isForeignHistory(error: unknown): error is Error {
-  return error instanceof Error && error.message.startsWith(`${FOREIGN_HISTORY_ERROR} `);
-}
-
-/** The run a foreign history began on, from isForeignHistory's error. */
-export function foreignRun(error: Error): string {
-  return error.message.slice(FOREIGN_HISTORY_ERROR.length + 1).trim();
-}
 
 /** Where a user's history stands: when it began, how many events it numbered, the oldest it holds. */
 export interface StoredExtent {
@@ -167,9 +151,8 @@ export async function openHistory(
   keys: HistoryKeys,
   positionTtlSeconds: number,
   run: string,
-  foreign: string = FOREIGN_RESTART,
 ): Promise<string> {
-  const position = await openScript.run(redis, [keys.sequence, keys.history], [positionTtlSeconds, run, foreign]);
+  const position = await openScript.run(redis, [keys.sequence, keys.history], [positionTtlSeconds, run]);
   if (typeof position !== 'string') throw new Error(`unexpected reply opening a history: ${JSON.stringify(position)}`);
   return position;
 }
@@ -189,12 +172,11 @@ export async function restartHistoryAfter(
   id: EventIdParts,
   positionTtlSeconds: number,
   run: string,
-  foreign: string = FOREIGN_RESTART,
 ): Promise<HistoryRestart> {
   const reply = await restartScript.run(
     redis,
     [keys.sequence, keys.history],
-    [id.ms, id.seq, positionTtlSeconds, MAX_EPOCH_LEAD_MS, run, foreign],
+    [id.ms, id.seq, positionTtlSeconds, MAX_EPOCH_LEAD_MS, run],
   );
   if (!Array.isArray(reply)) throw new Error(`unexpected reply restarting a history: ${JSON.stringify(reply)}`);
   const [code, position] = reply as [number, string | undefined];
@@ -221,8 +203,8 @@ export interface HistoryRead {
   readonly after: string;
 }
 
-function readArguments(read: HistoryRead, page: PageBounds, run: string, foreign: string) {
-  return { keys: [read.keys.history, read.keys.sequence], args: [read.after, page.events, run, page.bytes, foreign] };
+function readArguments(read: HistoryRead, page: PageBounds, run: string) {
+  return { keys: [read.keys.history, read.keys.sequence], args: [read.after, page.events, run, page.bytes] };
 }
 
 function parseStoredHistory(reply: unknown): StoredHistory {
@@ -247,25 +229,22 @@ export async function readHistory(
   read: HistoryRead,
   page: PageBounds,
   run: string,
-  foreign: string = FOREIGN_RESTART,
 ): Promise<StoredHistory> {
-  const { keys, args } = readArguments(read, page, run, foreign);
+  const { keys, args } = readArguments(read, page, run);
   // Bytes, not strings: a page of large events goes to sockets without being decoded and encoded again.
   return parseStoredHistory(await readScript.runBuffer(redis, keys, args));
 }
 
 /**
  * Reads the first page of many users' histories in one round trip (a pipeline). A read that
- * failed (for one, Redis did not know the script yet, or the history is of another run and
- * `foreign` asks) is undefined: read it alone. Rejects when the server's run is not `run` (see
- * LUA_CHECK_RUN).
+ * failed (for one, Redis did not know the script yet) is undefined: read it alone. Rejects when
+ * the server's run is not `run` (see LUA_CHECK_RUN).
  */
 export async function readHistories(
   redis: Redis,
   reads: readonly HistoryRead[],
   page: PageBounds,
   run: string,
-  foreign: string = FOREIGN_RESTART,
 ): Promise<(StoredHistory | undefined)[]> {
   const pending = reads.map((_, i) => i);
   const stored: (StoredHistory | undefined)[] = reads.map(() => undefined);
@@ -274,7 +253,7 @@ export async function readHistories(
     if (attempt > 0) await readScript.load(redis);
     const pipeline = redis.pipeline();
     for (const i of pending) {
-      const { keys, args } = readArguments(reads[i] as HistoryRead, page, run, foreign);
+      const { keys, args } = readArguments(reads[i] as HistoryRead, page, run);
       pipeline.callBuffer('EVALSHA', readScript.sha, keys.length, ...keys, ...args);
     }
     const results = (await pipeline.exec()) ?? [];

@@ -21,7 +21,7 @@ export {
   sameRetention,
   type RetentionPolicy,
 } from './retention.js';
-export { HISTORY_BODY_FIELD, FOREIGN_ASK, FOREIGN_RESTART } from './lua.js';
+export { HISTORY_BODY_FIELD } from './lua.js';
 export {
   PUBLISH_SCRIPT,
   SHARDED_PUBLISH_SCRIPT,
@@ -39,8 +39,6 @@ export {
   readHistories,
   restartHistoryAfter,
   keepPositions,
-  isForeignHistory,
-  foreignRun,
   MAX_EPOCH_LEAD_MS,
   type HistoryKeys,
   type HistoryRead,

@@ -37,48 +37,27 @@ local here = string.match(serverInfo, 'run_id:(%x+)') .. '-' .. string.match(ser
 if here ~= run then return redis.error_reply('${WRONG_RUN_ERROR} ' .. here) end
 `;
 
-/** The error a script answers (for a history) when it began on another server run and `foreign` asks the caller. */
-export const FOREIGN_HISTORY_ERROR = 'HERALDFOREIGN';
-
-/** `foreign` values: start a new history (one Redis), or ask the caller (a cluster). Any other value is a run to adopt. */
-export const FOREIGN_RESTART = '';
-export const FOREIGN_ASK = '?';
-
 /**
  * A user's sequence hash holds the current history's epoch, the number of events numbered in
  * it, and the run id of the Redis server it was numbered on. A server that restarted, or a
  * replica promoted in its place, may have lost the last events a history numbered and would
  * number others the same: a history ends with the server run it began on.
  *
- * In a cluster, a history also moves to another master, whole, when its slot is migrated; only
- * the caller can tell (see ClusterShards.handedOver), so with `foreign` FOREIGN_ASK a history of
- * another run is answered with `foreignAnswer` (FOREIGN_HISTORY_ERROR and that run) before
- * anything is written; asked again with `foreign` set to that very run, the history goes on here
- * (it is re-stamped with this run); with FOREIGN_RESTART, a new history starts.
- *
  * This fragment reads into `epoch` the epoch of the hash named by `seq`, starting a new history
- * (see LUA_NEW_EPOCH_START) when there is none or it began on another run than `run` (as
- * `foreign` says); the publish, open, read and restart scripts share it, so all begin and end
- * histories the same way. With `createMissing` false, a missing history stays missing (`epoch` nil).
+ * (see LUA_NEW_EPOCH_START) when there is none or it began on another run than `run`; the
+ * publish, open, read and restart scripts share it, so all begin and end histories the same way.
+ * With `createMissing` false, a missing history stays missing (`epoch` nil).
  */
-export function luaEnsureEpoch(foreignAnswer: (heldRun: string) => string): string {
-  return `
+export const LUA_ENSURE_EPOCH = `
 local held = redis.call('HMGET', seq, 'epoch', 'run')
 local epoch = held[1]
-if epoch and held[2] ~= run and foreign == '${FOREIGN_ASK}' then return ${foreignAnswer('held[2]')} end
-if epoch and held[2] ~= run and foreign == held[2] then
-  redis.call('HSET', seq, 'run', run)
-elseif (epoch and held[2] ~= run) or (not epoch and createMissing) then
+if (epoch and held[2] ~= run) or (not epoch and createMissing) then
   local previous = epoch
 ${LUA_NEW_EPOCH_START}
   epoch = string.format('%.0f', start)
   redis.call('HSET', seq, 'epoch', epoch, 'n', '0', 'run', run)
 end
 `;
-}
-
-/** LUA_ENSURE_EPOCH for a script whose whole answer is the error. */
-export const LUA_ENSURE_EPOCH = luaEnsureEpoch((heldRun) => `redis.error_reply('${FOREIGN_HISTORY_ERROR} ' .. ${heldRun})`);
 
 /**
  * Makes `key` (a Lua expression naming a key) live at least `seconds` more, never shortening a

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { EVENT_PAYLOAD_ID_PREFIX } from '@herald/protocol';
-import { FOREIGN_HISTORY_ERROR, FOREIGN_RESTART, HISTORY_BODY_FIELD, LUA_CHECK_RUN, luaEnsureEpoch, luaRefreshRetention } from './lua.js';
+import { HISTORY_BODY_FIELD, LUA_CHECK_RUN, LUA_ENSURE_EPOCH, luaRefreshRetention } from './lua.js';
 import { RECEIPT_REQUEST_PREFIX } from './receipt-messages.js';
 import { RedisScript } from './redis-script.js';
 
@@ -13,7 +13,7 @@ const KEYS_PER_EVENT = 3;
 export const NOT_SERVED_HERE = 'TRYAGAIN';
 
 const SHARED_ARGS = 4;
-const ARGS_PER_EVENT = 8;
+const ARGS_PER_EVENT = 7;
 
 /**
  * In a cluster, one call publishes for users of every slot its node serves: a call may declare
@@ -41,9 +41,8 @@ for i = 1, events * ${KEYS_PER_EVENT} do KEYS[i] = ARGV[${SHARED_ARGS} + events 
  *   ARGV[1] max events kept  ARGV[2] history ttl (s)  ARGV[3] position ttl (s)
  *   ARGV[4] server run (see LUA_ENSURE_EPOCH)
  *   per event i (from 0): KEYS[3i+1] history stream  KEYS[3i+2] sequence hash  KEYS[3i+3] dedup key
- *     ARGV[4+8i+1] events channel  +2 event body (encodeEventBody)  +3 event ts (ms)
+ *     ARGV[4+7i+1] events channel  +2 event body (encodeEventBody)  +3 event ts (ms)
  *     +4 dedup ttl (s)  +5 call token or ''  +6 receipt channel or ''  +7 receipt reference
- *     +8 what to do with a history of another run (see luaEnsureEpoch)
  * Answers one triple per event: { event id, subscribed gateway nodes, 0 }; for a known dedup key
  * { record, 0, 1 }; for an event Redis refused { error message, 0, 2 }.
  */
@@ -59,8 +58,7 @@ local function publishOne(k, a)
   local seq = KEYS[k + 2]
   local channel, body = ARGV[a + 1], ARGV[a + 2]
   local createMissing = true
-  local foreign = ARGV[a + 8]
-${luaEnsureEpoch((heldRun) => `{'${FOREIGN_HISTORY_ERROR} ' .. ${heldRun}, 0, 2}`)}
+${LUA_ENSURE_EPOCH}
   local n = redis.call('HINCRBY', seq, 'n', 1)
   local id = redis.call('XADD', stream, 'MAXLEN', '~', maxEvents, epoch .. '-' .. n, '${HISTORY_BODY_FIELD}', body)
 ${luaRefreshRetention('stream', 'seq', 'ttl', 'positionTtl')}
@@ -125,8 +123,6 @@ export interface ScriptEvent {
   readonly callToken: string;
   /** Where receipts are wanted (the channel and the reference they quote), or undefined for none. */
   readonly receipts: { readonly channel: string; readonly ref: string } | undefined;
-  /** What to do with a history of another server run (see luaEnsureEpoch); default: start a new one. */
-  readonly foreign?: string;
 }
 
 /** What a dedup key recorded about the event it produced. */
@@ -203,7 +199,6 @@ export async function runPublishScript(
       event.callToken,
       event.receipts?.channel ?? '',
       event.receipts?.ref ?? '',
-      event.foreign ?? FOREIGN_RESTART,
     );
   }
   const reply = sharded

@@ -9,17 +9,6 @@ export function isWrongRun(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith(`${WRONG_RUN_ERROR} `);
 }
 
-/** What a server says of itself: its run (as LUA_CHECK_RUN reads it) and whether it is a primary. */
-export async function readServerState(redis: Redis): Promise<{ readonly run: string; readonly primary: boolean }> {
-  const [server, replication] = await Promise.all([redis.info('server'), redis.info('replication')]);
-  const processRun = RUN_ID.exec(server)?.[1];
-  const replicationId = REPLICATION_ID.exec(replication)?.[1];
-  if (processRun === undefined || replicationId === undefined) {
-    throw new Error('Redis did not report its run_id and master_replid (INFO server, INFO replication)');
-  }
-  return { run: `${processRun}-${replicationId}`, primary: /^role:master\r?$/m.test(replication) };
-}
-
 /** A server run, and the connection it was read on (see `ServerRun.isCurrent`). */
 export interface ConnectionRun {
   readonly run: string;
@@ -89,7 +78,14 @@ export class ServerRun {
 
   private async read(): Promise<ConnectionRun> {
     const connection = this.connection;
-    const { run } = await readServerState(this.redis);
+    const [server, replication] = await Promise.all([this.redis.info('server'), this.redis.info('replication')]);
+    const processRun = RUN_ID.exec(server)?.[1];
+    const replicationId = REPLICATION_ID.exec(replication)?.[1];
+    if (processRun === undefined || replicationId === undefined) {
+      throw new Error('Redis did not report its run_id and master_replid (INFO server, INFO replication)');
+    }
+    // As LUA_CHECK_RUN reads it.
+    const run = `${processRun}-${replicationId}`;
     if (connection !== this.connection) throw new Error('the Redis connection changed while its run_id was read');
     this.known = { run, connection };
     return this.known;

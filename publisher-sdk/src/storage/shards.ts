@@ -1,6 +1,5 @@
 import calculateSlot from 'cluster-key-slot';
 import type { Cluster, ClusterNode, Redis } from 'ioredis';
-import { readServerState } from './server-run.js';
 
 /**
  * Where Herald's commands go: one Redis server, or the masters of a Redis Cluster. A user's keys
@@ -19,14 +18,6 @@ export interface RedisShards {
   connectionFor(key: string): Redis | undefined;
   /** An answer said a slot is served elsewhere (MOVED, ASK): the slot table is read again. */
   redirected(): void;
-  /**
-   * Whether the history under `key`, which began on server run `run`, was handed over whole: the
-   * server of that run is still up in that very run, a primary, and no longer serves the key's
-   * slot, so it gave the slot away by a migration (a server refuses to while it holds keys of it)
-   * and everything it numbered moved with it. Never on one Redis: there, another run means a
-   * restart or a failover, which may have lost the history's last events.
-   */
-  handedOver(run: string, key: string): Promise<boolean>;
 }
 
 /**
@@ -48,10 +39,6 @@ export class SingleRedis implements RedisShards {
   }
 
   redirected(): void {}
-
-  handedOver(): Promise<boolean> {
-    return Promise.resolve(false);
-  }
 }
 
 /**
@@ -74,20 +61,6 @@ export class ClusterShards implements RedisShards {
 
   redirected(): void {
     if (this.shared.status === 'ready') this.shared.refreshSlotsCache();
-  }
-
-  async handedOver(run: string, key: string): Promise<boolean> {
-    const states = await Promise.all(
-      this.shared.nodes('all').map(async (node) => ({ node, state: await readServerState(node).catch(() => undefined) })),
-    );
-    const giver = states.find(({ state }) => state?.run === run && state.primary);
-    if (!giver) return false;
-    // Asked without redirections, a node that does not serve the slot answers MOVED (one that is
-    // migrating it away, and may still write to it, answers or says ASK).
-    return giver.node.exists(key).then(
-      () => false,
-      (error: unknown) => error instanceof Error && error.message.startsWith('MOVED '),
-    );
   }
 }
 
