@@ -38,13 +38,15 @@ describe('redis cluster broker', () => {
     const owners = ports.map((port) => cluster().masters.find((master) => master.port === port)?.id);
     const clients = cluster().masters.map((master) => cluster().nodeClient(master.port));
     try {
-      await Promise.all(
+      const results = await Promise.all(
         clients.map((client) => {
           const pipeline = client.pipeline();
           for (const owner of owners) pipeline.call('CLUSTER', 'SETSLOT', slot, 'NODE', owner as string);
           return pipeline.exec();
         }),
       );
+      const failed = results.flatMap((replies) => replies ?? []).find(([error]) => error);
+      if (failed) throw failed[0];
     } finally {
       for (const client of clients) client.disconnect();
     }
@@ -74,16 +76,16 @@ describe('redis cluster broker', () => {
 
     const client = cluster().nodeClient(home);
     try {
+      // Subscribed on its slot's master again, and renewed: events published while it was subscribed nowhere are read from history.
       await waitUntil(
-        "the user's subscription on its slot's master",
-        async () => JSON.stringify(await client.call('PUBSUB', 'SHARDNUMSUB', channel)) === JSON.stringify([channel, 1]),
+        "the user's subscription on its slot's master, and its renewal",
+        async () =>
+          renewed.includes(user) && JSON.stringify(await client.call('PUBSUB', 'SHARDNUMSUB', channel)) === JSON.stringify([channel, 1]),
         5000,
       );
     } finally {
       client.disconnect();
     }
-    // It was told: events published while it was subscribed nowhere are read from history.
-    expect(renewed).toContain(user);
     const publisher = createPublisher({ cluster: [...cluster().startupNodes], channelPrefix: prefix });
     try {
       await publisher.publish(user, 'agent_thinking', {});

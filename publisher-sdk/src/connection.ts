@@ -84,7 +84,9 @@ function cluster(cluster: Cluster, owned: boolean): PublisherConnection {
 
 /** Options of a cluster client the SDK makes (its nodes' connections as SAFE_NODE_CONNECTION). */
 export function safeClusterOptions(): ConstructorParameters<typeof Cluster>[1] {
-  return { lazyConnect: true, redisOptions: { ...SAFE_NODE_CONNECTION }, clusterNodeRetryStrategy: null };
+  // The slot table is read again at every redirection, and every few seconds anyway: a master
+  // demoted by a planned failover answers READONLY, not MOVED, to a script that declares no keys.
+  return { lazyConnect: true, redisOptions: { ...SAFE_NODE_CONNECTION }, clusterNodeRetryStrategy: null, slotsRefreshInterval: 5000 };
 }
 
 export function connect(options: ConnectionOptions): PublisherConnection {

@@ -31,6 +31,8 @@ export interface RedisClusterBrokerOptions extends RedisBrokerSettings {
 
 // Every this many slot table reads (one a second by default), every link's subscriptions are checked.
 const VERIFY_EVERY_PLACEMENTS = 10;
+// The cluster refusing queries this long (no master that answers says cluster_state:ok) makes the node unready.
+const CLUSTER_FAIL_GRACE_MS = 3000;
 
 /**
  * Redis Cluster broker. Each user's keys and channel share one hash tag, so a user lives on the
@@ -69,6 +71,8 @@ export class RedisClusterBroker extends StoreBackedBroker implements Broker {
   private closed = false;
   private placing: Promise<void> = Promise.resolve();
   private placements = 0;
+  /** Since when no master that answers has said cluster_state:ok (undefined: one has, at the last check). */
+  private refusingSince: number | undefined;
 
   constructor(options: RedisClusterBrokerOptions) {
     super();
@@ -129,6 +133,7 @@ export class RedisClusterBroker extends StoreBackedBroker implements Broker {
     this.placeSubscriptions();
     await this.placing;
     await Promise.all([...this.links.values()].map((link) => link.connect()));
+    await this.checkClusterState();
     await this.store.publishRetention();
   }
 
@@ -181,12 +186,17 @@ export class RedisClusterBroker extends StoreBackedBroker implements Broker {
     if (this.closed) return { connected: false, detail: 'redis cluster broker is closed' };
     const links = [...this.links.values()];
     const notReady = links.filter((link) => !link.ready).map((link) => `${link.node} ${describe(link)}`);
-    // One master down leaves the others' users served: the node is ready while any master is.
-    const connected = this.commands.status === 'ready' && notReady.length < links.length;
+    // One master down leaves the others' users served: the node is ready while any master is, and
+    // while the cluster serves queries. With too many masters gone the survivors refuse them all
+    // (cluster_state:fail); a failover also makes them refuse for about a second, which is not
+    // worth taking every node out of its load balancer for.
+    const refusing = this.refusingSince !== undefined && Date.now() - this.refusingSince > CLUSTER_FAIL_GRACE_MS;
+    const connected = this.commands.status === 'ready' && links.some((link) => link.ready) && !refusing;
+    const state = refusing ? ' (no master that answers says cluster_state:ok)' : '';
     const detail =
       notReady.length > 0
-        ? `redis cluster: masters not ready: ${notReady.join(', ')}`
-        : `redis cluster ${this.commands.status}, ${links.length} masters`;
+        ? `redis cluster: masters not ready: ${notReady.join(', ')}${state}`
+        : `redis cluster ${this.commands.status}, ${links.length} masters${state}`;
     return { connected, detail };
   }
 
@@ -236,6 +246,7 @@ export class RedisClusterBroker extends StoreBackedBroker implements Broker {
   private placeSubscriptions(): void {
     this.enqueue(async () => {
       await this.place();
+      await this.checkClusterState();
       // Now and then, every link's subscriptions are checked too (a sunsubscribe may go unnoticed).
       if (++this.placements % VERIFY_EVERY_PLACEMENTS === 0) for (const link of this.links.values()) await this.verify(link);
     });
@@ -253,6 +264,14 @@ export class RedisClusterBroker extends StoreBackedBroker implements Broker {
       await this.place();
       await this.verify(link);
     });
+  }
+
+  /** Asks every master whether the cluster serves queries; notes since when none that answers says so. */
+  private async checkClusterState(): Promise<void> {
+    const links = [...this.links.values()];
+    await Promise.all(links.map((link) => link.checkClusterState().catch(() => undefined)));
+    if (links.some((link) => link.ready && link.clusterOk)) this.refusingSince = undefined;
+    else this.refusingSince ??= Date.now();
   }
 
   private enqueue(work: () => Promise<void>): void {

@@ -158,7 +158,7 @@ export class RedisStore implements HistoryReader, ReceiptSender {
     } catch (error) {
       if (isRedirection(error)) {
         this.shards.redirected();
-        throw new BrokerUnavailableError(`the cluster moved the user's slot (${(error as Error).message}); reading the slot table again`, { cause: error });
+        throw new BrokerUnavailableError(`the Redis server does not serve the user's keys now (${(error as Error).message})`, { cause: error });
       }
       if (!isWrongRun(error)) throw error;
       runs.forget();

@@ -27,6 +27,8 @@ export class ShardLink {
   readonly users = new Set<string>();
   /** Subscriptions are being restored after a reconnect. */
   restoring = false;
+  /** Whether the master said, at the last check, that the cluster serves queries (cluster_state:ok). */
+  clusterOk = false;
   private hasBeenReady = false;
   private connecting: Promise<void> | undefined;
   private closed = false;
@@ -76,6 +78,13 @@ export class ShardLink {
   async unsubscribe(channel: string): Promise<void> {
     // A lost connection holds no subscriptions.
     if (this.redis.status === 'ready') await this.redis.sunsubscribe(channel);
+  }
+
+  /** Asks the master whether the cluster serves queries (a cluster missing a slot refuses them all). */
+  async checkClusterState(): Promise<void> {
+    if (this.redis.status !== 'ready') return;
+    const info = String(await this.redis.call('CLUSTER', 'INFO'));
+    this.clusterOk = /^cluster_state:ok\r?$/m.test(info);
   }
 
   /**

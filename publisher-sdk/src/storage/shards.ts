@@ -21,11 +21,13 @@ export interface RedisShards {
 }
 
 /**
- * A Redis error reply saying that this node does not serve a slot now (it moved, or is being
- * migrated): the command (or, for a publish script in a cluster, the event) did not run here.
+ * A Redis error reply saying that this node does not serve a slot now (it moved, is being
+ * migrated, or the node was demoted to a replica by a failover) or that the cluster cannot serve
+ * it: the command (or, for a publish script in a cluster, the event) did not run here, and the
+ * slot table is worth reading again.
  */
 export function isRedirection(error: unknown): boolean {
-  return error instanceof Error && /^(MOVED|ASK|TRYAGAIN) /.test(error.message);
+  return error instanceof Error && /^(MOVED|ASK|TRYAGAIN|READONLY|CLUSTERDOWN|MASTERDOWN) /.test(error.message);
 }
 
 /** One Redis server: every command on the one connection. */
