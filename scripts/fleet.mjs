@@ -123,6 +123,20 @@ process.on('SIGTERM', () => void stopAll(0));
 process.on('SIGHUP', () => void stopAll(0));
 for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
 
+// Ports this fleet has handed out (HAProxy's first): a port just released by freePort() may be
+// handed out again, and two of the fleet's processes must never be given the same one.
+const reservedPorts = new Set([lbPort]);
+
+async function reservePort() {
+  for (;;) {
+    const port = await freePort();
+    if (!reservedPorts.has(port)) {
+      reservedPorts.add(port);
+      return port;
+    }
+  }
+}
+
 async function main() {
   requireBinary('haproxy', 'apt-get install -y haproxy');
   await assertPortFree(lbPort);
@@ -136,7 +150,7 @@ async function main() {
     if (stopping) return;
   } else if (!redisUrl) {
     requireBinary('redis-server', 'apt-get install -y redis-server (or set REDIS_URL)');
-    const port = await freePort();
+    const port = await reservePort();
     start('redis', 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
     redisUrl = `redis://127.0.0.1:${port}`;
   }
@@ -145,7 +159,7 @@ async function main() {
   const publishKey = randomBytes(24).toString('base64url');
   const nodes = [];
   for (let i = 1; i <= nodeCount; i++) {
-    const node = { id: `gateway-${i}`, port: await freePort(), adminPort: await freePort() };
+    const node = { id: `gateway-${i}`, port: await reservePort(), adminPort: await reservePort() };
     start(node.id, process.execPath, [`${root}gateway/dist/main.js`], {
       NODE_ENV: 'development',
       ...nodeEnv(node, { redisUrl, clusterNodes: cluster?.addresses, secret, publishKey, behindProxy: true }),
@@ -207,7 +221,7 @@ async function startCluster() {
   requireBinary('redis-cli', 'apt-get install -y redis-tools');
   const dir = mkdtempSync(join(tmpdir(), 'herald-fleet-cluster-'));
   directories.push(dir);
-  const ports = await clusterPorts(CLUSTER_MASTERS * (1 + CLUSTER_REPLICAS_PER_MASTER));
+  const ports = await clusterPorts(CLUSTER_MASTERS * (1 + CLUSTER_REPLICAS_PER_MASTER), reservedPorts);
   for (const node of ports) {
     const nodeDir = join(dir, String(node.port));
     mkdirSync(nodeDir);

@@ -21,12 +21,12 @@ export function redisServerVersion() {
 }
 
 /**
- * `count` nodes' ports: { port, busPort } each, all distinct and free a moment ago. The cluster bus
- * port is set explicitly (cluster-port, Redis 7+) rather than left at port + 10000, which may be
+ * `count` nodes' ports: { port, busPort } each, all distinct, free a moment ago and not among
+ * `taken` (ports the caller holds for itself; the ones picked here are added to it). The cluster
+ * bus port is set explicitly (cluster-port, Redis 7+) rather than left at port + 10000, which may be
  * taken or past 65535.
  */
-export async function clusterPorts(count) {
-  const taken = new Set();
+export async function clusterPorts(count, taken = new Set()) {
   const pick = async () => {
     for (;;) {
       const port = await freePort();
