@@ -112,7 +112,7 @@ describe('gateway configuration', () => {
     'applies production rules for NODE_ENV=%p (development defaults only when unset, development or test)',
     (value) => {
       expect(configError({ NODE_ENV: value }).variable).toBe('JWT_SECRET');
-      expect(loadConfig({ NODE_ENV: value, JWT_SECRET: SECRET }).production).toBe(true);
+      expect(loadConfig({ NODE_ENV: value, JWT_SECRET: SECRET, REDIS_URL: 'redis://r:6379' }).production).toBe(true);
     },
   );
 
@@ -123,6 +123,19 @@ describe('gateway configuration', () => {
 
   it('treats empty values as unset', () => {
     expect(loadConfig({ PORT: '', REDIS_URL: '' })).toMatchObject({ port: 8080, redisUrl: undefined });
+  });
+
+  it('refuses to run a production node on the embedded broker unless it is chosen explicitly', () => {
+    const production = { NODE_ENV: 'production', JWT_SECRET: SECRET };
+    expect(configError(production).message).toBe(
+      'REDIS_URL is required when NODE_ENV is "production" (or REDIS_CLUSTER_NODES; EMBEDDED_BROKER=true runs this one node on the embedded broker, shared with no other node)',
+    );
+    expect(loadConfig({ ...production, EMBEDDED_BROKER: 'true' })).toMatchObject({ redisUrl: undefined, redisClusterNodes: undefined });
+    expect(loadConfig({ ...production, REDIS_CLUSTER_NODES: 'r1:7000' }).redisClusterNodes).toEqual([{ host: 'r1', port: 7000 }]);
+    expect(configError({ ...production, EMBEDDED_BROKER: 'true', REDIS_URL: 'redis://r:6379' }).message).toBe(
+      'EMBEDDED_BROKER cannot be true together with REDIS_URL: choose one broker',
+    );
+    expect(loadConfig({}).redisUrl).toBeUndefined(); // development: the embedded broker, with a warning at start
   });
 
   it('reads a Redis Cluster as its nodes, IPv6 in brackets', () => {

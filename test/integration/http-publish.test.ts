@@ -108,7 +108,7 @@ describe('POST /v1/publish', () => {
 
 describe('POST /v1/publish without HERALD_PUBLISH_KEY in production', () => {
   it('answers 404 publish_api_disabled', async () => {
-    const node = await startTestGateway({ NODE_ENV: 'production', HERALD_PUBLISH_KEY: '' });
+    const node = await startTestGateway({ NODE_ENV: 'production', EMBEDDED_BROKER: 'true', HERALD_PUBLISH_KEY: '' });
     try {
       const answer = await postPublish<ErrorAnswer>(node.httpUrl, { user_id: 'u', type: 'agent_started' });
       expect(answer.status).toBe(404);

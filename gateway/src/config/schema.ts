@@ -139,6 +139,12 @@ export const CONFIG_VARIABLES = {
       'A Redis Cluster (7.0 or later) instead of one Redis: some of its nodes as host:port,host:port (the rest are discovered). Events travel by sharded pub/sub. Exclusive with REDIS_URL.',
     parse: optional(clusterNodes()),
   },
+  EMBEDDED_BROKER: {
+    default: 'false',
+    description:
+      'true: run on the embedded in-memory broker although NODE_ENV is production-like (one node only: it shares nothing with other nodes). Without it, such a node refuses to start unless REDIS_URL or REDIS_CLUSTER_NODES is set.',
+    parse: boolean(),
+  },
   REDIS_COMMAND_TIMEOUT_MS: {
     default: '2000',
     description:
@@ -319,11 +325,23 @@ function retention(env: Environment): RetentionPolicy {
   return policy;
 }
 
-function redisTarget(env: Environment): Pick<GatewayConfig, 'redisUrl' | 'redisClusterNodes'> {
+function redisTarget(env: Environment, production: boolean): Pick<GatewayConfig, 'redisUrl' | 'redisClusterNodes'> {
   const redisUrl = read(env, 'REDIS_URL')?.toString();
   const redisClusterNodes = read(env, 'REDIS_CLUSTER_NODES');
+  const embedded = read(env, 'EMBEDDED_BROKER');
   if (redisUrl !== undefined && redisClusterNodes !== undefined) {
     throw new ConfigError('REDIS_CLUSTER_NODES', 'cannot be set together with REDIS_URL: set REDIS_URL for one Redis, or REDIS_CLUSTER_NODES for a cluster');
+  }
+  const redis = redisUrl !== undefined || redisClusterNodes !== undefined;
+  if (embedded && redis) {
+    throw new ConfigError('EMBEDDED_BROKER', `cannot be true together with ${redisUrl !== undefined ? 'REDIS_URL' : 'REDIS_CLUSTER_NODES'}: choose one broker`);
+  }
+  // A fleet of nodes on the embedded broker would each deliver only their own publishes: never by accident.
+  if (production && !redis && !embedded) {
+    throw new ConfigError(
+      'REDIS_URL',
+      `is required when NODE_ENV is ${JSON.stringify(env['NODE_ENV'])} (or REDIS_CLUSTER_NODES; EMBEDDED_BROKER=true runs this one node on the embedded broker, shared with no other node)`,
+    );
   }
   return { redisUrl, redisClusterNodes };
 }
@@ -347,19 +365,17 @@ export function loadConfig(env: Environment = process.env): GatewayConfig {
   if (adminPort !== 0 && adminPort === port) {
     throw new ConfigError('ADMIN_PORT', `must differ from PORT (both are ${port})`);
   }
+  const auth = { key: jwtKeySource(env, production), issuer: read(env, 'JWT_ISSUER'), audience: read(env, 'JWT_AUDIENCE') };
+  const redis = redisTarget(env, production);
   return {
     production,
     port,
     host,
     nodeId: read(env, 'NODE_ID') ?? `${hostname().replace(/[^A-Za-z0-9_.:-]/g, '-').slice(0, 50)}-${process.pid}`,
-    ...redisTarget(env),
+    ...redis,
     redisCommandTimeoutMs: read(env, 'REDIS_COMMAND_TIMEOUT_MS'),
     channelPrefix: read(env, 'CHANNEL_PREFIX'),
-    auth: {
-      key: jwtKeySource(env, production),
-      issuer: read(env, 'JWT_ISSUER'),
-      audience: read(env, 'JWT_AUDIENCE'),
-    },
+    auth,
     publishKey: read(env, 'HERALD_PUBLISH_KEY'),
     maxInboundFrameBytes: read(env, 'MAX_INBOUND_FRAME_BYTES'),
     maxPublishBytes,
