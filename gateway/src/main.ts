@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { isIPv6 } from 'node:net';
 import { resolveCredentials, DEVELOPMENT_USER_ID } from './auth/development.js';
+import { unknownVariables } from './config/unknown-variables.js';
 import { ConfigError } from './config/errors.js';
 import { loadConfig, type GatewayConfig } from './config/schema.js';
 import { startGateway } from './gateway.js';
@@ -59,6 +60,12 @@ async function main(): Promise<void> {
     logger.warn('REDIS_URL is not set: using the embedded in-memory broker (one node only, no shared fleet)');
   }
   if (credentials.publishKey === undefined) logger.warn('HERALD_PUBLISH_KEY is not set: the publish API is off');
+  for (const { name, closest } of unknownVariables(process.env)) {
+    logger.warn(
+      { variable: name, ...(closest ? { did_you_mean: closest } : {}) },
+      closest ? `unknown variable ${name} is ignored: did you mean ${closest}?` : `unknown variable ${name} is ignored`,
+    );
+  }
 
   let gateway;
   try {

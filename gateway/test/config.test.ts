@@ -1,5 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../src/index.js';
+import { unknownVariables } from '../src/config/unknown-variables.js';
 import { thrownBy } from '../../test/support/errors.js';
 
 const SECRET = 'x'.repeat(32);
@@ -7,6 +8,29 @@ const SECRET = 'x'.repeat(32);
 function configError(env: Record<string, string>): ConfigError {
   return thrownBy(ConfigError, () => loadConfig(env));
 }
+
+describe('unknown variables', () => {
+  it('names the known variable a misspelled HERALD_, REDIS_, JWT_ or HISTORY_ variable most likely means', () => {
+    expect(
+      unknownVariables({
+        REDIS_ULR: 'redis://r',
+        HERALD_PUBLISH_KYE: 'k',
+        JWT_SECRT: 's',
+        HISTORY_MAX_EVENT: '5',
+        REDIS_SENTINELS: 'x',
+        REDIS_URL: 'redis://r',
+        PATH: '/bin',
+        NODE_ENV: 'production',
+      }),
+    ).toEqual([
+      { name: 'HERALD_PUBLISH_KYE', closest: 'HERALD_PUBLISH_KEY' },
+      { name: 'HISTORY_MAX_EVENT', closest: 'HISTORY_MAX_EVENTS' },
+      { name: 'JWT_SECRT', closest: 'JWT_SECRET' },
+      { name: 'REDIS_SENTINELS', closest: undefined },
+      { name: 'REDIS_ULR', closest: 'REDIS_URL' },
+    ]);
+  });
+});
 
 describe('gateway configuration', () => {
   it('has working defaults for a development node', () => {

@@ -162,6 +162,15 @@ describe('gateway entry point', () => {
     }
   });
 
+  it('warns of a misspelled variable, naming the one it most likely means', async () => {
+    const node = await startGatewayProcess({ JWT_SECRET: TEST_JWT_SECRET, REDIS_ULR: 'redis://127.0.0.1:1' }, { waitFor: 'healthz' });
+    try {
+      await waitUntil('the warning', () => node.output().includes('unknown variable REDIS_ULR is ignored: did you mean REDIS_URL?'));
+    } finally {
+      await node.stop('SIGKILL');
+    }
+  });
+
   it('logs JSON lines with connection lifecycle at debug, and never a token or a payload', async () => {
     const node = await startGatewayProcess({ LOG_LEVEL: 'debug', JWT_SECRET: TEST_JWT_SECRET, HERALD_PUBLISH_KEY: TEST_PUBLISH_KEY });
     try {
