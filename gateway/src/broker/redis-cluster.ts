@@ -294,14 +294,7 @@ export class RedisClusterBroker extends StoreBackedBroker implements Broker {
         const slot = calculateSlot(channel);
         const to = this.linkForSlot(slot) ?? link;
         if (this.linkOf.get(userId) !== link) return; // it left, or moved, meanwhile
-        this.follow(userId, slot, to);
-        try {
-          await to.subscribe(channel);
-          placed.push(userId);
-        } catch (error) {
-          this.logger.error({ err: error, node: to.node }, 'subscribing a user again on its redis cluster master failed; reconnecting');
-          to.redis.disconnect(true);
-        }
+        if (await this.followOn(to, userId, slot, channel)) placed.push(userId);
       }),
     );
     this.logger.warn({ node: link.node, users: placed.length }, 'redis cluster dropped subscriptions; subscribed again');
@@ -368,16 +361,8 @@ export class RedisClusterBroker extends StoreBackedBroker implements Broker {
         const from = this.linkOf.get(userId);
         const to = this.linkForSlot(slot);
         if (!to || to === from) return;
-        this.follow(userId, slot, to);
         void from?.unsubscribe(channel).catch(() => undefined);
-        try {
-          await to.subscribe(channel);
-          placed.push(userId);
-        } catch (error) {
-          // Not subscribed anywhere now: a fresh connection restores every subscription of the link (and renews its users).
-          this.logger.error({ err: error, node: to.node }, 'moving a subscription to its new redis cluster master failed; reconnecting');
-          to.redis.disconnect(true);
-        }
+        if (await this.followOn(to, userId, slot, channel)) placed.push(userId);
       }),
     );
     this.logger.info({ users: placed.length }, 'redis cluster slots moved; subscriptions placed on their new masters');
@@ -388,6 +373,23 @@ export class RedisClusterBroker extends StoreBackedBroker implements Broker {
   private renewed(userIds: readonly string[]): void {
     const followed = userIds.filter((userId) => this.linkOf.has(userId));
     if (followed.length > 0 && !this.closed) this.renewedHandler?.(followed);
+  }
+
+  /**
+   * Follows the user on `to` and subscribes its channel there; false when that failed. The user is
+   * then subscribed nowhere: `to` is made again, and its fresh connection restores every
+   * subscription of the link (and renews its users).
+   */
+  private async followOn(to: ShardLink, userId: string, slot: number, channel: string): Promise<boolean> {
+    this.follow(userId, slot, to);
+    try {
+      await to.subscribe(channel);
+      return true;
+    } catch (error) {
+      this.logger.error({ err: error, node: to.node }, 'subscribing a user on its redis cluster master failed; reconnecting');
+      to.redis.disconnect(true);
+      return false;
+    }
   }
 
   private onLinkLost(link: ShardLink): void {

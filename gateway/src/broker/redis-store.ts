@@ -52,16 +52,14 @@ export class RedisStore implements HistoryReader, ReceiptSender {
 
   async readHistories(reads: readonly HistoryRequest[], limit: PageLimit): Promise<readonly (HistoryPage | undefined)[]> {
     const pages: (HistoryPage | undefined)[] = reads.map(() => undefined);
+    const requests = reads.map(({ userId, after }) => ({ keys: this.layout.forUser(userId), after }));
     // One round trip per server: the reads of the users each one holds.
-    const byServer = this.groupByServer(reads.map(({ userId }) => this.layout.forUser(userId).sequence));
+    const byServer = this.groupByServer(requests.map(({ keys }) => keys.sequence));
     await Promise.all(
       [...byServer].map(async ([redis, indexes]) => {
-        const requests = indexes.map((i) => {
-          const { userId, after } = reads[i] as HistoryRequest;
-          return { keys: this.layout.forUser(userId), after };
-        });
+        const serverRequests = indexes.map((i) => requests[i] as (typeof requests)[number]);
         // A server that failed leaves its users' pages unread: each is read again by itself.
-        const stored = await this.withServerRun(redis, (run) => readHistories(redis, requests, limit, run)).catch(() => []);
+        const stored = await this.withServerRun(redis, (run) => readHistories(redis, serverRequests, limit, run)).catch(() => []);
         stored.forEach((history, j) => {
           pages[indexes[j] as number] = history && historyPage(history);
         });
@@ -81,12 +79,13 @@ export class RedisStore implements HistoryReader, ReceiptSender {
 
   async keepPositions(userIds: readonly string[]): Promise<void> {
     if (this.closed) throw new BrokerUnavailableError('broker is closed');
-    const byServer = this.groupByServer(userIds.map((userId) => this.layout.userSequence(userId)));
+    const sequences = userIds.map((userId) => this.layout.userSequence(userId));
+    const byServer = this.groupByServer(sequences);
     await Promise.all(
       [...byServer].map(([redis, indexes]) =>
         keepPositions(
           redis,
-          indexes.map((i) => this.layout.userSequence(userIds[i] as string)),
+          indexes.map((i) => sequences[i] as string),
           this.retention.positionTtlSeconds,
         ).catch((error: unknown) => {
           if (isRedirection(error)) this.shards.redirected();
