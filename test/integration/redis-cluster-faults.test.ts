@@ -30,11 +30,10 @@ describe('Redis Cluster faults (a real 3+3 cluster)', () => {
       try {
         // The target's replica gets the migrated history, then is cut off before the target numbers more.
         await targetClient.call('WAIT', 1, 2000);
-        await cluster().kill(targetReplica.port, 'SIGSTOP');
-        await targetClient.call('CLIENT', 'KILL', 'TYPE', 'replica');
       } finally {
         targetClient.disconnect();
       }
+      await cluster().cutOffReplica(target.port, targetReplica.port);
       await publish(5);
       await cluster().kill(target.port, 'SIGKILL');
       await cluster().kill(targetReplica.port, 'SIGCONT');

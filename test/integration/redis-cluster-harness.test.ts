@@ -25,6 +25,19 @@ function childRedisServers(): string[] {
 describe('the Redis Cluster test harness (6 real redis-server processes: 3 masters, 3 replicas)', () => {
   const cluster = useRedisCluster();
 
+  /** The channel's sharded subscription lives on the master `ownerId`, and on no other master. */
+  async function expectSubscribedOnlyOn(channel: string, ownerId: string): Promise<void> {
+    for (const node of cluster().masters) {
+      const direct = cluster().nodeClient(node.port);
+      try {
+        const [, count] = (await direct.call('PUBSUB', 'SHARDNUMSUB', channel)) as [string, number];
+        expect([node.port, count]).toEqual([node.port, node.id === ownerId ? 1 : 0]);
+      } finally {
+        direct.disconnect();
+      }
+    }
+  }
+
   it('comes up with every slot served, each master with its own replica in sync, cluster_state:ok on every node', async () => {
     const { nodes, masters } = cluster();
     expect(nodes).toHaveLength(6);
@@ -91,15 +104,7 @@ describe('the Redis Cluster test harness (6 real redis-server processes: 3 maste
 
       // The subscription lives on the master of the channel's slot, and only there.
       const master = await cluster().masterOf(channel);
-      for (const node of cluster().masters) {
-        const direct = cluster().nodeClient(node.port);
-        try {
-          const [, count] = (await direct.call('PUBSUB', 'SHARDNUMSUB', channel)) as [string, number];
-          expect([node.port, count]).toEqual([node.port, node.id === master.id ? 1 : 0]);
-        } finally {
-          direct.disconnect();
-        }
-      }
+      await expectSubscribedOnlyOn(channel, master.id);
     } finally {
       subscriber.disconnect();
       publisher.disconnect();
@@ -187,15 +192,7 @@ describe('the Redis Cluster test harness (6 real redis-server processes: 3 maste
 
       // Whatever was lost in the switch (sharded pub/sub is at most once), the subscription lives on the new owner now, only there.
       expect(await publisher.spublish(channel, String(sent))).toBe(1);
-      for (const node of cluster().masters) {
-        const direct = cluster().nodeClient(node.port);
-        try {
-          const [, count] = (await direct.call('PUBSUB', 'SHARDNUMSUB', channel)) as [string, number];
-          expect([node.port, count]).toEqual([node.port, node.id === target.id ? 1 : 0]);
-        } finally {
-          direct.disconnect();
-        }
-      }
+      await expectSubscribedOnlyOn(channel, target.id);
     } finally {
       subscriber.disconnect();
       publisher.disconnect();

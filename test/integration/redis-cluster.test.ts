@@ -225,13 +225,7 @@ describe('Herald on a real Redis Cluster (3 masters, 3 replicas; two gateway nod
       // Replication is asynchronous: make certain the replica lacks the last events (and their
       // numbers) that the sockets already hold, as it may when its master dies. The replica is
       // frozen and its link cut; the master goes on publishing for a while, then dies.
-      await cluster().kill(replica.port, 'SIGSTOP');
-      const master = cluster().nodeClient(victim.port);
-      try {
-        await master.call('CLIENT', 'KILL', 'TYPE', 'replica');
-      } finally {
-        master.disconnect();
-      }
+      await cluster().cutOffReplica(victim.port, replica.port);
       await delay(300);
       await cluster().kill(victim.port, 'SIGKILL');
       await cluster().kill(replica.port, 'SIGCONT');

@@ -57,6 +57,11 @@ export interface RedisCluster {
   /** Sends a signal to one node's process; SIGSTOP freezes it, SIGCONT resumes it, SIGKILL and SIGTERM resolve once it exited. */
   kill(port: number, signal?: NodeJS.Signals): Promise<void>;
   /**
+   * Freezes a replica (SIGSTOP) and drops its master's link to it, so that nothing its master
+   * writes from now on reaches it; SIGCONT (kill) lets it go on, and reconnect.
+   */
+  cutOffReplica(masterPort: number, replicaPort: number): Promise<void>;
+  /**
    * Waits until a replica of the master that was on `oldMasterPort` serves its slots, every live node says
    * so and reports cluster_state:ok. Resolves with the new master.
    */
@@ -499,6 +504,11 @@ class Harness implements RedisCluster {
 
   kill(port: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     return this.processes.signal(port, signal);
+  }
+
+  async cutOffReplica(masterPort: number, replicaPort: number): Promise<void> {
+    await this.kill(replicaPort, 'SIGSTOP');
+    await command(masterPort, 'CLIENT', 'KILL', 'TYPE', 'replica');
   }
 
   async waitForFailover(oldMasterPort: number, timeoutMs = 15_000): Promise<ClusterNode> {
