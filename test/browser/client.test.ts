@@ -62,7 +62,7 @@ describe('the client SDK in headless Chromium', () => {
     };
     gateway = await startGatewayProcess(env);
     site = await startStaticServer(
-      { '/client/': `${REPO_ROOT}client/dist/`, '/protocol/': `${REPO_ROOT}protocol/dist/esm/` },
+      { '/client/': `${REPO_ROOT}client/dist/esm/`, '/protocol/': `${REPO_ROOT}protocol/dist/esm/` },
       { '/': PAGE },
     );
     browser = await launchChromium();

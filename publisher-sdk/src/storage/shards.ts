@@ -1,4 +1,4 @@
-import calculateSlot from 'cluster-key-slot';
+import slotOfKey from 'cluster-key-slot';
 import type { Cluster, ClusterNode, Redis } from 'ioredis';
 
 /**
@@ -71,7 +71,13 @@ export function nodeKey(connection: Redis): string {
   return `${connection.options.host ?? '127.0.0.1'}:${connection.options.port ?? 6379}`;
 }
 
-export { calculateSlot };
+/**
+ * The Redis Cluster slot (0-16383) of a key or shard channel, hash tags respected. A function of
+ * Herald's own, so the package's declarations do not depend on cluster-key-slot's (it has none).
+ */
+export function calculateSlot(key: string): number {
+  return slotOfKey(key);
+}
 
 const HOST_PORT = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/;
 
