@@ -1,8 +1,10 @@
 import { CloseCodes } from '@herald/protocol';
 import type { Logger } from 'pino';
+import { DEVELOPMENT_USER_ID, signToken } from './auth/development.js';
 import { createTokenVerifier, type VerificationKey } from './auth/verifier.js';
 import { BrokerMisconfiguredError, type Broker } from './broker/broker.js';
 import { createBroker } from './broker/create.js';
+import { registerDemoRoutes } from './demo/routes.js';
 import type { GatewayConfig } from './config/schema.js';
 import { Hub } from './hub/hub.js';
 import { positionRefreshInterval } from './hub/position-keeper.js';
@@ -14,6 +16,9 @@ import { SocketRegistry } from './transport/socket-registry.js';
 import { loadNativeUws } from './transport/uws.js';
 import { createWebSocketBehavior } from './transport/websocket.js';
 import { listenExclusive } from './transport/listen.js';
+
+/** The demo page asks for a new token on every connection: a short one will do. */
+const DEMO_TOKEN_LIFETIME = '1h';
 
 export interface GatewayOptions {
   readonly config: GatewayConfig;
@@ -98,6 +103,15 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     maxPublishBytes: config.maxPublishBytes,
     probes: config.publicProbes,
   });
+  if (!config.production) {
+    const key = options.verificationKey;
+    registerDemoRoutes(app, {
+      nodeId: config.nodeId,
+      publishKey: options.publishKey,
+      issueToken: key.kind === 'secret' ? () => signToken(key.secret, DEVELOPMENT_USER_ID, config.auth, DEMO_TOKEN_LIFETIME) : undefined,
+      logger,
+    });
+  }
 
   const listenSocket = await listenExclusive(uws, app, config.host, config.port, 'PORT').catch(async (error: unknown) => {
     await broker.close();

@@ -97,3 +97,11 @@ export function readBody(res: HttpResponse, limit: number, options: ReadBodyOpti
     });
   });
 }
+
+/** Writes a response that is not JSON (a page, a script); same rules as writeJson. */
+export function writeContent(res: HttpResponse, status: number, contentType: string, body: string | Buffer, headers: Readonly<Record<string, string>> = {}): void {
+  res.writeStatus(STATUS_LINES[status] ?? `${status} Error`);
+  res.writeHeader('content-type', contentType);
+  for (const [name, value] of Object.entries(headers)) res.writeHeader(name, value);
+  res.end(body);
+}

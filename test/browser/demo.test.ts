@@ -1,0 +1,160 @@
+import { execFileSync } from 'node:child_process';
+import { GOLDEN_PATH_EVENT_TYPES } from '@herald/protocol';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../support/browser.js';
+import { sendSignal } from '../support/child-process.js';
+import { startFleetScript, stopFleetScript, waitForFleetReady } from '../support/fleet-script.js';
+import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process.js';
+import { freePort } from '../support/ports.js';
+import { TEST_JWT_SECRET } from '../support/tokens.js';
+import { waitUntil } from '../support/wait.js';
+
+/** A step of a run's timeline, as the page shows it. */
+interface Step {
+  readonly type: string;
+  readonly state: string;
+  readonly eventId: string;
+  readonly node: string;
+  readonly latency: string;
+}
+
+/** The runs on the page, oldest first, each with its timeline's steps in order. */
+function readRuns(page: Page): Promise<Step[][]> {
+  return page.evaluate(() =>
+    Array.from(document.querySelectorAll<HTMLElement>('.run')).reverse().map((run) =>
+      Array.from(run.querySelectorAll<HTMLElement>('.step')).map((step) => ({
+        type: step.dataset['step'] ?? '',
+        state: step.dataset['state'] ?? '',
+        eventId: step.dataset['eventId'] ?? '',
+        node: step.dataset['node'] ?? '',
+        latency: step.querySelector('.latency')?.textContent ?? '',
+      })),
+    ),
+  );
+}
+
+const text = (page: Page, id: string) => page.evaluate((element) => document.getElementById(element)?.textContent ?? '', id);
+const eventNumber = (id: string) => Number(id.split('-').pop());
+
+/** Opens the page, collecting the page's own errors, and waits until its client is connected. */
+async function openDemo(browser: Browser, url: string): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(message.text());
+  });
+  await page.goto(url);
+  await page.waitForFunction(() => document.getElementById('state')?.dataset['state'] === 'open', null, { timeout: 15_000 });
+  return { page, errors };
+}
+
+/** Presses the run button and waits until that many runs on the page are complete. */
+async function runAgent(page: Page, completeRuns: number): Promise<void> {
+  await page.click('#run');
+  await page.waitForFunction((count) => document.querySelectorAll('.run[data-complete="true"]').length >= count, completeRuns, { timeout: 20_000 });
+}
+
+function expectGoldenPath(steps: readonly Step[], node: string): void {
+  expect(steps.map((step) => step.type)).toEqual([...GOLDEN_PATH_EVENT_TYPES]);
+  for (const step of steps) {
+    expect(step).toMatchObject({ state: 'done', node });
+    expect(step.latency).toMatch(/^\d+ ms$/);
+  }
+  const numbers = steps.map((step) => eventNumber(step.eventId));
+  expect(numbers).toEqual([...numbers].sort((a, b) => a - b));
+  expect(new Set(numbers).size).toBe(numbers.length);
+}
+
+/** The pid of the process listening on this TCP port (the serving node of a fleet). */
+function listenerPid(port: number): number {
+  const listing = execFileSync('ss', ['-Hltnp', `sport = :${port}`], { encoding: 'utf8' });
+  const pid = /pid=(\d+)/.exec(listing)?.[1];
+  if (pid === undefined) throw new Error(`nothing listens on port ${port}: ${listing}`);
+  return Number(pid);
+}
+
+describe('the demo page', () => {
+  let browser: Browser;
+
+  beforeAll(async () => {
+    browser = await launchChromium();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  describe('on a development node', () => {
+    let gateway: GatewayProcess;
+
+    beforeAll(async () => {
+      gateway = await startGatewayProcess({ NODE_ENV: 'development' });
+    });
+
+    afterAll(async () => {
+      await gateway?.stop();
+    });
+
+    it('connects with a token of its own and shows a simulated run as five golden-path events in order, with latency and the node', async () => {
+      const { page, errors } = await openDemo(browser, `${gateway.httpUrl}/`);
+      expect(await text(page, 'node')).toBe(gateway.nodeId);
+      await runAgent(page, 1);
+      const [run] = await readRuns(page);
+      expectGoldenPath(run ?? [], gateway.nodeId);
+      expect(await text(page, 'events')).toBe('5');
+      expect(await text(page, 'gaps')).toBe('0');
+      expect(errors).toEqual([]);
+      await page.close();
+    });
+
+    it('serves the client bundle it imports', async () => {
+      const response = await fetch(`${gateway.httpUrl}/herald-client.esm.js`);
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toMatch(/^text\/javascript/);
+      expect(await response.text()).toContain('herald.resumed');
+    });
+  });
+
+  it('is not served by a production-like node, nor its token or bundle', async () => {
+    const gateway = await startGatewayProcess({ NODE_ENV: 'production', EMBEDDED_BROKER: 'true', JWT_SECRET: TEST_JWT_SECRET });
+    try {
+      for (const path of ['/', '/demo/token', '/herald-client.esm.js']) {
+        const response = await fetch(`${gateway.httpUrl}${path}`);
+        expect({ path, status: response.status }).toEqual({ path, status: 404 });
+      }
+    } finally {
+      await gateway.stop();
+    }
+  });
+
+  it('in a fleet, resumes on another node when its node is killed and shows the next run without loss', async () => {
+    const port = await freePort();
+    const fleet = startFleetScript(['--nodes', '2', '--port', String(port)]);
+    try {
+      await waitForFleetReady(fleet);
+      const { page, errors } = await openDemo(browser, `http://127.0.0.1:${port}/`);
+      await runAgent(page, 1);
+      const first = await text(page, 'node');
+      const wsPort = new RegExp(`${first}: ws port (\\d+)`).exec(fleet.output())?.[1];
+      expect(wsPort).toBeDefined();
+      sendSignal(listenerPid(Number(wsPort)), 'SIGKILL');
+
+      await waitUntil('the page to be connected to another node', async () => (await text(page, 'node')) !== first && (await text(page, 'state')) === 'open', 20_000);
+      const second = await text(page, 'node');
+      expect(Number(await text(page, 'resumes'))).toBeGreaterThanOrEqual(1);
+      await runAgent(page, 2);
+
+      const [before, after] = await readRuns(page);
+      expectGoldenPath(before ?? [], first);
+      expectGoldenPath(after ?? [], second);
+      expect(eventNumber(after?.[0]?.eventId ?? '')).toBe(eventNumber(before?.[4]?.eventId ?? '') + 1);
+      expect(await text(page, 'events')).toBe('10');
+      expect(await text(page, 'gaps')).toBe('0');
+      expect(errors.filter((error) => !/WebSocket connection .* failed/.test(error))).toEqual([]);
+      await page.close();
+    } finally {
+      await stopFleetScript(fleet);
+    }
+  }, 120_000);
+});
