@@ -1,3 +1,4 @@
+/** How the client spaces its reconnection attempts. */
 export interface BackoffOptions {
   /** Ceiling of the first delay. Default 250 ms. */
   readonly initialDelayMs?: number;

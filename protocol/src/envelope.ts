@@ -14,6 +14,7 @@ export interface EventEnvelope<TData = unknown> {
   readonly data: TData;
 }
 
+/** An event before Redis has given it an id: what a publisher encodes. */
 export type EventFields = Omit<EventEnvelope, 'id'>;
 
 /** Default and recommended upper bound for one encoded event (id included). */

@@ -13,12 +13,14 @@ export interface EventIdParts {
 // 15 digits keep both parts exact in a double (< 2^53).
 const EVENT_ID_PATTERN = /^(\d{1,15})-(\d{1,15})$/;
 
+/** The two numbers of an event id (`<epoch>-<n>`), or undefined for anything else. */
 export function parseEventId(id: string): EventIdParts | undefined {
   const match = EVENT_ID_PATTERN.exec(id);
   if (!match) return undefined;
   return { ms: Number(match[1]), seq: Number(match[2]) };
 }
 
+/** Whether `value` is an event id (`<epoch>-<n>`, each at most 15 digits). */
 export function isEventId(value: unknown): value is string {
   return typeof value === 'string' && EVENT_ID_PATTERN.test(value);
 }
@@ -33,6 +35,7 @@ export function compareEventIds(a: string, b: string): number {
   return left.ms - right.ms || left.seq - right.seq;
 }
 
+/** The event id of these two numbers. */
 export function formatEventId(parts: EventIdParts): string {
   return `${parts.ms}-${parts.seq}`;
 }

@@ -10,13 +10,16 @@ export const GOLDEN_PATH_EVENT_TYPES = [
   'agent_completed',
 ] as const;
 
+/** One of the five golden-path event types. */
 export type GoldenPathEventType = (typeof GOLDEN_PATH_EVENT_TYPES)[number];
 
+/** The longest event type, in characters. */
 export const MAX_EVENT_TYPE_LENGTH = 64;
 
 // Custom types are allowed next to the golden path; `herald.` is reserved for control frames.
 const EVENT_TYPE_PATTERN = /^[a-z][a-z0-9_]*(?:[.:-][a-z0-9_]+)*$/;
 
+/** Whether `value` is one of the five golden-path event types. */
 export function isGoldenPathEventType(value: unknown): value is GoldenPathEventType {
   return typeof value === 'string' && (GOLDEN_PATH_EVENT_TYPES as readonly string[]).includes(value);
 }

@@ -19,6 +19,7 @@ export interface WelcomeFrame {
   readonly since: string;
 }
 
+/** The answer to a client's `herald.ping`. */
 export interface PongFrame {
   readonly type: 'herald.pong';
 }
@@ -50,11 +51,13 @@ export interface ErrorFrame {
   readonly message: string;
 }
 
+/** Every control frame the gateway sends (their types start with `herald.`). */
 export type ServerControlFrame = WelcomeFrame | PongFrame | GapFrame | ResumedFrame | ErrorFrame;
 
 /** Anything a client can receive: an event, or a control frame. */
 export type ServerFrame = EventEnvelope | ServerControlFrame;
 
+/** Asks the gateway for a `herald.pong`: a client's check that the connection is alive. */
 export interface PingFrame {
   readonly type: 'herald.ping';
 }
@@ -71,8 +74,10 @@ export interface ResumeFrame {
 /** Every frame a client may send. */
 export type ClientFrame = PingFrame | ResumeFrame;
 
+/** The longest `type` of a client frame the gateway reads. */
 export const MAX_CLIENT_FRAME_TYPE_LENGTH = 64;
 
+/** The first frame on every socket. */
 export function welcomeFrame(fields: Omit<WelcomeFrame, 'type' | 'protocol'>): WelcomeFrame {
   return {
     type: 'herald.welcome',
@@ -84,26 +89,32 @@ export function welcomeFrame(fields: Omit<WelcomeFrame, 'type' | 'protocol'>): W
   };
 }
 
+/** Tells a client that events after `since` are no longer in history. */
 export function gapFrame(since: string, oldest: string | null): GapFrame {
   return { type: 'herald.gap', since, oldest };
 }
 
+/** Tells a client that a resume from `since` is done. */
 export function resumedFrame(since: string, replayed: number): ResumedFrame {
   return { type: 'herald.resumed', since, replayed };
 }
 
+/** Answers a client frame the gateway could not act on. */
 export function errorFrame(code: ControlErrorCode, message: string): ErrorFrame {
   return { type: 'herald.error', code, message };
 }
 
+/** The text of a control frame on the wire. */
 export function encodeControlFrame(frame: ServerControlFrame): string {
   return JSON.stringify(frame);
 }
 
+/** Whether a frame from the gateway is a control frame rather than an event. */
 export function isControlFrame(frame: { readonly type: string }): frame is ServerControlFrame {
   return frame.type.startsWith(CONTROL_FRAME_PREFIX);
 }
 
+/** What parseClientFrame makes of a client's text frame: a frame, or why it was refused. */
 export type ClientFrameParse =
   | { readonly ok: true; readonly frame: ClientFrame }
   | { readonly ok: false; readonly error: ErrorFrame };

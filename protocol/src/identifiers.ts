@@ -1,8 +1,11 @@
 import { HeraldValidationError, type ValidationCode } from './errors.js';
 import { utf8ByteLength } from './utf8.js';
 
+/** The longest user id, in UTF-8 bytes. */
 export const MAX_USER_ID_BYTES = 128;
+/** The longest run id, in UTF-8 bytes. */
 export const MAX_RUN_ID_BYTES = 128;
+/** The longest idempotency key, in UTF-8 bytes. */
 export const MAX_IDEMPOTENCY_KEY_BYTES = 128;
 
 // C0 controls, DEL and C1 controls: never allowed in ids that become Redis keys, channels or log fields.

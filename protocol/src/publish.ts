@@ -17,7 +17,9 @@ export interface PublishRequest {
   readonly confirm_timeout_ms?: number;
 }
 
+/** The longest wait for delivery receipts a publish may ask for (`confirm_timeout_ms`). */
 export const MAX_CONFIRM_TIMEOUT_MS = 30_000;
+/** How long a publish with `confirm` waits for delivery receipts unless it says otherwise. */
 export const DEFAULT_CONFIRM_TIMEOUT_MS = 2_000;
 
 const PUBLISH_REQUEST_FIELDS: ReadonlySet<string> = new Set([
