@@ -86,6 +86,8 @@ const $ = (id) => document.getElementById(id);
 const stats = { events: 0, resumes: 0, gaps: 0, connections: 0 };
 let node = '—';
 let userId;
+/** Between a reconnection's welcome and its herald.resumed, events come from history. */
+let replaying = false;
 
 function log(text, level = '') {
   const item = document.createElement('li');
@@ -162,7 +164,7 @@ function render(event) {
     step.dataset.node = node;
     const meta = step.querySelector('.meta');
     meta.innerHTML = '<span class="latency"></span><br><span class="via"></span>';
-    meta.querySelector('.latency').textContent = latency + ' ms';
+    meta.querySelector('.latency').textContent = latency + ' ms' + (replaying ? ' · from history' : '');
     meta.querySelector('.via').textContent = 'via ' + node + ' · #' + event.id.split('-').pop();
     step.querySelector('.detail').textContent = String(describe(event)).slice(0, 80);
   }
@@ -199,6 +201,7 @@ if (!pageToken && !tokenUrl) {
     log('state: ' + state, state === 'open' ? '' : 'warn');
   });
   client.on('welcome', (welcome) => {
+    replaying = stats.connections > 0;
     node = welcome.node;
     userId = welcome.user_id;
     stats.connections += 1;
@@ -207,6 +210,7 @@ if (!pageToken && !tokenUrl) {
     showStats();
   });
   client.on('resumed', (resumed) => {
+    replaying = false;
     stats.resumes += 1;
     log('resumed after ' + resumed.since + ': ' + resumed.replayed + ' event(s) from history');
     showStats();
@@ -230,7 +234,8 @@ const STEPS = [
 ];
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Publishes with an idempotency key and retries: a retry never publishes the event twice. */
+/** Publishes with an idempotency key and retries (about 7 s in all): a retry never publishes the event twice. */
+const PUBLISH_ATTEMPTS = 8;
 async function publish(body) {
   for (let attempt = 1; ; attempt++) {
     try {
@@ -240,9 +245,9 @@ async function publish(body) {
         body: JSON.stringify(body),
       });
       if (response.ok) return;
-      if (response.status < 500 || attempt === 5) throw new Error('publish answered ' + response.status + ': ' + (await response.text()));
+      if (response.status < 500 || attempt === PUBLISH_ATTEMPTS) throw new Error('publish answered ' + response.status + ': ' + (await response.text()));
     } catch (error) {
-      if (attempt === 5) throw error;
+      if (attempt === PUBLISH_ATTEMPTS) throw error;
     }
     await sleep(250 * attempt);
   }
@@ -290,7 +295,7 @@ export function demoPage(settings: DemoPageSettings): string {
 <body>
 <header>
   <h1><span>Herald</span> live agent runs</h1>
-  <span class="subtitle">development node ${escapeHtml(settings.nodeId)}</span>
+  <span class="subtitle">development page, served by ${escapeHtml(settings.nodeId)}</span>
   <span class="spacer"></span>
   <span class="pill" id="state" data-state="connecting">connecting</span>
   <button id="run" type="button">Run a simulated agent</button>
