@@ -2,7 +2,7 @@ import { CloseCodes } from '@herald/protocol';
 import type { Logger } from 'pino';
 import { DEVELOPMENT_USER_ID, signToken } from './auth/development.js';
 import { createTokenVerifier, type VerificationKey } from './auth/verifier.js';
-import { BrokerMisconfiguredError, type Broker } from './broker/broker.js';
+import { BrokerMisconfiguredError, BrokerUnavailableError, type Broker } from './broker/broker.js';
 import { createBroker } from './broker/create.js';
 import { registerDemoRoutes } from './demo/routes.js';
 import type { GatewayConfig } from './config/schema.js';
@@ -138,7 +138,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       throw error;
     }
     // Keep running: the broker retries, /readyz stays 503 and sockets are refused until it connects.
-    logger.error({ err: error, broker: broker.kind }, 'broker not reachable at start; retrying');
+    // An unreachable Redis was logged by the broker, in one line that names it.
+    if (!(error instanceof BrokerUnavailableError)) {
+      logger.error({ err: error, broker: broker.kind }, 'broker not reachable at start; retrying');
+    }
   }
   logger.info({ host: config.host, port, admin_port: admin.port, broker: broker.kind }, 'gateway listening');
 

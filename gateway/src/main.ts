@@ -27,8 +27,18 @@ function readConfig(): GatewayConfig {
   }
 }
 
-function developmentBanner(baseHttp: string, baseWs: string, token: string | undefined, publishKey: string | undefined): string {
+interface BannerContent {
+  readonly baseHttp: string;
+  readonly baseWs: string;
+  readonly token: string | undefined;
+  readonly publishKey: string | undefined;
+  /** Why the node is not ready, when it is not (Redis unreachable). */
+  readonly notReady: string | undefined;
+}
+
+function developmentBanner({ baseHttp, baseWs, token, publishKey, notReady }: BannerContent): string {
   const lines = ['', 'Herald development node (not for production):'];
+  if (notReady !== undefined) lines.push(`  Not ready: ${notReady}; retrying (GET /readyz says when it is ready).`);
   if (token !== undefined) {
     lines.push(
       '  No JWT key is configured, so a random secret was generated for this process.',
@@ -82,13 +92,15 @@ async function main(): Promise<void> {
 
   if (credentials.token !== undefined || credentials.generatedPublishKey) {
     const host = urlHost(config.host);
+    const broker = gateway.broker.health();
     process.stdout.write(
-      developmentBanner(
-        `http://${host}:${gateway.port}`,
-        `ws://${host}:${gateway.port}`,
-        credentials.token,
-        credentials.generatedPublishKey ? credentials.publishKey : undefined,
-      ),
+      developmentBanner({
+        baseHttp: `http://${host}:${gateway.port}`,
+        baseWs: `ws://${host}:${gateway.port}`,
+        token: credentials.token,
+        publishKey: credentials.generatedPublishKey ? credentials.publishKey : undefined,
+        notReady: broker.connected ? undefined : broker.summary,
+      }),
     );
   }
 

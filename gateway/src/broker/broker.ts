@@ -19,7 +19,13 @@ export type RenewedHandler = (userIds: readonly string[]) => void;
 export interface BrokerHealth {
   /** True when subscriptions and publishes work; the node is not ready without it. */
   readonly connected: boolean;
+  /** The state of each connection, for operators. */
   readonly detail: string;
+  /**
+   * One sentence naming the broker, where it is (never a secret) and what is wrong with it, for
+   * answers such as a 503: "Redis at 127.0.0.1:6379 (REDIS_URL) is unreachable".
+   */
+  readonly summary: string;
 }
 
 /** Where a user's history stands: when it began, how many events it numbered, the oldest it holds. */

@@ -504,9 +504,11 @@ export class MemoryBroker implements Broker {
   }
 
   health(): BrokerHealth {
-    return this.state === 'started'
-      ? { connected: true, detail: 'embedded in-memory broker' }
-      : { connected: false, detail: `embedded in-memory broker is ${this.state}` };
+    if (this.state === 'started') {
+      return { connected: true, detail: 'embedded in-memory broker', summary: 'the embedded in-memory broker is running' };
+    }
+    const summary = `the embedded in-memory broker is ${this.state === 'new' ? 'not started' : 'closed'}`;
+    return { connected: false, detail: `embedded in-memory broker is ${this.state}`, summary };
   }
 
   async close(): Promise<void> {

@@ -17,8 +17,10 @@ import {
   type ConnectionHandler,
   type RenewedHandler,
 } from './broker.js';
+import { FailureLog } from './failure-log.js';
 import { RedisStore } from './redis-store.js';
 import { CONNECTION_CHECKS, nodePublisher, type RedisBrokerSettings } from './redis-settings.js';
+import { clusterMasterTarget, clusterTarget, type RedisTarget } from './redis-target.js';
 import { StoreBackedBroker, publishRequest } from './store-backed.js';
 import { ShardLink } from './shard-link.js';
 
@@ -56,6 +58,9 @@ export class RedisClusterBroker extends StoreBackedBroker implements Broker {
   protected readonly store: RedisStore;
   private readonly publisher: Publisher;
   private readonly logger: Logger;
+  private readonly target: RedisTarget;
+  /** Failures of the cluster as a whole (no node it knows answers); each link logs its master's own. */
+  private readonly failures: FailureLog;
   private readonly linkOptions: RedisOptions;
   /** One link per master in the slot table, by "host:port". */
   private readonly links = new Map<string, ShardLink>();
@@ -78,6 +83,8 @@ export class RedisClusterBroker extends StoreBackedBroker implements Broker {
     super();
     this.layout = storageLayout(options.channelPrefix);
     this.logger = options.logger;
+    this.target = clusterTarget(options.nodes);
+    this.failures = new FailureLog({ logger: this.logger, target: this.target, meanwhile: 'retrying, not ready' });
     this.commands = new Cluster([...options.nodes], {
       lazyConnect: true,
       enableOfflineQueue: false,
@@ -102,12 +109,14 @@ export class RedisClusterBroker extends StoreBackedBroker implements Broker {
     const shards = new ClusterShards(this.commands);
     this.store = new RedisStore(shards, this.layout, options.retention, this.logger);
     this.publisher = nodePublisher(options, { cluster: this.commands });
-    this.commands.on('error', (error: Error) => this.logger.error({ err: error }, 'redis cluster error'));
-    this.commands.on('node error', (error: Error, node: string) =>
-      this.logger.warn({ err: error, node }, 'redis cluster node error'),
-    );
+    this.commands.on('error', (error: Error) => this.failures.failed(error));
+    // Emitted at every failed attempt on every node: a master's failures are logged by its link.
+    this.commands.on('node error', (error: Error, node: string) => this.logger.debug({ err: error, node }, 'redis cluster node error'));
     this.commands.on('refresh', () => this.placeSubscriptions());
-    this.commands.on('ready', () => void this.store.publishRetention());
+    this.commands.on('ready', () => {
+      this.failures.recovered();
+      void this.store.publishRetention();
+    });
   }
 
   /**
@@ -129,6 +138,10 @@ export class RedisClusterBroker extends StoreBackedBroker implements Broker {
       };
       this.commands.on('node error', onNodeError);
       this.commands.connect().then(resolve, reject).finally(() => this.commands.off('node error', onNodeError));
+    }).catch((error: unknown) => {
+      if (error instanceof BrokerMisconfiguredError) throw error;
+      this.failures.failed(error);
+      throw new BrokerUnavailableError(`${this.target.label} is unreachable`, { cause: error });
     });
     this.placeSubscriptions();
     await this.placing;
@@ -166,7 +179,9 @@ export class RedisClusterBroker extends StoreBackedBroker implements Broker {
     if (this.closed) throw new BrokerUnavailableError('broker is closed');
     const master = this.linkForSlot(calculateSlot(this.layout.userEvents(request.user_id)));
     // Known not to answer: fail now, certainly unpublished, rather than hold the request for the SDK's deadlines.
-    if (master?.health.unavailable) throw new BrokerUnavailableError("the event was not published: the user's Redis master is not answering");
+    if (master?.health.unavailable) {
+      throw new BrokerUnavailableError(`the event was not published: the user's master, ${clusterMasterTarget(master.node).label}, is not answering`);
+    }
     return publishRequest(this.publisher, request);
   }
 
@@ -183,7 +198,8 @@ export class RedisClusterBroker extends StoreBackedBroker implements Broker {
   }
 
   health(): BrokerHealth {
-    if (this.closed) return { connected: false, detail: 'redis cluster broker is closed' };
+    const { label } = this.target;
+    if (this.closed) return { connected: false, detail: 'redis cluster broker is closed', summary: `the broker for ${label} is closed` };
     const links = [...this.links.values()];
     const notReady = links.filter((link) => !link.ready).map((link) => `${link.node} ${describe(link)}`);
     // One master down leaves the others' users served: the node is ready while any master is, and
@@ -197,7 +213,7 @@ export class RedisClusterBroker extends StoreBackedBroker implements Broker {
       notReady.length > 0
         ? `redis cluster: masters not ready: ${notReady.join(', ')}${state}`
         : `redis cluster ${this.commands.status}, ${links.length} masters${state}`;
-    return { connected, detail };
+    return { connected, detail, summary: `${label} ${clusterState(connected, refusing, this.commands.status === 'ready')}` };
   }
 
   async close(): Promise<void> {
@@ -345,7 +361,9 @@ export class RedisClusterBroker extends StoreBackedBroker implements Broker {
         moved: (moved) => this.verifySoon(moved),
       },
     );
-    link.redis.on('error', (error: Error) => this.logger.warn({ err: error, node }, 'redis cluster subscriber error'));
+    const failures = new FailureLog({ logger: this.logger, target: clusterMasterTarget(node), meanwhile: 'retrying; its users wait' });
+    link.redis.on('error', (error: Error) => failures.failed(error));
+    link.redis.on('ready', () => failures.recovered());
     this.links.set(node, link);
     link.connect().catch(() => undefined); // it reconnects by itself; health() tells meanwhile
     return link;
@@ -418,6 +436,12 @@ export class RedisClusterBroker extends StoreBackedBroker implements Broker {
     }
     this.renewed(users.filter((userId) => this.linkOf.get(userId) === link));
   }
+}
+
+function clusterState(connected: boolean, refusing: boolean, reachable: boolean): string {
+  if (connected) return 'is connected';
+  if (refusing) return 'refuses queries (cluster_state is not ok)';
+  return reachable ? 'is unreachable: none of its masters is ready' : 'is unreachable';
 }
 
 function describe(link: ShardLink): string {

@@ -16,8 +16,10 @@ import {
   type RenewedHandler,
 } from './broker.js';
 import { ConnectionHealth } from './connection-health.js';
+import { FailureLog } from './failure-log.js';
 import { RedisStore } from './redis-store.js';
 import { CONNECTION_CHECKS, nodePublisher, type RedisBrokerSettings } from './redis-settings.js';
+import { redisUrlTarget, type RedisTarget } from './redis-target.js';
 import { StoreBackedBroker, publishRequest } from './store-backed.js';
 
 export interface RedisBrokerOptions extends RedisBrokerSettings {
@@ -41,6 +43,9 @@ export class RedisBroker extends StoreBackedBroker implements Broker {
   protected readonly store: RedisStore;
   private readonly publisher: Publisher;
   private readonly logger: Logger;
+  private readonly target: RedisTarget;
+  /** Both connections' failures, as one: they reach the same server. */
+  private readonly failures: FailureLog;
   /**
    * Users whose channels this node wants; restored on every reconnect. Their ids, not channel
    * names: ioredis keeps each name already, and a message's channel is read back into its user.
@@ -60,6 +65,8 @@ export class RedisBroker extends StoreBackedBroker implements Broker {
     super();
     this.layout = storageLayout(options.channelPrefix);
     this.logger = options.logger;
+    this.target = redisUrlTarget(options.url);
+    this.failures = new FailureLog({ logger: this.logger, target: this.target, meanwhile: 'retrying, not ready' });
     const common: RedisOptions = {
       lazyConnect: true,
       enableOfflineQueue: false,
@@ -96,12 +103,16 @@ export class RedisBroker extends StoreBackedBroker implements Broker {
       this.announceRestoredWhenUsable();
     });
     for (const [role, connection] of [['subscriber', this.subscriber], ['commands', this.commands]] as const) {
-      connection.on('error', (error: Error) => this.logger.error({ err: error, connection: role }, 'redis connection error'));
+      // ioredis reports every failed attempt (several a second): FailureLog keeps the log readable.
+      connection.on('error', (error: Error) => this.failures.failed(error));
+      connection.on('ready', () => {
+        if (this.subscriber.status === 'ready' && this.commands.status === 'ready') this.failures.recovered();
+      });
       connection.on('end', () => {
         if (!this.closed) this.logger.warn({ connection: role }, 'redis connection ended');
       });
       connection.on('reconnecting', (delay: number) =>
-        this.logger.warn({ connection: role, delay_ms: delay }, 'redis reconnecting'),
+        this.logger.debug({ connection: role, delay_ms: delay }, 'redis reconnecting'),
       );
     }
   }
@@ -110,7 +121,13 @@ export class RedisBroker extends StoreBackedBroker implements Broker {
     // Watched from the start: connections made later, once Redis is reachable, must be watched too.
     this.subscriberHealth.start();
     this.commandsHealth.start();
-    await Promise.all([this.subscriber.connect(), this.commands.connect()]);
+    try {
+      await Promise.all([this.subscriber.connect(), this.commands.connect()]);
+    } catch (error) {
+      // Logged by the failure log already (this only counts when an error event came first).
+      this.failures.failed(error);
+      throw new BrokerUnavailableError(`${this.target.label} is unreachable`, { cause: error });
+    }
     await this.store.publishRetention();
   }
 
@@ -144,8 +161,8 @@ export class RedisBroker extends StoreBackedBroker implements Broker {
     // Known not to answer (silent, or reconnecting for longer than a blip): fail now, certainly
     // unpublished, rather than hold the request for the SDK's waits and deadlines.
     if (this.commandsHealth.unavailable) {
-      const why = this.commandsHealth.readOnly ? 'Redis is a read-only replica' : 'Redis is not answering';
-      throw new BrokerUnavailableError(`the event was not published: ${why}`);
+      const why = this.commandsHealth.readOnly ? 'is a read-only replica' : 'is not answering';
+      throw new BrokerUnavailableError(`the event was not published: ${this.target.label} ${why}`);
     }
     return publishRequest(this.publisher, request);
   }
@@ -163,7 +180,8 @@ export class RedisBroker extends StoreBackedBroker implements Broker {
   }
 
   health(): BrokerHealth {
-    if (this.closed) return { connected: false, detail: 'redis broker is closed' };
+    const { label } = this.target;
+    if (this.closed) return { connected: false, detail: 'redis broker is closed', summary: `the broker for ${label} is closed` };
     const subscriberSilent = this.subscriberHealth.silent;
     const commandsSilent = this.commandsHealth.silent;
     const readOnly = this.commandsHealth.readOnly;
@@ -176,7 +194,16 @@ export class RedisBroker extends StoreBackedBroker implements Broker {
       !readOnly;
     const subscriber = this.restoring ? 'restoring subscriptions' : subscriberSilent ? 'not answering' : this.subscriber.status;
     const commands = commandsSilent ? 'not answering' : readOnly ? 'on a read-only replica' : this.commands.status;
-    return { connected, detail: `redis subscriber ${subscriber}, commands ${commands}` };
+    return { connected, detail: `redis subscriber ${subscriber}, commands ${commands}`, summary: `${label} ${this.state(connected)}` };
+  }
+
+  /** What is wrong, in a few words (a connection that is not ready has not reached Redis). */
+  private state(connected: boolean): string {
+    if (connected) return 'is connected';
+    if (this.commandsHealth.readOnly) return 'is a read-only replica';
+    if (this.subscriber.status !== 'ready' || this.commands.status !== 'ready') return 'is unreachable';
+    if (this.subscriberHealth.silent || this.commandsHealth.silent) return 'is not answering';
+    return 'is back; subscriptions are being restored';
   }
 
   async close(): Promise<void> {

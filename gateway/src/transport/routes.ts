@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { HeraldValidationError, parsePublishRequest } from '@herald/protocol';
 import { HeraldPublishError, HeraldPublishOutcomeUnknownError } from '@herald/publisher-sdk';
-import { BrokerUnavailableError, type Broker } from '../broker/broker.js';
+import { BrokerUnavailableError, type Broker, type BrokerHealth } from '../broker/broker.js';
 import type { GatewayMetrics } from '../metrics.js';
 import {
   errorBody,
@@ -46,12 +46,13 @@ function bearerMatches(authorization: string, key: string): boolean {
   return match?.[1] !== undefined && timingSafeEqual(digest(match[1]), digest(key));
 }
 
-function publishFailure(error: unknown, logger: Logger): JsonResponse {
+function publishFailure(error: unknown, logger: Logger, broker: Broker): JsonResponse {
   if (error instanceof HeraldValidationError) {
     return { status: 400, body: errorBody(error.code, error.message, error.field) };
   }
   if (error instanceof HeraldPublishOutcomeUnknownError) {
-    logger.warn({ err: error }, 'publish outcome unknown');
+    // Expected while Redis is in trouble, once per request: the reason, without a stack trace.
+    logger.warn({ reason: error.message }, 'publish outcome unknown');
     return {
       status: 503,
       body: {
@@ -68,10 +69,12 @@ function publishFailure(error: unknown, logger: Logger): JsonResponse {
     };
   }
   if (error instanceof HeraldPublishError || error instanceof BrokerUnavailableError) {
-    logger.warn({ err: error }, 'publish failed');
+    logger.warn({ reason: error.message }, 'publish failed');
+    const health = broker.health();
+    const why = health.connected ? '' : `: ${health.summary}`;
     return {
       status: 503,
-      body: errorBody('broker_unavailable', 'the event was not published; nothing was sent; retry'),
+      body: errorBody('broker_unavailable', `the event was not published${why}; nothing was sent; retry`),
       headers: { 'retry-after': '1' },
     };
   }
@@ -108,6 +111,13 @@ function tooLarge(limit: number): JsonResponse {
   };
 }
 
+/** Why /readyz answers 503, in one sentence. */
+function notReadyMessage(accepting: boolean, health: BrokerHealth, caughtUp: boolean): string {
+  if (!accepting) return 'this node is draining';
+  if (!health.connected) return `${health.summary}; this node is not ready`;
+  return caughtUp ? 'this node is not ready' : 'this node is catching its users up after a broker outage';
+}
+
 /** `GET /healthz` (the process runs) and `GET /readyz` (it should get traffic). */
 export function registerProbes(app: TemplatedApp, sources: ProbeSources): void {
   app.get('/healthz', (res) => {
@@ -123,6 +133,7 @@ export function registerProbes(app: TemplatedApp, sources: ProbeSources): void {
       status: ready ? 200 : 503,
       body: {
         status: ready ? 'ready' : 'not_ready',
+        ...(ready ? {} : { message: notReadyMessage(accepting, health, caughtUp) }),
         node: sources.nodeId,
         accepting,
         recovering: !caughtUp,
@@ -185,7 +196,7 @@ export function registerHttpRoutes(app: TemplatedApp, deps: HttpRouteDependencie
         const request = parsePublishRequest(decodeBody(body.body));
         response = { status: 200, body: await broker.publish(request) };
       } catch (error) {
-        response = publishFailure(error, logger);
+        response = publishFailure(error, logger, broker);
       }
       answerLater(res, guard, response, { resume: true });
     })();

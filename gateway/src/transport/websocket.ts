@@ -254,7 +254,7 @@ export function createWebSocketBehavior(
         return;
       }
       if (!broker.health().connected) {
-        refuse(res, 'not_ready', unavailable('this node has lost its connection to Redis; retry'));
+        refuse(res, 'not_ready', unavailable(`${broker.health().summary}; this node is not ready; retry`));
         return;
       }
       upgradesInFlight += 1;

@@ -116,7 +116,7 @@ export class OutageBroker implements Broker {
   }
 
   health(): BrokerHealth {
-    return this.connected ? this.inner.health() : { connected: false, detail: 'cut' };
+    return this.connected ? this.inner.health() : { connected: false, detail: 'cut', summary: 'the broker is cut off' };
   }
 
   close(): Promise<void> {
