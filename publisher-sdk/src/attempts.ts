@@ -7,7 +7,7 @@ export interface AttemptSettings {
   readonly baseDelayMs: number;
   /** Largest backoff ceiling. */
   readonly maxDelayMs: number;
-  /** Longest wait for a usable connection, and for each command's answer. */
+  /** Longest wait for each command's answer. */
   readonly commandTimeoutMs: number;
 }
 
@@ -19,6 +19,23 @@ export class NotSentError extends Error {
 /** Not sent, and never to be: the publisher was closed. Ends the attempts. */
 export class ClosedError extends NotSentError {
   override readonly name = 'ClosedError';
+}
+
+/**
+ * Not sent, and never to be: no usable connection came in the time the publish may wait for one.
+ * Ends the attempts.
+ */
+export class UnreachableError extends NotSentError {
+  override readonly name = 'UnreachableError';
+
+  constructor(
+    /** The connection that was not ready. */
+    readonly connection: Redis | Cluster,
+    /** Its ioredis status then: `connect` (connected, waiting for Redis to answer), `reconnecting`… */
+    readonly status: string,
+  ) {
+    super(`Redis was not reachable (connection ${status})`);
+  }
 }
 
 /** No answer within the deadline: the command may or may not have run. */
@@ -60,17 +77,16 @@ export function classifyFailure(error: unknown): FailureKind {
 /**
  * Resolves once the connection can take a command right away, so that a command handed to
  * ioredis is written at once rather than queued: its fate is then either an answer or unknown.
- * Rejects with NotSentError after `timeoutMs`, or when the connection was closed for good.
+ * Rejects with UnreachableError after `timeoutMs`, or NotSentError when the connection was closed
+ * for good.
  */
 export function whenReady(redis: Redis | Cluster, timeoutMs: number): Promise<void> {
   if (redis.status === 'ready') return Promise.resolve();
   if (redis.status === 'end') return Promise.reject(new NotSentError('the Redis connection is closed'));
   if (redis.status === 'wait') redis.connect().catch(() => undefined);
+  if (timeoutMs <= 0) return Promise.reject(new UnreachableError(redis, redis.status));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new NotSentError(`Redis was not reachable within ${timeoutMs} ms (connection ${redis.status})`)),
-      timeoutMs,
-    );
+    const timer = setTimeout(() => reject(new UnreachableError(redis, redis.status)), timeoutMs);
     nextReady(redis).then(
       () => {
         clearTimeout(timer);
@@ -144,15 +160,22 @@ export class AttemptsExhausted extends Error {
   }
 }
 
+/** Failures after which no attempt is made again. */
+function endsAttempts(error: unknown): boolean {
+  return error instanceof UndecidableError || error instanceof ClosedError || error instanceof UnreachableError;
+}
+
 /**
  * Runs `attempt` (an operation safe to repeat) until it succeeds, Redis refuses it, or the
  * retries are spent. `attempt` calls `sent()` right before handing its command to Redis: a
- * failure after that without an answer from Redis makes the outcome unknown.
+ * failure after that without an answer from Redis makes the outcome unknown. No backoff between
+ * attempts lasts past `backoffUntil` (epoch ms): after it, attempts follow one another at once.
  */
 export async function runAttempts<T>(
   settings: AttemptSettings,
   attempt: (sent: () => void) => Promise<T>,
   onRetry: () => void = () => {},
+  backoffUntil = Number.POSITIVE_INFINITY,
 ): Promise<T> {
   let unansweredSince: number | undefined;
   for (let retry = 0; ; retry++) {
@@ -165,7 +188,7 @@ export async function runAttempts<T>(
       let kind = classifyFailure(error);
       if (kind === 'unknown' && sentAt === undefined) kind = 'not_run';
       if (kind === 'unknown') unansweredSince ??= sentAt;
-      if (kind === 'refused' || retry >= settings.retries || error instanceof UndecidableError || error instanceof ClosedError) {
+      if (kind === 'refused' || retry >= settings.retries || endsAttempts(error)) {
         throw new AttemptsExhausted(
           unansweredSince === undefined
             ? { kind: kind === 'refused' ? 'refused' : 'not_run', error }
@@ -174,7 +197,8 @@ export async function runAttempts<T>(
       }
       onRetry();
       const ceiling = Math.min(settings.maxDelayMs, settings.baseDelayMs * 2 ** retry);
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * ceiling));
+      const backoff = Math.min(Math.random() * ceiling, Math.max(0, backoffUntil - Date.now()));
+      await new Promise((resolve) => setTimeout(resolve, backoff));
     }
   }
 }

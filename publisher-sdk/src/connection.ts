@@ -1,6 +1,8 @@
 import { Cluster, Redis, type ClusterNode } from 'ioredis';
 import { HeraldValidationError } from '@herald/protocol';
-import { ClusterShards, SingleRedis, parseClusterNode, type RedisShards } from './storage/index.js';
+import type { ConnectionErrors } from './connection-errors.js';
+import { clusterLabel, redisLabel } from './redis-address.js';
+import { ClusterShards, SingleRedis, nodeKey, parseClusterNode, type RedisShards } from './storage/index.js';
 
 /** Where a publisher reaches Redis (see PublisherOptions). */
 export interface ConnectionOptions {
@@ -12,6 +14,8 @@ export interface ConnectionOptions {
 /** The connections a publisher sends on, and how to let go of those it opened. */
 export interface PublisherConnection {
   readonly shards: RedisShards;
+  /** Where the publisher sends, as its errors name it: "Redis at host:port" (never credentials). */
+  label(): string;
   /** Closes what the publisher opened; leaves a client the caller gave open. */
   close(): Promise<void>;
 }
@@ -40,13 +44,6 @@ function isSafeCluster(cluster: Cluster): boolean {
   );
 }
 
-function quietly<T extends Redis | Cluster>(client: T): T {
-  client.on('error', () => {
-    // Every failure reaches the caller through the publish it affects.
-  });
-  return client;
-}
-
 function refuseKeyPrefix(keyPrefix: string | undefined, what: 'redis' | 'cluster'): void {
   if (!keyPrefix) return;
   throw new HeraldValidationError(
@@ -64,22 +61,45 @@ function clusterNode(text: unknown): ClusterNode {
   return node;
 }
 
-function singleRedis(redis: Redis, owned: boolean): PublisherConnection {
+/**
+ * Closes a connection the publisher made: QUIT when it is ready (what was sent before is answered
+ * first), bounded, since a Redis that hangs never answers it; otherwise at once.
+ */
+export async function closeClient(client: Redis | Cluster, timeoutMs: number): Promise<void> {
+  if (client.status === 'ready') {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      client.quit().catch(() => undefined),
+      new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+    ]);
+    clearTimeout(timer);
+  }
+  client.disconnect();
+}
+
+function singleRedis(redis: Redis, owned: boolean, closeTimeoutMs: number): PublisherConnection {
   return {
     shards: new SingleRedis(redis),
+    label: () => redisLabel(redis),
     close: async () => {
-      if (owned) await redis.quit().catch(() => redis.disconnect());
+      if (owned) await closeClient(redis, closeTimeoutMs);
     },
   };
 }
 
-function cluster(cluster: Cluster, owned: boolean): PublisherConnection {
+function cluster(cluster: Cluster, label: () => string, owned: boolean, closeTimeoutMs: number): PublisherConnection {
   return {
     shards: new ClusterShards(cluster),
+    label,
     close: async () => {
-      if (owned) await cluster.quit().catch(() => cluster.disconnect());
+      if (owned) await closeClient(cluster, closeTimeoutMs);
     },
   };
+}
+
+/** A cluster given as a client names the nodes it knows (none before it first connects). */
+function knownNodesLabel(client: Cluster): () => string {
+  return () => clusterLabel(client.nodes().map(nodeKey));
 }
 
 /** Options of a cluster client the SDK makes (its nodes' connections as SAFE_NODE_CONNECTION). */
@@ -89,30 +109,35 @@ export function safeClusterOptions(): ConstructorParameters<typeof Cluster>[1] {
   return { lazyConnect: true, redisOptions: { ...SAFE_NODE_CONNECTION }, clusterNodeRetryStrategy: null, slotsRefreshInterval: 5000 };
 }
 
-export function connect(options: ConnectionOptions): PublisherConnection {
+/**
+ * The connections to publish on: the caller's client when it is safe to use as is, otherwise
+ * connections the publisher makes (their errors go to `errors`, never to the console).
+ */
+export function connect(options: ConnectionOptions, errors: ConnectionErrors, closeTimeoutMs: number): PublisherConnection {
   const given = [options.redis, options.redisUrl, options.cluster].filter((value) => value !== undefined);
   if (given.length > 1) {
     throw new HeraldValidationError('invalid_option', 'give one of redis, redisUrl and cluster', 'redis');
   }
   if (options.cluster instanceof Cluster) {
     refuseKeyPrefix(options.cluster.options.keyPrefix, 'cluster');
-    return isSafeCluster(options.cluster)
-      ? cluster(options.cluster, false)
-      : cluster(quietly(options.cluster.duplicate(undefined, safeClusterOptions())), true);
+    if (isSafeCluster(options.cluster)) return cluster(options.cluster, knownNodesLabel(options.cluster), false, closeTimeoutMs);
+    const own = options.cluster.duplicate(undefined, safeClusterOptions());
+    return cluster(errors.watch(own, knownNodesLabel(own)), knownNodesLabel(own), true, closeTimeoutMs);
   }
   if (options.cluster !== undefined) {
     if (!Array.isArray(options.cluster) || options.cluster.length === 0) {
       throw new HeraldValidationError('invalid_option', 'cluster must list at least one node as host:port (or be an ioredis Cluster)', 'cluster');
     }
     const nodes = options.cluster.map(clusterNode);
-    return cluster(quietly(new Cluster(nodes, safeClusterOptions())), true);
+    const label = clusterLabel(nodes);
+    return cluster(errors.watch(new Cluster(nodes, safeClusterOptions()), () => label), () => label, true, closeTimeoutMs);
   }
   if (options.redis) {
     refuseKeyPrefix(options.redis.options.keyPrefix, 'redis');
     // A client with other settings is used for its address and credentials: the SDK opens its own connection like it.
-    return isSafeConnection(options.redis)
-      ? singleRedis(options.redis, false)
-      : singleRedis(quietly(options.redis.duplicate(SAFE_CONNECTION)), true);
+    if (isSafeConnection(options.redis)) return singleRedis(options.redis, false, closeTimeoutMs);
+    const own = options.redis.duplicate(SAFE_CONNECTION);
+    return singleRedis(errors.watch(own, () => redisLabel(own)), true, closeTimeoutMs);
   }
   if (typeof options.redisUrl !== 'string' || !/^rediss?:\/\//.test(options.redisUrl)) {
     throw new HeraldValidationError(
@@ -121,5 +146,6 @@ export function connect(options: ConnectionOptions): PublisherConnection {
       'redisUrl',
     );
   }
-  return singleRedis(quietly(new Redis(options.redisUrl, SAFE_CONNECTION)), true);
+  const own = new Redis(options.redisUrl, SAFE_CONNECTION);
+  return singleRedis(errors.watch(own, () => redisLabel(own)), true, closeTimeoutMs);
 }

@@ -1,6 +1,10 @@
 export { HeraldValidationError, type ValidationCode } from '@herald/protocol';
 
-export type PublishErrorCode = 'redis_error' | 'closed' | 'outcome_unknown';
+/**
+ * `unreachable`: no usable connection to Redis within `connectTimeoutMs`; `redis_error`: Redis
+ * refused the publish, or failed it before it ran; `closed`: the publisher was closed.
+ */
+export type PublishErrorCode = 'redis_error' | 'unreachable' | 'closed' | 'outcome_unknown';
 
 /** The event was not published: nothing was stored or delivered. Safe to retry. */
 export class HeraldPublishError extends Error {
@@ -28,6 +32,24 @@ export class HeraldPublishOutcomeUnknownError extends Error {
     readonly idempotencyKey: string,
     /** Until when Redis remembers the key for certain; a retry after it may publish a second copy. */
     readonly retryBefore: Date,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * Given to the `onError` option, never thrown: a connection the publisher made cannot reach
+ * Redis. The first failure of an outage is reported at once, then at most one report every 30 s
+ * (`failures` counts those since the previous report); publishes meanwhile reject on their own.
+ */
+export class HeraldConnectionError extends Error {
+  override readonly name = 'HeraldConnectionError';
+
+  constructor(
+    message: string,
+    /** Failed attempts to connect (or lost connections) since the previous report, this one included. */
+    readonly failures: number,
     options?: { cause?: unknown },
   ) {
     super(message, options);

@@ -6,6 +6,7 @@ export {
   type RetryOptions,
 } from './publisher.js';
 export {
+  HeraldConnectionError,
   HeraldPublishError,
   HeraldPublishOutcomeUnknownError,
   HeraldValidationError,

@@ -19,6 +19,7 @@ import {
   ClosedError,
   NotSentError,
   UndecidableError,
+  UnreachableError,
   classifyFailure,
   retryHorizonMs,
   runAttempts,
@@ -27,6 +28,7 @@ import {
   type AttemptSettings,
 } from './attempts.js';
 import { connect } from './connection.js';
+import { ConnectionErrors, type ConnectionErrorHandler } from './connection-errors.js';
 import { HeraldPublishError, HeraldPublishOutcomeUnknownError } from './errors.js';
 import { PublisherMetrics } from './metrics.js';
 import { PublishBatcher } from './publish-batcher.js';
@@ -34,6 +36,7 @@ import { checkPublishOptions, requireRunId } from './publish-options.js';
 import type { PendingReceipts, ReceiptSummary } from './receipt-inbox.js';
 import { ReceiptListener } from './receipt-listener.js';
 import { randomToken } from './random-token.js';
+import { redisLabel } from './redis-address.js';
 import { RetentionCache } from './retention-cache.js';
 import {
   DEFAULT_CHANNEL_PREFIX,
@@ -72,8 +75,21 @@ export interface PublisherOptions {
   readonly idempotencyWindowSeconds?: number;
   /** Retries of transient Redis failures (always idempotent). */
   readonly retry?: RetryOptions;
-  /** Longest wait for a usable Redis connection, and for each answer. Default 2000 ms. */
+  /** Longest wait for each answer from Redis. Default 2000 ms. */
   readonly commandTimeoutMs?: number;
+  /**
+   * Longest a publish waits, from the call, for a usable connection to Redis. While Redis is down,
+   * refuses connections or never answers them, every publish rejects within this long, with
+   * HeraldPublishError code `unreachable` (or HeraldPublishOutcomeUnknownError, if an attempt of
+   * it was sent before Redis went away). Default 2000 ms.
+   */
+  readonly connectTimeoutMs?: number;
+  /**
+   * Told when a connection the publisher made cannot reach Redis: the first failure of an outage at
+   * once, then at most once every 30 s (with the count since). Nothing is written to the console.
+   * An exception it throws is ignored.
+   */
+  readonly onError?: ConnectionErrorHandler;
   /**
    * Collect metrics (published, failed, retries, publish latency): `true` for a registry of the
    * publisher's own (`publisher.metrics`), or a prom-client Registry to add them to.
@@ -147,13 +163,37 @@ function refuseRemovedOptions(options: PublisherOptions): void {
   }
 }
 
-function failure(error: unknown, idempotencyKey: string, keyLifetimeMs: number): Error {
+function onErrorOption(value: unknown): ConnectionErrorHandler | undefined {
+  if (value === undefined || typeof value === 'function') return value as ConnectionErrorHandler | undefined;
+  throw new HeraldValidationError('invalid_option', 'onError must be a function', 'onError');
+}
+
+/** What a failed publish's error says about where it was sent. */
+interface FailureContext {
+  /** "Redis at host:port" (or the cluster). */
+  readonly label: string;
+  /** The label of the connection that did not become ready. */
+  readonly labelOf: (unreachable: UnreachableError) => string;
+  readonly connectTimeoutMs: number;
+  /** Why the publisher's own connections fail now, if they do. */
+  readonly lastReason: string | undefined;
+}
+
+const STATUS_MEANINGS: Readonly<Record<string, string>> = {
+  connect: 'connected, but Redis has not answered',
+  connecting: 'still connecting',
+  reconnecting: 'reconnecting after failures',
+  wait: 'not connected',
+};
+
+function failure(error: unknown, idempotencyKey: string, keyLifetimeMs: number, context: FailureContext): Error {
   const exhausted = error instanceof AttemptsExhausted ? error : undefined;
   const cause = exhausted?.failure.error ?? error;
   const reason = cause instanceof Error ? cause.message : String(cause);
   if (exhausted?.failure.kind === 'unknown') {
+    const why = cause instanceof UnreachableError ? `it could not be reached again within ${context.connectTimeoutMs} ms` : reason;
     return new HeraldPublishOutcomeUnknownError(
-      `Redis may have published the event but did not answer (${reason}); publish again with idempotencyKey ` +
+      `${context.label} may have published the event but did not answer (${why}); publish again with idempotencyKey ` +
         `${JSON.stringify(idempotencyKey)} to be sure it is delivered exactly once`,
       idempotencyKey,
       new Date(exhausted.failure.sentAt + keyLifetimeMs),
@@ -161,7 +201,15 @@ function failure(error: unknown, idempotencyKey: string, keyLifetimeMs: number):
     );
   }
   if (cause instanceof ClosedError) return new HeraldPublishError('closed', 'the publisher was closed; the event was not published', { cause });
-  return new HeraldPublishError('redis_error', `the event was not published: ${reason}`, { cause });
+  if (cause instanceof UnreachableError) {
+    const why = context.lastReason ?? STATUS_MEANINGS[cause.status] ?? `connection ${cause.status}`;
+    return new HeraldPublishError(
+      'unreachable',
+      `the event was not published: ${context.labelOf(cause)} could not be reached within ${context.connectTimeoutMs} ms (${why})`,
+      { cause },
+    );
+  }
+  return new HeraldPublishError('redis_error', `the event was not published: ${reason} (${context.label})`, { cause });
 }
 
 export function createPublisher(options: PublisherOptions): Publisher {
@@ -179,27 +227,50 @@ export function createPublisher(options: PublisherOptions): Publisher {
     maxDelayMs: positiveInteger(options.retry?.maxDelayMs, 1000, 'retry.maxDelayMs'),
     commandTimeoutMs: positiveInteger(options.commandTimeoutMs, 2000, 'commandTimeoutMs'),
   };
+  const connectTimeoutMs = positiveInteger(options.connectTimeoutMs, 2000, 'connectTimeoutMs');
   // A generated key only has to outlive the SDK's own retries (and the caller's retry with it).
   const generatedKeySeconds = Math.ceil(retryHorizonMs(attempts) / 1000) + GENERATED_KEY_GRACE_SECONDS;
   const metrics =
     options.metrics === undefined || options.metrics === false
       ? undefined
       : new PublisherMetrics(options.metrics === true ? undefined : options.metrics);
-  const connection = connect(options);
+  const errors = new ConnectionErrors(onErrorOption(options.onError));
+  const connection = connect(options, errors, attempts.commandTimeoutMs);
   const { shards } = connection;
   const retention = new RetentionCache(shards.shared, layout);
   const batcher = new PublishBatcher(attempts.commandTimeoutMs, shards.sharded);
-  const receipts = new ReceiptListener(shards, layout.receipts(randomBytes(12).toString('base64url')));
+  const receipts = new ReceiptListener(shards, layout.receipts(randomBytes(12).toString('base64url')), (client) =>
+    errors.watch(client, connection.label),
+  );
+  let closed = false;
+
+  /** Resolves once `client` can take a command now; waits no later than `connectBy` (epoch ms). */
+  async function usable(client: Redis | Cluster, connectBy: number): Promise<void> {
+    try {
+      await whenReady(client, connectBy - Date.now());
+    } catch (error) {
+      if (closed) throw new ClosedError('the publisher was closed');
+      throw error;
+    }
+  }
 
   /** The connection to the server that serves the user's keys, ready to take a command now. */
-  async function connectionFor(key: string): Promise<Redis> {
-    await whenReady(shards.shared, attempts.commandTimeoutMs);
+  async function connectionFor(key: string, connectBy: number): Promise<Redis> {
+    await usable(shards.shared, connectBy);
     const redis = shards.connectionFor(key);
     if (!redis) throw new NotSentError("the cluster's slot table does not name the user's server now; reading it again");
-    await whenReady(redis, attempts.commandTimeoutMs);
+    await usable(redis, connectBy);
     return redis;
   }
-  let closed = false;
+
+  function failureContext(): FailureContext {
+    return {
+      label: connection.label(),
+      labelOf: (unreachable) => (unreachable.connection === shards.shared ? connection.label() : redisLabel(unreachable.connection as Redis)),
+      connectTimeoutMs,
+      lastReason: errors.lastReason,
+    };
+  }
 
   async function publish(
     userId: string,
@@ -229,6 +300,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
     options: PublishOptions,
   ): Promise<BroadcastResult> {
     if (closed) throw new HeraldPublishError('closed', 'publisher is closed');
+    const connectBy = Date.now() + connectTimeoutMs;
     const publishOptions = checkPublishOptions(options);
     const ts = Date.now();
     const body = encodeEventBody(
@@ -261,13 +333,14 @@ export function createPublisher(options: PublisherOptions): Publisher {
     let unansweredOnRun: string | undefined;
     try {
       if (confirm) {
+        await usable(shards.shared, connectBy);
         await withDeadline(receipts.start(), attempts.commandTimeoutMs, 'the receipt subscription');
         pending = receipts.inbox.expect();
       }
       reply = await runAttempts(
         attempts,
         async (sent) => {
-          const redis = await connectionFor(names.sequence);
+          const redis = await connectionFor(names.sequence, connectBy);
           const serverRun = ServerRun.of(redis);
           const policy =
             retention.known() ??
@@ -323,10 +396,11 @@ export function createPublisher(options: PublisherOptions): Publisher {
           }
         },
         () => metrics?.retries.inc(),
+        connectBy,
       );
     } catch (error) {
       pending?.cancel();
-      throw failure(error, idempotencyKey, keySeconds * 1000);
+      throw failure(error, idempotencyKey, keySeconds * 1000, failureContext());
     }
     // A duplicate recorded by this very call: an attempt whose answer was lost did publish it.
     const published = reply.duplicate

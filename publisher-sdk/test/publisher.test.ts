@@ -475,6 +475,8 @@ describe('publisher', () => {
     [{ redisUrl: 'redis://x', maxEventBytes: 0 }, /maxEventBytes must be a positive integer/],
     [{ redisUrl: 'redis://x', history: { maxEvents: 10 } }, /retention is set once, on the gateways \(HISTORY_MAX_EVENTS/],
     [{ redisUrl: 'redis://x', commandTimeoutMs: 0 }, /commandTimeoutMs must be a positive integer/],
+    [{ redisUrl: 'redis://x', connectTimeoutMs: 1.5 }, /connectTimeoutMs must be a positive integer/],
+    [{ redisUrl: 'redis://x', onError: 'log' as unknown as () => void }, /onError must be a function/],
     [{ redisUrl: 'redis://x', channelPrefix: 'a b' }, /channel prefix must be/],
     [{ redisUrl: 'redis://x', retry: { retries: -1 } }, /retry.retries must be a non-negative integer/],
   ])('refuses the options %p', (options, message) => {

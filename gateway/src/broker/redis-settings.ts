@@ -31,6 +31,7 @@ export function nodePublisher(settings: RedisBrokerSettings, connection: { redis
     maxEventBytes: settings.maxEventBytes,
     idempotencyWindowSeconds: settings.idempotencyWindowSeconds,
     commandTimeoutMs: settings.commandTimeoutMs,
+    connectTimeoutMs: settings.commandTimeoutMs,
     retry: { retries: PUBLISH_RETRIES, maxDelayMs: 250 },
   });
 }
