@@ -7,7 +7,7 @@ import { startGatewayProcess, type GatewayProcess } from '../support/gateway-pro
 import { REPO_ROOT } from '../support/paths.js';
 import { freePort } from '../support/ports.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { TEST_JWT_SECRET, TEST_PUBLISH_KEY } from '../support/tokens.js';
+import { TEST_JWT_SECRET, TEST_PUBLISH_KEY, signTestToken } from '../support/tokens.js';
 import { waitUntil } from '../support/wait.js';
 
 const run = promisify(execFile);
@@ -107,5 +107,54 @@ describe('examples', () => {
     const events = await client.waitForEvents(10);
     expectGoldenPath(events.slice(0, 5), 'alice', first);
     expectGoldenPath(events.slice(5), 'alice', second);
+  });
+
+  it('queue-worker: a redelivered job publishes each event once, a refused job is dead-lettered without publishing', async () => {
+    const jobs = redis.client();
+    const client = await connect(await signTestToken({ sub: 'bob' }));
+    const job = (id: string, prompt = 'Summarise my inbox') => JSON.stringify({ id, user_id: 'bob', prompt });
+    const enqueue = (body: string) => run('redis-cli', ['-u', redis.url, 'LPUSH', 'agent-jobs', body]);
+    try {
+      // A job the worker had taken when it last stopped: delivered again when it starts.
+      await jobs.lpush('agent-jobs:processing:worker-1', job('job-0'));
+      const worker = startExample('examples/dist/queue-worker/worker.js', shellEnv());
+      await enqueue(job('job-1'));
+      await enqueue(job('job-1')); // the same job again: a redelivery
+      const tooBig = job('job-big', 'x'.repeat(70_000)); // its first event would be over 64 KiB
+      await enqueue(tooBig);
+      await enqueue(job('job-2'));
+
+      const lines = () =>
+        worker
+          .output()
+          .split('\n')
+          .filter((line) => line.startsWith('{"job"'))
+          .map((line) => JSON.parse(line) as Record<string, unknown>);
+      await waitForOutput(worker, 'the worker to finish job-2', () => lines().some((line) => line['job'] === 'job-2'));
+      // Per-user order is publish order: anything the redelivery or job-big published arrived
+      // before job-2's events.
+      const events = await client.waitForEvents(15);
+      expect(events.map((event) => `${event.run_id} ${event.type}`)).toEqual(
+        ['job-0', 'job-1', 'job-2'].flatMap((runId) => GOLDEN_PATH_EVENT_TYPES.map((type) => `${runId} ${type}`)),
+      );
+      expect(new Set(events.map((event) => event.id)).size).toBe(15);
+
+      expect(lines()).toEqual([
+        { job: 'job-0', outcome: 'done', published: 5, duplicates: 0 },
+        { job: 'job-1', outcome: 'done', published: 5, duplicates: 0 },
+        { job: 'job-1', outcome: 'done', published: 0, duplicates: 5 },
+        { job: 'job-big', outcome: 'dead_letter', reason: 'invalid_event', message: expect.any(String) },
+        { job: 'job-2', outcome: 'done', published: 5, duplicates: 0 },
+      ]);
+      const deadLetters = (await jobs.lrange('agent-jobs:dead', 0, -1)).map((record) => JSON.parse(record) as Record<string, unknown>);
+      expect(deadLetters).toEqual([expect.objectContaining({ job: tooBig, reason: 'invalid_event', code: 'payload_too_large' })]);
+      expect(await jobs.llen('agent-jobs')).toBe(0);
+      expect(await jobs.llen('agent-jobs:processing:worker-1')).toBe(0);
+
+      worker.child.kill('SIGTERM');
+      expect(await worker.exited).toBe(0);
+    } finally {
+      jobs.disconnect();
+    }
   });
 });
