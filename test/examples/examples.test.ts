@@ -157,4 +157,32 @@ describe('examples', () => {
       jobs.disconnect();
     }
   });
+
+  it('curl: publishes a run with idempotency keys, and running it again publishes nothing new', async () => {
+    const client = await connect(await signTestToken({ sub: 'carol' }));
+    const publishRun = async (runId: string) => {
+      const { stdout } = await run('examples/curl/publish-run.sh', ['carol', runId], {
+        cwd: REPO_ROOT,
+        env: { PATH: process.env['PATH'], HOME: process.env['HOME'], HERALD_URL: gateway.httpUrl, HERALD_PUBLISH_KEY: TEST_PUBLISH_KEY },
+        timeout: 20_000,
+      });
+      return stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { event_type: string; event_id: string; duplicate: boolean });
+    };
+
+    const first = await publishRun('run-42');
+    expect(first.map((result) => [result.event_type, result.duplicate])).toEqual(GOLDEN_PATH_EVENT_TYPES.map((type) => [type, false]));
+    const again = await publishRun('run-42');
+    expect(again).toEqual(first.map((result) => expect.objectContaining({ event_id: result.event_id, duplicate: true })));
+    await publishRun('run-43');
+
+    // run-43 comes after the repeated run: anything it had published would have arrived first.
+    const events = await client.waitForEvents(10);
+    expect(events).toHaveLength(10);
+    expectGoldenPath(events.slice(0, 5), 'carol', 'run-42');
+    expectGoldenPath(events.slice(5), 'carol', 'run-43');
+    expect(events.slice(0, 5).map((event) => event.id)).toEqual(first.map((result) => result.event_id));
+  });
 });
