@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { FAILURE_SUMMARY_MS, FailureLog } from '../src/broker/failure-log.js';
-import { clusterTarget, failureReason, redisUrlTarget } from '../src/broker/redis-target.js';
+import { failureReason } from '@herald/publisher-sdk/storage';
+import { clusterTarget, redisUrlTarget } from '../src/broker/redis-target.js';
 
 interface LogLine {
   readonly level: number;

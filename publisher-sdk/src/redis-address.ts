@@ -1,7 +1,8 @@
 import { isIPv6 } from 'node:net';
 import type { ClusterNode, Redis } from 'ioredis';
 
-function hostPort(host: string, port: number | string): string {
+/** host:port, with an IPv6 host in brackets. */
+export function hostPort(host: string, port: number | string): string {
   return `${isIPv6(host) ? `[${host}]` : host}:${port}`;
 }
 

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import { failureReason, type RedisTarget } from './redis-target.js';
+import { failureReason } from '@herald/publisher-sdk/storage';
+import type { RedisTarget } from './redis-target.js';
 
 /** A streak's failures are summed up in one line this often (ioredis retries every few hundred ms). */
 export const FAILURE_SUMMARY_MS = 30_000;

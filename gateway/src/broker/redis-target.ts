@@ -1,5 +1,5 @@
-import { isIPv6 } from 'node:net';
 import type { ClusterNode } from 'ioredis';
+import { hostPort } from '@herald/publisher-sdk/storage';
 
 /**
  * The Redis a broker was configured with, as logs and answers may show it: the variable that
@@ -11,10 +11,6 @@ export interface RedisTarget {
   readonly address: string;
   /** "Redis at 127.0.0.1:6379 (REDIS_URL)". */
   readonly label: string;
-}
-
-function hostPort(host: string, port: number | string): string {
-  return `${isIPv6(host) ? `[${host}]` : host}:${port}`;
 }
 
 export function redisUrlTarget(url: string): RedisTarget {
@@ -34,23 +30,4 @@ export function clusterTarget(nodes: readonly ClusterNode[]): RedisTarget {
 /** One master of a cluster, found through REDIS_CLUSTER_NODES. */
 export function clusterMasterTarget(node: string): RedisTarget {
   return { variable: 'REDIS_CLUSTER_NODES', address: node, label: `Redis at ${node} (a master of REDIS_CLUSTER_NODES)` };
-}
-
-/**
- * Why a connection failed, short: "connect ECONNREFUSED" rather than a stack trace. The address
- * Node adds to a socket error is left out: the target names it already.
- */
-export function failureReason(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const { code, syscall } = error as NodeJS.ErrnoException;
-  if (typeof code === 'string' && typeof syscall === 'string') return `${syscall} ${code}`;
-  // ioredis's "None of startup nodes is available" carries what the last node said.
-  const last = (error as { lastNodeError?: unknown }).lastNodeError;
-  if (last instanceof Error) return `${withoutStop(error.message)}: ${failureReason(last)}`;
-  return withoutStop(error.message);
-}
-
-/** ioredis ends some messages with a full stop, which reads badly mid-sentence. */
-function withoutStop(message: string): string {
-  return message.replace(/\.$/, '');
 }
