@@ -1,9 +1,20 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, normalize } from 'node:path';
 import { CloseCodes, HERALD_CLOSE_CODE_RANGE, HERALD_RECONNECT_RANGE } from '@herald/protocol';
 import { CONFIG_VARIABLES } from '@herald/gateway';
 import { GENERATED_FILES, regenerate } from '../../scripts/docs-reference.mjs';
 import { REPO_ROOT } from '../support/paths.js';
+
+/** The reference pages under docs/ (decisions and benchmarks have rules of their own). */
+const PAGES = [
+  'docs/README.md',
+  'docs/architecture.md',
+  'docs/protocol.md',
+  'docs/guarantees.md',
+  'docs/configuration.md',
+  'docs/operations.md',
+  'docs/security.md',
+];
 
 function read(file: string): string {
   return readFileSync(join(REPO_ROOT, file), 'utf8');
@@ -52,6 +63,27 @@ function checkCitation(page: string, citation: Citation): void {
   }
 }
 
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens. */
+function anchorOf(heading: string): string {
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-');
+}
+
+function anchorsOf(text: string): Set<string> {
+  const anchors = new Set<string>();
+  const seen = new Map<string, number>();
+  for (const [, heading] of text.matchAll(/^#{1,6} (.+)$/gm)) {
+    const anchor = anchorOf(heading as string);
+    const count = seen.get(anchor) ?? 0;
+    seen.set(anchor, count + 1);
+    anchors.add(count === 0 ? anchor : `${anchor}-${count}`);
+  }
+  return anchors;
+}
+
 describe('the reference pages in docs/', () => {
   const sources = { CONFIG_VARIABLES, CloseCodes, HERALD_CLOSE_CODE_RANGE, HERALD_RECONNECT_RANGE };
 
@@ -81,6 +113,23 @@ describe('the reference pages in docs/', () => {
       const citations = citationsIn(row.split(' | ').at(-1) ?? '');
       expect({ row: row.slice(0, 60), cited: citations.length > 0 }).toEqual({ row: row.slice(0, 60), cited: true });
       for (const citation of citations) checkCitation('docs/guarantees.md', citation);
+    }
+  });
+
+  it.each(PAGES)('%s: every test it cites exists and holds the tests named', (page) => {
+    for (const citation of citationsIn(read(page))) checkCitation(page, citation);
+  });
+
+  it.each(PAGES)('%s: every relative link leads to a file, and every anchor to a heading', (page) => {
+    const text = read(page).replace(/```[\s\S]*?```/g, '');
+    for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^[a-z]+:/i.test(target as string)) continue;
+      const [path = '', anchor] = (target as string).split('#');
+      const file = path === '' ? page : normalize(join(dirname(page), path));
+      expect({ page, target, exists: existsSync(join(REPO_ROOT, file)) }).toEqual({ page, target, exists: true });
+      if (anchor !== undefined && file.endsWith('.md')) {
+        expect({ page, target, anchored: anchorsOf(read(file)).has(anchor) }).toEqual({ page, target, anchored: true });
+      }
     }
   });
 });
