@@ -48,6 +48,7 @@ import {
   type ScriptPublishReply,
 } from './storage/index.js';
 
+/** How the publisher retries a Redis failure; every retry is idempotent. */
 export interface RetryOptions {
   /** Retries after the first attempt. Default 3. */
   readonly retries?: number;
@@ -57,6 +58,7 @@ export interface RetryOptions {
   readonly maxDelayMs?: number;
 }
 
+/** How to reach Redis, and the publisher's limits. Give exactly one of `redisUrl`, `redis` and `cluster`. */
 export interface PublisherOptions {
   /** Redis to connect to, e.g. `redis://localhost:6379`; the publisher owns and closes this connection. */
   readonly redisUrl?: string;
@@ -97,6 +99,7 @@ export interface PublisherOptions {
   readonly metrics?: boolean | Registry;
 }
 
+/** Options of one publish. */
 export interface PublishOptions {
   /** The agent run this event belongs to. */
   readonly runId?: string;
@@ -112,6 +115,10 @@ export interface PublishOptions {
   readonly timeoutMs?: number;
 }
 
+/**
+ * Publishes events to users' open Herald sockets, through the Redis the gateways use. Await each
+ * event of a run before publishing the next: calls that overlap are stored in no promised order.
+ */
 export interface Publisher {
   /**
    * Publishes an event to every open socket of `userId`, on every gateway node. Rejects with
@@ -120,10 +127,15 @@ export interface Publisher {
    * retry with) when Redis may have published it but did not answer.
    */
   publish(userId: string, type: string, data?: unknown, options?: PublishOptions): Promise<BroadcastResult>;
+  /** Publishes `agent_started` for run `runId`: the run began. Rejects as `publish` does. */
   agentStarted(userId: string, runId: string, data?: unknown, options?: PublishOptions): Promise<BroadcastResult>;
+  /** Publishes `agent_thinking` for run `runId`: the agent is reasoning. Rejects as `publish` does. */
   agentThinking(userId: string, runId: string, data?: unknown, options?: PublishOptions): Promise<BroadcastResult>;
+  /** Publishes `tool_executing` for run `runId`: a tool call started. Rejects as `publish` does. */
   toolExecuting(userId: string, runId: string, data?: unknown, options?: PublishOptions): Promise<BroadcastResult>;
+  /** Publishes `tool_completed` for run `runId`: a tool call returned. Rejects as `publish` does. */
   toolCompleted(userId: string, runId: string, data?: unknown, options?: PublishOptions): Promise<BroadcastResult>;
+  /** Publishes `agent_completed` for run `runId`: the run finished. Rejects as `publish` does. */
   agentCompleted(userId: string, runId: string, data?: unknown, options?: PublishOptions): Promise<BroadcastResult>;
   /** Stops publishing; closes the Redis connections the publisher opened. */
   close(): Promise<void>;
@@ -212,6 +224,11 @@ function failure(error: unknown, idempotencyKey: string, keyLifetimeMs: number, 
   return new HeraldPublishError('redis_error', `the event was not published: ${reason} (${context.label})`, { cause });
 }
 
+/**
+ * A publisher on the given Redis. Throws HeraldValidationError for options it cannot use (an
+ * unknown name, a bad value, none or several of `redisUrl`, `redis` and `cluster`). It connects in
+ * the background: a publish waits for the connection at most `connectTimeoutMs`.
+ */
 export function createPublisher(options: PublisherOptions): Publisher {
   refuseRemovedOptions(options);
   const layout = storageLayout(options.channelPrefix ?? DEFAULT_CHANNEL_PREFIX);

@@ -2,12 +2,17 @@ import type { BroadcastError } from '@herald/protocol';
 import { randomToken } from './random-token.js';
 import type { Receipt } from './storage/index.js';
 
+/** What the gateway nodes holding a user's sockets reported about one publish. */
 export interface ReceiptSummary {
+  /** Sockets the nodes tried to send the event to. */
   readonly connections_attempted: number;
+  /** Sockets the event was handed to. */
   readonly successful_sends: number;
+  /** What went wrong, e.g. nodes that did not report in time. */
   readonly errors: readonly BroadcastError[];
 }
 
+/** The receipts one publish is waiting for. */
 export interface PendingReceipts {
   /** The reference the receipts for this publish quote. */
   readonly ref: string;
@@ -63,6 +68,7 @@ export class ReceiptInbox {
     };
   }
 
+  /** Hands a receipt from a gateway node to the publish waiting for it (or keeps it briefly, if it came first). */
   deliver(receipt: Receipt): void {
     const collector = this.collectors.get(receipt.ref);
     if (collector) {
