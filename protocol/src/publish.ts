@@ -106,7 +106,7 @@ export interface BroadcastResult {
   readonly user_id: string;
   readonly event_type: string;
   readonly event_id: string;
-  /** Publish time as ISO 8601 (the event's `ts`; for a duplicate, the retry's). */
+  /** Publish time as ISO 8601: the event's `ts` (for a duplicate, the original event's). */
   readonly timestamp: string;
   /**
    * True when the idempotency key had already published this event (a caller's retry, or the

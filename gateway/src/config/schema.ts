@@ -124,7 +124,7 @@ export const CONFIG_VARIABLES = {
     emptyIsValue: true,
     parse: optional(text()),
   },
-  PORT: { default: '8080', description: 'Public port: WebSockets on /ws, HTTP publish API, health probes.', parse: integer(0, 65535) },
+  PORT: { default: '8080', description: 'Public port: WebSockets on /ws and the HTTP publish API (health probes too with PUBLIC_PROBES=true).', parse: integer(0, 65535) },
   HOST: { default: '0.0.0.0', description: 'Address to listen on.', parse: text() },
   NODE_ID: {
     description: 'Name of this node in logs, welcome frames and metrics. Default: `<hostname>-<pid>`.',
@@ -158,7 +158,7 @@ export const CONFIG_VARIABLES = {
   },
   JWT_SECRET: { description: 'HS256 secret (at least 32 bytes).', parse: optional(secret(32)) },
   JWT_PUBLIC_KEY: {
-    description: 'PEM public key (RSA ≥ 2048 bits → RS256/384/512, EC P-256/384/521 → ES256/384/512, Ed25519 → EdDSA).',
+    description: 'PEM public key (RSA ≥ 2048 bits → RS256/384/512, RSA-PSS ≥ 2048 bits → PS256/384/512, EC P-256/384/521 → ES256/384/512, Ed25519 → EdDSA).',
     parse: optional(publicKey),
   },
   JWT_JWKS_URL: { description: 'JWKS endpoint (https://; http:// only for localhost).', parse: optional(url(['https:', 'http:'])) },
