@@ -9,6 +9,7 @@ export interface DocumentedCloseCode {
   readonly code: number;
   readonly name: string;
   readonly reconnect: boolean;
+  readonly newToken: boolean;
   readonly description: string;
 }
 
@@ -23,6 +24,7 @@ export interface DocumentationSources {
   readonly CloseCodes: Readonly<Record<string, DocumentedCloseCode>>;
   readonly HERALD_CLOSE_CODE_RANGE: CodeRange;
   readonly HERALD_RECONNECT_RANGE: CodeRange;
+  readonly HERALD_NEW_TOKEN_RANGE: CodeRange;
 }
 
 export interface ConfigGroup {

@@ -18,8 +18,8 @@ async function load(path) {
 }
 
 const { CONFIG_VARIABLES } = await load('gateway/dist/index.js');
-const { CloseCodes, HERALD_CLOSE_CODE_RANGE, HERALD_RECONNECT_RANGE } = await load('protocol/dist/esm/index.js');
-const sources = { CONFIG_VARIABLES, CloseCodes, HERALD_CLOSE_CODE_RANGE, HERALD_RECONNECT_RANGE };
+const { CloseCodes, HERALD_CLOSE_CODE_RANGE, HERALD_NEW_TOKEN_RANGE, HERALD_RECONNECT_RANGE } = await load('protocol/dist/esm/index.js');
+const sources = { CONFIG_VARIABLES, CloseCodes, HERALD_CLOSE_CODE_RANGE, HERALD_NEW_TOKEN_RANGE, HERALD_RECONNECT_RANGE };
 
 for (const file of GENERATED_FILES) {
   const url = new URL(file, root);

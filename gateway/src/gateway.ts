@@ -11,10 +11,10 @@ import { positionRefreshInterval } from './hub/position-keeper.js';
 import { GatewayMetrics } from './metrics.js';
 import { startAdminServer } from './transport/admin.js';
 import { registerHttpRoutes } from './transport/routes.js';
-import { endSocket, type SocketData } from './transport/session.js';
+import { endSocket, type SessionData } from './transport/session.js';
 import { SocketRegistry } from './transport/socket-registry.js';
 import { loadNativeUws } from './transport/uws.js';
-import { createWebSocketBehavior } from './transport/websocket.js';
+import { createWebSocketBehavior, type SocketData } from './transport/websocket.js';
 import { listenExclusive } from './transport/listen.js';
 
 /** The demo page asks for a new token on every connection: a short one will do. */
@@ -55,7 +55,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const broker = options.broker ?? createBroker(config, logger);
 
   const metrics = new GatewayMetrics(config.nodeId, config.maxConnections);
-  const sockets = new SocketRegistry<SocketData>(endSocket);
+  const sockets = new SocketRegistry<SessionData>(endSocket);
   const hub = new Hub(broker, {
     nodeId: config.nodeId,
     logger,

@@ -39,7 +39,7 @@ export class GatewayMetrics {
   readonly connectionsOpened = this.counter('herald_connections_opened_total', 'WebSocket connections opened.');
   // Any code: clients choose theirs too.
   readonly connectionsClosed = this.counterBy('herald_connections_closed_total', 'WebSocket connections closed, by close code.', 'code', [...COUNTED_CLOSE_CODES.map(String), OTHER_CLOSE]);
-  readonly authFailures = this.counterBy('herald_auth_failures_total', 'WebSocket upgrades refused for their token, by reason.', 'reason', AUTH_FAILURE_REASONS);
+  readonly authFailures = this.counterBy('herald_auth_failures_total', 'WebSocket upgrades whose token was refused, by reason (closed with 4401 or 4001 right after the upgrade; key_unavailable: answered 503).', 'reason', AUTH_FAILURE_REASONS);
   readonly upgradesRefused = this.counterBy('herald_upgrades_refused_total', 'WebSocket upgrades refused by the node rather than for their token, by reason.', 'reason', UPGRADE_REFUSAL_REASONS);
   readonly brokerMessages = this.counterBy('herald_broker_messages_total', 'Messages received from the broker, by kind.', 'kind', BROKER_MESSAGE_KINDS);
   readonly eventsDelivered = this.counter('herald_events_delivered_total', 'Event sends to sockets that were accepted.');

@@ -75,8 +75,10 @@ export {
 export {
   CloseCodes,
   HERALD_CLOSE_CODE_RANGE,
+  HERALD_NEW_TOKEN_RANGE,
   HERALD_RECONNECT_RANGE,
   describeCloseCode,
+  needsNewToken,
   shouldReconnect,
   type CloseCode,
   type CloseCodeName,

@@ -1,21 +1,20 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { TestClient, UpgradeRefused } from '../support/clients.js';
+import { CloseCodes } from '@herald/protocol';
+import { TestClient, UpgradeRefused, type CloseInfo } from '../support/clients.js';
 import { startTestGateway, type TestGateway } from '../support/in-process-gateway.js';
+import { freePort } from '../support/ports.js';
 import { signTestToken, unsecuredToken } from '../support/tokens.js';
 
 const ISSUER = 'https://auth.example.com/';
 const AUDIENCE = 'herald';
+const UNAUTHORIZED = CloseCodes.UNAUTHORIZED.code;
 
-async function refusal(url: string, token: string | undefined): Promise<UpgradeRefused> {
-  const outcome = await TestClient.open(url, token === undefined ? {} : { token }).then(
-    (client) => {
-      client.terminate();
-      return undefined;
-    },
-    (error: unknown) => error,
-  );
-  if (!(outcome instanceof UpgradeRefused)) throw new Error(`expected the upgrade to be refused, got ${String(outcome)}`);
-  return outcome;
+/** How the gateway closed a socket opened with `token`; fails if any frame came first. */
+async function closeOf(url: string, token: string | undefined): Promise<CloseInfo> {
+  const client = await TestClient.open(url, token === undefined ? {} : { token });
+  const closed = await client.waitForClose();
+  expect(client.frames).toEqual([]);
+  return closed;
 }
 
 describe('websocket authentication over real upgrade requests (HS256)', () => {
@@ -37,26 +36,39 @@ describe('websocket authentication over real upgrade requests (HS256)', () => {
   });
 
   it.each([
-    ['no token', async () => undefined, 401, 'missing_token'],
-    ['an expired token', () => signTestToken({ ...valid, expiresIn: -5 }), 401, 'expired'],
-    ['a token signed with another key', () => signTestToken({ ...valid, secret: 'z'.repeat(40) }), 401, 'invalid_signature'],
-    ['a token from another issuer', () => signTestToken({ ...valid, issuer: 'https://other/' }), 401, 'wrong_issuer'],
-    ['a token for another audience', () => signTestToken({ ...valid, audience: 'billing' }), 401, 'wrong_audience'],
-    ['a token without exp', () => signTestToken({ ...valid, expiresIn: null }), 401, 'missing_exp'],
-    ['an unsecured token (alg none)', async () => unsecuredToken(), 401, 'algorithm_not_allowed'],
-    ['a token without sub', () => signTestToken({ ...valid, sub: undefined }), 403, 'missing_sub'],
-    ['a token whose sub is not a valid user id', () => signTestToken({ ...valid, sub: 'x'.repeat(200) }), 403, 'invalid_sub'],
-  ])('refuses %s with HTTP %d and never upgrades', async (_label, token, status, code) => {
-    const refused = await refusal(node.wsUrl, await token());
-    expect(refused.status).toBe(status);
-    expect(JSON.parse(refused.body)).toEqual({ error: { code, message: expect.any(String) } });
-    if (status === 401) expect(refused.headers['www-authenticate']).toBe('Bearer');
+    ['no token', UNAUTHORIZED, 'missing_token', async () => undefined],
+    ['an expired token', CloseCodes.TOKEN_EXPIRED.code, 'expired', () => signTestToken({ ...valid, expiresIn: -5 })],
+    ['a token signed with another key', UNAUTHORIZED, 'invalid_signature', () => signTestToken({ ...valid, secret: 'z'.repeat(40) })],
+    ['a token from another issuer', UNAUTHORIZED, 'wrong_issuer', () => signTestToken({ ...valid, issuer: 'https://other/' })],
+    ['a token for another audience', UNAUTHORIZED, 'wrong_audience', () => signTestToken({ ...valid, audience: 'billing' })],
+    ['a token without exp', UNAUTHORIZED, 'missing_exp', () => signTestToken({ ...valid, expiresIn: null })],
+    ['an unsecured token (alg none)', UNAUTHORIZED, 'algorithm_not_allowed', async () => unsecuredToken()],
+    ['a token without sub', UNAUTHORIZED, 'missing_sub', () => signTestToken({ ...valid, sub: undefined })],
+    ['a token whose sub is not a valid user id', UNAUTHORIZED, 'invalid_sub', () => signTestToken({ ...valid, sub: 'x'.repeat(200) })],
+    ['a token too long to verify', UNAUTHORIZED, 'malformed_token', async () => 'a'.repeat(9000)],
+  ])('closes the socket of %s with %d and the reason %s, before any frame', async (_label, code, reason, token) => {
+    expect(await closeOf(node.wsUrl, await token())).toEqual({ code, reason });
   });
 
-  it('never echoes the token in a refusal', async () => {
+  it('never puts the token in the close reason', async () => {
     const token = await signTestToken({ ...valid, expiresIn: -5 });
-    const refused = await refusal(node.wsUrl, token);
-    expect(refused.body).not.toContain(token.split('.')[1]);
+    const closed = await closeOf(node.wsUrl, token);
+    for (const part of token.split('.')) expect(closed.reason).not.toContain(part);
+  });
+});
+
+describe('the node limits apply before a token is read', () => {
+  it('refuses a bad-token upgrade with 503 when the node is full, rather than accepting and closing it', async () => {
+    const node = await startTestGateway({ MAX_CONNECTIONS: '1' });
+    try {
+      const client = await TestClient.connect(node.wsUrl, { token: await signTestToken({ sub: 'first' }) });
+      const refused = await TestClient.open(node.wsUrl, { token: 'garbage' }).catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(UpgradeRefused);
+      expect((refused as UpgradeRefused).status).toBe(503);
+      client.terminate();
+    } finally {
+      await node.stop();
+    }
   });
 });
 
@@ -81,8 +93,23 @@ describe('websocket authentication with a public key (RS256)', () => {
 
   it('refuses an HS256 token that uses the public key as its secret (algorithm confusion)', async () => {
     const forged = await signTestToken({ key: { key: new TextEncoder().encode(pem), alg: 'HS256' } });
-    const refused = await refusal(node.wsUrl, forged);
-    expect(refused.status).toBe(401);
-    expect(JSON.parse(refused.body).error.code).toBe('algorithm_not_allowed');
+    expect(await closeOf(node.wsUrl, forged)).toEqual({ code: UNAUTHORIZED, reason: 'algorithm_not_allowed' });
+  });
+});
+
+describe('websocket authentication when the signing keys cannot be fetched', () => {
+  it("answers 503 with Retry-After, the node's fault to retry, rather than closing the socket as unauthorized", async () => {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const node = await startTestGateway({ JWT_SECRET: '', JWT_JWKS_URL: `http://127.0.0.1:${await freePort()}/jwks.json` });
+    try {
+      const token = await signTestToken({ sub: 'jwks-user', key: { key: privateKey, alg: 'RS256' } });
+      const refused = await TestClient.open(node.wsUrl, { token }).catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(UpgradeRefused);
+      expect((refused as UpgradeRefused).status).toBe(503);
+      expect((refused as UpgradeRefused).headers['retry-after']).toBe('5');
+      expect(JSON.parse((refused as UpgradeRefused).body)).toMatchObject({ error: { code: 'key_unavailable' } });
+    } finally {
+      await node.stop();
+    }
   });
 });

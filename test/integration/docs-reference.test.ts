@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
-import { CloseCodes, HERALD_CLOSE_CODE_RANGE, HERALD_RECONNECT_RANGE } from '@herald/protocol';
+import { CloseCodes, HERALD_CLOSE_CODE_RANGE, HERALD_NEW_TOKEN_RANGE, HERALD_RECONNECT_RANGE } from '@herald/protocol';
 import { CONFIG_VARIABLES } from '@herald/gateway';
 import { GENERATED_FILES, regenerate } from '../../scripts/docs-reference.mjs';
 import { REPO_ROOT } from '../support/paths.js';
@@ -85,7 +85,7 @@ function anchorsOf(text: string): Set<string> {
 }
 
 describe('the reference pages in docs/', () => {
-  const sources = { CONFIG_VARIABLES, CloseCodes, HERALD_CLOSE_CODE_RANGE, HERALD_RECONNECT_RANGE };
+  const sources = { CONFIG_VARIABLES, CloseCodes, HERALD_CLOSE_CODE_RANGE, HERALD_NEW_TOKEN_RANGE, HERALD_RECONNECT_RANGE };
 
   it.each(GENERATED_FILES)('%s: every generated section is up to date', (file) => {
     const text = read(file);

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { CloseCodes } from '@herald/protocol';
-import { CONFIG_VARIABLES } from '@herald/gateway';
+import { AUTH_FAILURE_REASONS, CONFIG_VARIABLES } from '@herald/gateway';
 import { REPO_ROOT } from '../support/paths.js';
 
 const readme = readFileSync(`${REPO_ROOT}/README.md`, 'utf8');
@@ -44,5 +44,10 @@ describe('README', () => {
     for (const entry of Object.values(CloseCodes)) {
       expect(table).toContain(`| ${entry.code} | \`${entry.name}\` | ${entry.reconnect ? 'yes' : 'no'} |`);
     }
+  });
+
+  it('names every reason a refused token can be given', () => {
+    const section = readme.slice(readme.indexOf('### Connecting'), readme.indexOf('### Frames'));
+    for (const reason of AUTH_FAILURE_REASONS) expect({ reason, listed: section.includes(`\`${reason}\``) }).toEqual({ reason, listed: true });
   });
 });

@@ -103,16 +103,21 @@ export function runGatewayToExit(env: Record<string, string>, timeoutMs = 10_000
   });
 }
 
+/** The error lines a gateway logged (pino levels 50 and 60). */
+export function loggedErrors(node: GatewayProcess): string[] {
+  return node
+    .output()
+    .split('\n')
+    .filter((line) => /"level":(50|60)\b/.test(line));
+}
+
 /**
- * Prints the error lines the gateways logged (pino levels 50 and 60), for tests in which no
- * error is expected: a failure then shows what the gateway saw.
+ * Prints the error lines the gateways logged, for tests in which no error is expected: a failure
+ * then shows what the gateway saw.
  */
 export function printGatewayErrors(nodes: readonly GatewayProcess[]): void {
   for (const node of nodes) {
-    const errors = node
-      .output()
-      .split('\n')
-      .filter((line) => /"level":(50|60)\b/.test(line));
+    const errors = loggedErrors(node);
     if (errors.length > 0) console.error(`gateway ${node.nodeId} logged errors:\n${errors.slice(-20).join('\n')}`);
   }
 }

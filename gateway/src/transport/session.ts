@@ -41,11 +41,11 @@ function drainsOf(session: Session): DrainSignal {
   return (session.drains ??= new DrainSignal());
 }
 
-export interface SocketData {
+export interface SessionData {
   readonly session: Session;
 }
 
-export type HeraldSocket = WebSocket<SocketData>;
+export type HeraldSocket = WebSocket<SessionData>;
 
 // uWS's send statuses.
 const SEND_BACKPRESSURE = 0;
@@ -154,6 +154,6 @@ export function sendControl(ws: HeraldSocket, frame: ServerControlFrame): void {
 
 /** Closes a socket whose token expired (4001); the node's ExpiryQueue calls it. */
 export function closeExpired(session: Session): void {
-  if (session.socket) endSocket(session.socket, CloseCodes.TOKEN_EXPIRED.code, 'token expired');
+  if (session.socket) endSocket(session.socket, CloseCodes.TOKEN_EXPIRED.code, 'expired');
 }
 

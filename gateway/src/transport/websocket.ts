@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { HttpRequest, HttpResponse, WebSocketBehavior, us_socket_context_t } from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse, WebSocket, WebSocketBehavior, us_socket_context_t } from 'uWebSockets.js';
 import { CloseCodes, encodeControlFrame, errorFrame, isEventId, parseClientFrame, welcomeFrame } from '@herald/protocol';
 import { AuthError, type TokenVerifier } from '../auth/verifier.js';
 import { readUpgradeCredentials } from '../auth/credentials.js';
@@ -17,8 +17,9 @@ import {
   sendControl,
   Session,
   type HeraldSocket,
-  type SocketData,
+  type SessionData,
 } from './session.js';
+import { RefusedSocket, authCloseOf, type AuthClose, type RefusedData } from './refused-socket.js';
 import { ExpiryQueue } from './expiry-queue.js';
 import type { SocketRegistry } from './socket-registry.js';
 import type { UwsModule } from './uws.js';
@@ -42,11 +43,32 @@ export interface WebSocketDependencies {
   readonly verifier: TokenVerifier;
   readonly hub: Hub;
   readonly broker: Broker;
-  readonly sockets: SocketRegistry<SocketData>;
+  readonly sockets: SocketRegistry<SessionData>;
   readonly logger: Logger;
   readonly metrics: GatewayMetrics;
   /** False once the node stops taking sockets (shutting down). */
   readonly accepting: () => boolean;
+}
+
+/** What uWS keeps on a socket: a session, or the refusal of a socket accepted only to be closed. */
+export type SocketData = SessionData | RefusedData;
+
+function isSessionSocket(ws: WebSocket<SocketData>): ws is HeraldSocket {
+  return 'session' in ws.getUserData();
+}
+
+/** The refusal a socket carries; call only when isSessionSocket() is false. */
+function refusalOf(ws: WebSocket<SocketData>): RefusedSocket {
+  return (ws.getUserData() as RefusedData).refused;
+}
+
+/** What the upgrade handler read from the request (valid only synchronously, so copied). */
+interface UpgradeRequest {
+  readonly key: string;
+  readonly extensions: string;
+  readonly token: string;
+  readonly protocol: string;
+  readonly since: string | undefined;
 }
 
 const PONG = encodeControlFrame({ type: 'herald.pong' });
@@ -62,15 +84,6 @@ const HARD_FRAME_CAP_FACTOR = 4;
 
 function unavailable(message: string): JsonResponse {
   return { status: 503, body: errorBody('unavailable', message), headers: { 'retry-after': '1' } };
-}
-
-function refusal(error: unknown): JsonResponse {
-  if (error instanceof AuthError) {
-    const headers: Record<string, string> = error.status === 401 ? { 'www-authenticate': 'Bearer' } : {};
-    if (error.status === 503) headers['retry-after'] = '5';
-    return { status: error.status, body: errorBody(error.reason, error.message), headers };
-  }
-  return unavailable('this node cannot subscribe to the user right now; retry');
 }
 
 export function createWebSocketBehavior(
@@ -156,10 +169,56 @@ export function createWebSocketBehavior(
     void hub.resume(member, since);
   }
 
+  /**
+   * Accepts the upgrade only to close the socket at once with why its token was refused (decision
+   * 0026). The node's limits were applied before the token was read; the socket never joins the
+   * hub and is never sent a frame.
+   */
+  function upgradeToClose(
+    res: HttpResponse,
+    context: us_socket_context_t,
+    request: UpgradeRequest,
+    close: AuthClose,
+  ): void {
+    const refused = new RefusedSocket(close);
+    try {
+      res.cork(() => {
+        res.upgrade<SocketData>({ refused }, request.key, request.protocol, request.extensions, context);
+      });
+    } catch (error) {
+      logger.warn({ err: error }, 'accepting a socket to close it failed');
+      return;
+    }
+    refused.upgraded();
+  }
+
+  /** Answers an upgrade that did not become a session: a refused token closes the socket, anything else is a 503. */
+  function answerFailure(
+    res: HttpResponse,
+    guard: ResponseGuard,
+    context: us_socket_context_t,
+    request: UpgradeRequest,
+    error: unknown,
+  ): void {
+    if (!(error instanceof AuthError)) {
+      logger.warn({ err: error }, 'websocket upgrade failed');
+      respondLater(res, guard, unavailable('this node cannot subscribe to the user right now; retry'));
+      return;
+    }
+    metrics.authFailures.labels(error.reason).inc();
+    logger.debug({ reason: error.reason }, 'token refused');
+    const close = authCloseOf(error);
+    if (close === undefined) {
+      respondLater(res, guard, { status: 503, body: errorBody(error.reason, error.message), headers: { 'retry-after': '5' } });
+    } else if (!guard.aborted) {
+      upgradeToClose(res, context, request, close);
+    }
+  }
+
   async function authorizeAndUpgrade(
     res: HttpResponse,
     context: us_socket_context_t,
-    request: { key: string; extensions: string; token: string; protocol: string; since: string | undefined },
+    request: UpgradeRequest,
   ): Promise<void> {
     const guard = guardResponse(res);
     try {
@@ -194,13 +253,7 @@ export function createWebSocketBehavior(
       // The open handler ran inside the cork and left the welcome to us (see welcome()).
       if (session.socket) welcomeOrResync(session.socket, session);
     } catch (error) {
-      if (error instanceof AuthError) {
-        metrics.authFailures.labels(error.reason).inc();
-        logger.debug({ reason: error.reason }, 'websocket upgrade refused');
-      } else {
-        logger.warn({ err: error }, 'websocket upgrade failed');
-      }
-      respondLater(res, guard, refusal(error));
+      answerFailure(res, guard, context, request, error);
     } finally {
       upgradesInFlight -= 1;
     }
@@ -224,7 +277,7 @@ export function createWebSocketBehavior(
         queryToken: req.getQuery('token') ?? '',
       });
       const since = req.getQuery('since');
-      const request = {
+      const request: UpgradeRequest = {
         key: req.getHeader('sec-websocket-key'),
         extensions: req.getHeader('sec-websocket-extensions'),
         token: credentials.token,
@@ -261,7 +314,11 @@ export function createWebSocketBehavior(
       void authorizeAndUpgrade(res, context, request);
     },
 
-    open(ws: HeraldSocket) {
+    open(ws: WebSocket<SocketData>) {
+      if (!isSessionSocket(ws)) {
+        refusalOf(ws).opened(ws);
+        return;
+      }
       const { session } = ws.getUserData();
       session.socketOpened(ws);
       sockets.add(ws);
@@ -270,7 +327,9 @@ export function createWebSocketBehavior(
       if (!session.upgrading) welcomeOrResync(ws, session);
     },
 
-    message(ws: HeraldSocket, message: ArrayBuffer, isBinary: boolean) {
+    message(ws: WebSocket<SocketData>, message: ArrayBuffer, isBinary: boolean) {
+      // A refused socket is closing: whatever its client sends is ignored.
+      if (!isSessionSocket(ws)) return;
       const { session } = ws.getUserData();
       const now = Date.now();
       const inbound = (session.inbound ??= new TokenBucket(settings.maxInboundMessagesPerSecond, 2 * settings.maxInboundMessagesPerSecond, now));
@@ -302,11 +361,15 @@ export function createWebSocketBehavior(
       }
     },
 
-    drain(ws: HeraldSocket) {
-      ws.getUserData().session.drains?.notify();
+    drain(ws: WebSocket<SocketData>) {
+      if (isSessionSocket(ws)) ws.getUserData().session.drains?.notify();
     },
 
-    close(ws: HeraldSocket, code: number) {
+    close(ws: WebSocket<SocketData>, code: number) {
+      if (!isSessionSocket(ws)) {
+        refusalOf(ws).closed();
+        return;
+      }
       const { session } = ws.getUserData();
       session.socketClosed();
       expiries.remove(session);
