@@ -10,6 +10,7 @@ import {
   type ResumedFrame,
   type WelcomeFrame,
 } from '@herald/protocol';
+import { AuthFailures, DEFAULT_MAX_AUTH_FAILURES } from './auth-failures.js';
 import { reconnectDelay, type BackoffOptions } from './backoff.js';
 import { Emitter } from './emitter.js';
 import { EventQueue } from './event-queue.js';
@@ -34,7 +35,21 @@ function ignoreError(): void {
 
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
 
-export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+/** The client's states, in the order the README lists them. */
+export const CONNECTION_STATES = ['connecting', 'open', 'reconnecting', 'unauthorized', 'closed'] as const;
+
+/**
+ * Where the client is; every change is emitted as `state`:
+ * - `connecting`: first, once, in a microtask after connect() returns: the first attempt is under way;
+ * - `open`: a `herald.welcome` arrived: events flow;
+ * - `reconnecting`: an attempt failed or the connection was lost: trying again, with backoff, until
+ *   the next welcome;
+ * - `unauthorized` (final): the gateway refused the token `maxAuthFailures` times in a row, or once
+ *   with a static `token`; the `unauthorized` event carries the last close;
+ * - `closed` (final): close() was called (before the first attempt: the only state emitted), or the
+ *   gateway closed with a code that forbids reconnecting.
+ */
+export type ConnectionState = (typeof CONNECTION_STATES)[number];
 
 export interface ConnectOptions {
   /** The gateway's WebSocket URL (`wss://…/ws`), or a function choosing one per attempt. */
@@ -49,6 +64,12 @@ export interface ConnectOptions {
   readonly reconnect?: BackoffOptions;
   /** Send `herald.ping` this often and reconnect when nothing arrives for twice as long. 0: off. Default 20 000 ms. */
   readonly pingIntervalMs?: number;
+  /**
+   * Stop, in state `unauthorized`, after this many closes in a row (no welcome in between) that
+   * refused the token (4001 `token_expired`, 4401 `unauthorized`), each followed by a new
+   * `getToken`. Default 3. Without `getToken` the first such close stops the client.
+   */
+  readonly maxAuthFailures?: number;
 }
 
 export interface CloseInfo {
@@ -67,6 +88,8 @@ export interface ClientEvents extends Record<string, unknown> {
   state: ConnectionState;
   /** A socket closed (the client may reconnect). */
   close: CloseInfo;
+  /** The client stopped because the gateway kept refusing the token: the last such close. */
+  unauthorized: CloseInfo;
   /** A `herald.error` from the gateway, or a problem getting a token. */
   error: ErrorFrame | Error;
 }
@@ -90,7 +113,7 @@ export interface HeraldClient {
   on<K extends keyof ClientEvents>(event: K, listener: (value: ClientEvents[K]) => void): () => void;
   /** Every event from now on, as an async iterator (ends when the client closes). */
   events(): AsyncIterableIterator<EventEnvelope>;
-  /** Closes for good: no more reconnects. */
+  /** Closes for good: no more reconnects. Does nothing once the client stopped (`unauthorized`, `closed`). */
   close(): void;
 }
 
@@ -124,6 +147,7 @@ export function connect(options: ConnectOptions): HeraldClient {
     throw new Error(`since must be an event id like "1700000000000-0" (got ${JSON.stringify(options.since)})`);
   }
   const pingIntervalMs = options.pingIntervalMs ?? 20_000;
+  const authFailures = new AuthFailures(options.maxAuthFailures ?? DEFAULT_MAX_AUTH_FAILURES, options.getToken !== undefined);
 
   const emitter = new Emitter<ClientEvents>();
   const queues = new Set<EventQueue<EventEnvelope>>();
@@ -134,6 +158,7 @@ export function connect(options: ConnectOptions): HeraldClient {
   let streamUser: string | undefined;
   let socket: WebSocketLike | undefined;
   let attempt = 0;
+  /** close() was called, or the client stopped on its own: nothing more happens. */
   let closed = false;
   let reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   let pingTimer: ReturnType<typeof setInterval> | undefined;
@@ -148,14 +173,16 @@ export function connect(options: ConnectOptions): HeraldClient {
     emitter.emit('state', next);
   };
 
-  const finish = () => {
-    setState('closed');
+  const stop = (final: 'closed' | 'unauthorized') => {
+    closed = true;
+    clearTimeout(reconnectTimer);
     clearInterval(pingTimer);
+    setState(final);
     for (const queue of queues) queue.end();
   };
 
   const scheduleReconnect = () => {
-    if (closed) return finish();
+    if (closed) return;
     setState('reconnecting');
     reconnectTimer = setTimeout(() => void open(), reconnectDelay(attempt, options.reconnect));
     attempt += 1;
@@ -213,6 +240,7 @@ export function connect(options: ConnectOptions): HeraldClient {
         }
         streamUser = frame.user_id;
         attempt = 0;
+        authFailures.reset();
         welcomedSince = frame.since;
         // Not seen an event yet: resume from where this socket starts, so nothing is lost in between.
         if (!sequence.startAt(frame.since)) {
@@ -285,7 +313,7 @@ export function connect(options: ConnectOptions): HeraldClient {
       scheduleReconnect();
       return;
     }
-    if (closed) return finish();
+    if (closed) return;
     const subject = tokenSubject(token);
     if (streamUser !== undefined && subject !== undefined && subject !== streamUser) startAfresh(subject);
     const url = withSince(typeof options.url === 'function' ? options.url() : options.url, sequence.position);
@@ -302,18 +330,25 @@ export function connect(options: ConnectOptions): HeraldClient {
     ws.onclose = (event) => {
       if (ws !== socket) return;
       socket = undefined;
-      emitter.emit('close', { code: event.code, reason: event.reason });
-      if (closed || !shouldReconnect(event.code)) return finish();
-      if (event.code === CloseCodes.TOKEN_EXPIRED.code && !options.getToken) {
-        emitter.emit('error', new Error('the token expired and there is no getToken to renew it'));
-        return finish();
+      const info = { code: event.code, reason: event.reason };
+      emitter.emit('close', info);
+      if (!shouldReconnect(event.code)) return stop('closed');
+      if (authFailures.giveUpAfter(event.code)) {
+        stop('unauthorized');
+        emitter.emit('unauthorized', info);
+        return;
       }
       scheduleReconnect();
     };
   }
 
   if (pingIntervalMs > 0) pingTimer = setInterval(checkAlive, pingIntervalMs);
-  void open();
+  // A microtask: listeners added right after connect() returns hear `connecting`.
+  queueMicrotask(() => {
+    if (closed) return;
+    emitter.emit('state', 'connecting');
+    void open();
+  });
 
   return {
     get state() {
@@ -328,21 +363,19 @@ export function connect(options: ConnectOptions): HeraldClient {
     on: (event, listener) => emitter.on(event, listener),
     events() {
       const queue = new EventQueue<EventEnvelope>();
-      if (state === 'closed') queue.end();
+      if (closed) queue.end();
       else queues.add(queue);
       return queue;
     },
     close() {
       if (closed) return;
-      closed = true;
-      clearTimeout(reconnectTimer);
       const ws = socket;
       socket = undefined;
       if (ws) {
         abandon(ws);
         emitter.emit('close', { code: CloseCodes.NORMAL.code, reason: 'closed by the client' });
       }
-      finish();
+      stop('closed');
     },
   };
 }

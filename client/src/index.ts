@@ -1,5 +1,6 @@
 export {
   connect,
+  CONNECTION_STATES,
   type HeraldClient,
   type ConnectOptions,
   type ConnectionState,
@@ -13,6 +14,7 @@ export { reconnectDelay, type BackoffOptions } from './backoff.js';
 export {
   CloseCodes,
   GOLDEN_PATH_EVENT_TYPES,
+  needsNewToken,
   shouldReconnect,
   type EventEnvelope,
   type GapFrame,

@@ -1,4 +1,4 @@
-import { GOLDEN_PATH_EVENT_TYPES } from '@herald/protocol';
+import { CloseCodes, GOLDEN_PATH_EVENT_TYPES } from '@herald/protocol';
 import { createPublisher, type Publisher } from '@herald/publisher-sdk';
 import type { Browser } from 'playwright-core';
 import { launchChromium } from '../support/browser.js';
@@ -15,6 +15,7 @@ interface PageLog {
   readonly gaps: unknown[];
   readonly states: string[];
   readonly closes: number[];
+  readonly unauthorized: { code: number; reason: string }[];
   readonly duplicatesDropped: () => number;
 }
 
@@ -25,7 +26,7 @@ const PAGE = `<!doctype html>
 <script type="module">
   import { connect } from '/client/index.js';
   const params = new URLSearchParams(location.search);
-  const log = { events: [], gaps: [], states: [], closes: [] };
+  const log = { events: [], gaps: [], states: [], closes: [], unauthorized: [] };
   const client = connect({
     url: params.get('ws'),
     getToken: () => params.get('token'),
@@ -35,6 +36,7 @@ const PAGE = `<!doctype html>
   client.on('gap', (gap) => log.gaps.push(gap));
   client.on('state', (state) => log.states.push(state));
   client.on('close', (info) => log.closes.push(info.code));
+  client.on('unauthorized', (info) => log.unauthorized.push({ code: info.code, reason: info.reason }));
   log.duplicatesDropped = () => client.stats.duplicatesDropped;
   window.heraldLog = log;
 </script>`;
@@ -113,7 +115,25 @@ describe('the client SDK in headless Chromium', () => {
     expect(log.events.every((event) => event.user_id === 'browser-user')).toBe(true);
     expect(log.gaps).toEqual([]);
     expect(log.duplicatesDropped).toBe(0);
-    expect(log.states).toEqual(expect.arrayContaining(['open', 'reconnecting']));
+    expect(log.states).toEqual(['connecting', 'open', 'reconnecting', 'open']);
+    await page.close();
+  });
+
+  it('ends in state unauthorized for a token the gateway refuses, and the page reads the close code', async () => {
+    const page = await browser.newPage();
+    const token = await signTestToken({ sub: 'browser-user', secret: 'not-the-gateway-secret-not-the-gateway-secret' });
+    await page.goto(`${site.url}/?ws=${encodeURIComponent(gateway?.wsUrl ?? '')}&token=${encodeURIComponent(token)}`);
+    await page.waitForFunction(whenLog(`window.heraldLog.states.includes('unauthorized')`), undefined, { timeout: 15_000 });
+    await page.waitForTimeout(300); // a reconnect would show up now
+
+    const log = await page.evaluate(() => {
+      const recorded = (globalThis as unknown as { heraldLog: PageLog }).heraldLog;
+      return { states: recorded.states, closes: recorded.closes, unauthorized: recorded.unauthorized, events: recorded.events };
+    });
+    expect(log.states).toEqual(['connecting', 'reconnecting', 'unauthorized']);
+    expect(log.closes).toEqual([CloseCodes.UNAUTHORIZED.code, CloseCodes.UNAUTHORIZED.code, CloseCodes.UNAUTHORIZED.code]);
+    expect(log.unauthorized).toEqual([{ code: CloseCodes.UNAUTHORIZED.code, reason: 'invalid_signature' }]);
+    expect(log.events).toEqual([]);
     await page.close();
   });
 });

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { CONNECTION_STATES } from '@herald/client';
 import { CloseCodes } from '@herald/protocol';
 import { AUTH_FAILURE_REASONS, CONFIG_VARIABLES } from '@herald/gateway';
 import { REPO_ROOT } from '../support/paths.js';
@@ -49,5 +50,12 @@ describe('README', () => {
   it('names every reason a refused token can be given', () => {
     const section = readme.slice(readme.indexOf('### Connecting'), readme.indexOf('### Frames'));
     for (const reason of AUTH_FAILURE_REASONS) expect({ reason, listed: section.includes(`\`${reason}\``) }).toEqual({ reason, listed: true });
+  });
+
+  it("documents the client SDK's states, in order, and no other", () => {
+    const section = readme.slice(readme.indexOf('## Client SDK'), readme.indexOf('## Running several nodes'));
+    const table = section.slice(section.indexOf('| State |'));
+    const documented = [...table.matchAll(/^\| `([a-z]+)` \|/gm)].map((match) => match[1]);
+    expect(documented).toEqual([...CONNECTION_STATES]);
   });
 });
