@@ -58,6 +58,12 @@ describe('per-address upgrade limits behind a proxy (TRUST_PROXY=true)', () => {
     await node.stop();
   });
 
+  it("take the address from the last X-Forwarded-For line, which the proxy appended after any the client sent", async () => {
+    const url = `http://127.0.0.1:${node.gateway.port}/ws`;
+    const statuses = await spoofedUpgrades(url, token, (attempt) => ({ 'x-forwarded-for': [`10.0.0.${attempt}`, '192.0.2.7'] }));
+    expect(statuses).toEqual([101, 429, 429]);
+  });
+
   it('cannot be dodged by a client sending its own X-Forwarded-For through deploy/haproxy/haproxy.cfg', async () => {
     const directory = mkdtempSync(join(tmpdir(), 'herald-haproxy-'));
     let haproxy: WatchedProcess | undefined;

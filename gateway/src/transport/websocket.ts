@@ -62,6 +62,19 @@ function refusalOf(ws: WebSocket<SocketData>): RefusedSocket {
   return (ws.getUserData() as RefusedData).refused;
 }
 
+/**
+ * Every X-Forwarded-For line of the request, joined. A proxy appends its own line after any the
+ * client sent, so the last entry of all is the proxy's: getHeader would return only the first line,
+ * the client's own, which it may fill with any address.
+ */
+function forwardedFor(req: HttpRequest): string {
+  const lines: string[] = [];
+  req.forEach((name, value) => {
+    if (name === 'x-forwarded-for') lines.push(value);
+  });
+  return lines.join(',');
+}
+
 /** What the upgrade handler read from the request (valid only synchronously, so copied). */
 interface UpgradeRequest {
   readonly key: string;
@@ -294,7 +307,7 @@ export function createWebSocketBehavior(
       }
       const address = clientAddress(
         Buffer.from(res.getRemoteAddressAsText()).toString(),
-        req.getHeader('x-forwarded-for'),
+        settings.trustProxy ? forwardedFor(req) : '',
         settings.trustProxy,
       );
       const allowed = upgradeLimiter.take(address);
