@@ -10,7 +10,7 @@ import {
   type ResumedFrame,
   type WelcomeFrame,
 } from '@herald/protocol';
-import { AuthFailures, DEFAULT_MAX_AUTH_FAILURES } from './auth-failures.js';
+import { AuthFailures, DEFAULT_AUTH_RETRY_WINDOW_MS, DEFAULT_MAX_AUTH_FAILURES } from './auth-failures.js';
 import { reconnectDelay, type BackoffOptions } from './backoff.js';
 import { Emitter } from './emitter.js';
 import { EventQueue } from './event-queue.js';
@@ -44,8 +44,9 @@ export const CONNECTION_STATES = ['connecting', 'open', 'reconnecting', 'unautho
  * - `open`: a `herald.welcome` arrived: events flow;
  * - `reconnecting`: an attempt failed or the connection was lost: trying again, with backoff, until
  *   the next welcome;
- * - `unauthorized` (final): the gateway refused the token `maxAuthFailures` times in a row, or once
- *   with a static `token`; the `unauthorized` event carries the last close;
+ * - `unauthorized` (final): the gateway refused the token at the upgrade `maxAuthFailures` times in
+ *   a row over at least `authRetryWindowMs`, or once with a static `token`; the `unauthorized`
+ *   event carries the last close;
  * - `closed` (final): close() was called (before the first attempt: the only state emitted), or the
  *   gateway closed with a code that forbids reconnecting.
  */
@@ -65,11 +66,17 @@ export interface ConnectOptions {
   /** Send `herald.ping` this often and reconnect when nothing arrives for twice as long. 0: off. Default 20 000 ms. */
   readonly pingIntervalMs?: number;
   /**
-   * Stop, in state `unauthorized`, after this many closes in a row (no welcome in between) that
-   * refused the token (4001 `token_expired`, 4401 `unauthorized`), each followed by a new
-   * `getToken`. Default 3. Without `getToken` the first such close stops the client.
+   * Stop, in state `unauthorized`, after this many upgrades in a row (no welcome in between) that
+   * refused the token (4001 `token_expired`, 4401 `unauthorized`, or a token a WebSocket cannot
+   * carry), each followed by a new `getToken`, and only once they span `authRetryWindowMs`.
+   * Default 3. Without `getToken` the first such refusal stops the client.
    */
   readonly maxAuthFailures?: number;
+  /**
+   * Keep trying refused tokens at least this long before stopping: refusals that clear up by
+   * themselves (a clock a few seconds ahead, signing keys being rotated) last seconds. Default 60 000 ms.
+   */
+  readonly authRetryWindowMs?: number;
 }
 
 export interface CloseInfo {
@@ -118,6 +125,8 @@ export interface HeraldClient {
 }
 
 const OPEN = 1;
+/** What a WebSocket subprotocol may hold (RFC 6455: an HTTP token). */
+const SUBPROTOCOL = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const PING = JSON.stringify({ type: 'herald.ping' });
 
 function messageText(data: unknown): string {
@@ -147,7 +156,11 @@ export function connect(options: ConnectOptions): HeraldClient {
     throw new Error(`since must be an event id like "1700000000000-0" (got ${JSON.stringify(options.since)})`);
   }
   const pingIntervalMs = options.pingIntervalMs ?? 20_000;
-  const authFailures = new AuthFailures(options.maxAuthFailures ?? DEFAULT_MAX_AUTH_FAILURES, options.getToken !== undefined);
+  const authFailures = new AuthFailures({
+    limit: options.maxAuthFailures ?? DEFAULT_MAX_AUTH_FAILURES,
+    windowMs: options.authRetryWindowMs ?? DEFAULT_AUTH_RETRY_WINDOW_MS,
+    canRenew: options.getToken !== undefined,
+  });
 
   const emitter = new Emitter<ClientEvents>();
   const queues = new Set<EventQueue<EventEnvelope>>();
@@ -157,6 +170,8 @@ export function connect(options: ConnectOptions): HeraldClient {
   /** The user whose stream `sequence` follows (from the first welcome). */
   let streamUser: string | undefined;
   let socket: WebSocketLike | undefined;
+  /** The socket that got a welcome: its token was accepted. */
+  let welcomedSocket: WebSocketLike | undefined;
   let attempt = 0;
   /** close() was called, or the client stopped on its own: nothing more happens. */
   let closed = false;
@@ -239,6 +254,7 @@ export function connect(options: ConnectOptions): HeraldClient {
           return;
         }
         streamUser = frame.user_id;
+        welcomedSocket = ws;
         attempt = 0;
         authFailures.reset();
         welcomedSince = frame.since;
@@ -316,8 +332,21 @@ export function connect(options: ConnectOptions): HeraldClient {
     if (closed) return;
     const subject = tokenSubject(token);
     if (streamUser !== undefined && subject !== undefined && subject !== streamUser) startAfresh(subject);
-    const url = withSince(typeof options.url === 'function' ? options.url() : options.url, sequence.position);
-    const ws = new Socket(url, [`bearer.${token}`]);
+    const protocol = `bearer.${token}`;
+    if (!SUBPROTOCOL.test(protocol)) {
+      // Never sent: a WebSocket constructor would throw at a space or a non-ASCII character.
+      emitter.emit('error', new Error('getToken returned a string that is not a token (it has characters a JWT never has)'));
+      afterClose({ code: CloseCodes.UNAUTHORIZED.code, reason: 'malformed_token' }, false);
+      return;
+    }
+    let ws: WebSocketLike;
+    try {
+      ws = new Socket(withSince(typeof options.url === 'function' ? options.url() : options.url, sequence.position), [protocol]);
+    } catch (error) {
+      emitter.emit('error', error instanceof Error ? error : new Error(String(error)));
+      scheduleReconnect();
+      return;
+    }
     socket = ws;
     connections += 1;
     lastHeard = Date.now();
@@ -332,14 +361,19 @@ export function connect(options: ConnectOptions): HeraldClient {
       socket = undefined;
       const info = { code: event.code, reason: event.reason };
       emitter.emit('close', info);
-      if (!shouldReconnect(event.code)) return stop('closed');
-      if (authFailures.giveUpAfter(event.code)) {
-        stop('unauthorized');
-        emitter.emit('unauthorized', info);
-        return;
-      }
-      scheduleReconnect();
+      afterClose(info, welcomedSocket === ws);
     };
+  }
+
+  /** What follows a closed socket (or a token that could not be sent): a reconnect, or a final state. */
+  function afterClose(info: CloseInfo, welcomed: boolean): void {
+    if (!shouldReconnect(info.code)) return stop('closed');
+    if (!welcomed && authFailures.giveUpAfter(info.code)) {
+      stop('unauthorized');
+      emitter.emit('unauthorized', info);
+      return;
+    }
+    scheduleReconnect();
   }
 
   if (pingIntervalMs > 0) pingTimer = setInterval(checkAlive, pingIntervalMs);

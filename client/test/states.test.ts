@@ -6,7 +6,8 @@ import { TestClient } from '../../test/support/clients.js';
 import { startTestGateway, type TestGateway } from '../../test/support/in-process-gateway.js';
 import { freePort } from '../../test/support/ports.js';
 import { RestartableNode } from '../../test/support/restartable-node.js';
-import { signTestToken } from '../../test/support/tokens.js';
+import { SignJWT } from 'jose';
+import { TEST_JWT_SECRET, signTestToken } from '../../test/support/tokens.js';
 import { delay, waitUntil } from '../../test/support/wait.js';
 
 const NodeWebSocket = WebSocket as unknown as WebSocketConstructor;
@@ -28,7 +29,8 @@ describe('client states, exactly as documented', () => {
   const stoppables: { stop(): Promise<void> }[] = [];
 
   function watch(options: Omit<ConnectOptions, 'WebSocket'>): Watched {
-    const client = connect({ WebSocket: NodeWebSocket, reconnect: { initialDelayMs: 20, maxDelayMs: 100 }, ...options });
+    // No retry window unless a test asks for one: refusals stop the client as soon as they count enough.
+    const client = connect({ WebSocket: NodeWebSocket, reconnect: { initialDelayMs: 20, maxDelayMs: 100 }, authRetryWindowMs: 0, ...options });
     clients.push(client);
     const watched: Watched = { client, states: [], closes: [], unauthorized: [] };
     client.on('state', (state) => watched.states.push(state));
@@ -178,6 +180,43 @@ describe('client states, exactly as documented', () => {
     expect(states).toEqual(['connecting', 'reconnecting', 'open', 'reconnecting', 'open']);
     expect(closes).toEqual([4401, 4401, CloseCodes.TOKEN_EXPIRED.code, 4401]);
     expect(unauthorized).toEqual([]);
+  });
+
+  it('keeps trying refused tokens for authRetryWindowMs: a token not valid yet (a clock ahead of the gateway\'s) gets through', async () => {
+    const node = await gateway();
+    const notBefore = Math.floor(Date.now() / 1000) + 2;
+    const early = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('early').setNotBefore(notBefore).setExpirationTime(notBefore + 600)
+      .sign(new TextEncoder().encode(TEST_JWT_SECRET));
+    const { client, states, closes, unauthorized } = watch({ url: node.wsUrl, getToken: async () => early, authRetryWindowMs: 10_000 });
+    await waitUntil('open', () => client.state === 'open', 8000);
+    expect(closes.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(closes)).toEqual(new Set([CloseCodes.UNAUTHORIZED.code]));
+    expect(states).toEqual(['connecting', 'reconnecting', 'open']);
+    expect(unauthorized).toEqual([]);
+  });
+
+  it('a token that expires on an open socket is renewed, never counted as a refusal', async () => {
+    const node = await gateway();
+    const tokens = tokenSource([() => signTestToken({ sub: 'renewed', expiresIn: 2 }), () => signTestToken({ sub: 'renewed' })]);
+    const { client, states, closes, unauthorized } = watch({ url: node.wsUrl, getToken: tokens.getToken, maxAuthFailures: 1 });
+    await waitUntil('open with the second token', () => client.state === 'open' && tokens.calls === 2, 8000);
+    expect(states).toEqual(['connecting', 'open', 'reconnecting', 'open']);
+    expect(closes).toEqual([CloseCodes.TOKEN_EXPIRED.code]);
+    expect(unauthorized).toEqual([]);
+  });
+
+  it('a getToken answer a WebSocket cannot carry is a refusal, never a crash', async () => {
+    const node = await gateway();
+    const good = await signTestToken({ sub: 'spaced' });
+    const tokens = tokenSource([async () => `Bearer ${good}`]);
+    const { client, states, unauthorized } = watch({ url: node.wsUrl, getToken: tokens.getToken });
+    const errors: string[] = [];
+    client.on('error', (error) => errors.push(error.message));
+    await waitUntil('unauthorized', () => client.state === 'unauthorized');
+    expect(states).toEqual(['connecting', 'reconnecting', 'unauthorized']);
+    expect(unauthorized).toEqual([{ code: CloseCodes.UNAUTHORIZED.code, reason: 'malformed_token' }]);
+    expect({ calls: tokens.calls, connections: client.stats.connections }).toEqual({ calls: 3, connections: 0 });
+    expect(errors[0]).toMatch(/not a token/);
   });
 
   it('refuses a maxAuthFailures that is not a positive integer', () => {

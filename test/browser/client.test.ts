@@ -31,6 +31,7 @@ const PAGE = `<!doctype html>
     url: params.get('ws'),
     getToken: () => params.get('token'),
     reconnect: { initialDelayMs: 50, maxDelayMs: 300 },
+    authRetryWindowMs: 0,
   });
   client.on('event', (event) => log.events.push({ id: event.id, type: event.type, user_id: event.user_id }));
   client.on('gap', (gap) => log.gaps.push(gap));
