@@ -20,11 +20,17 @@ import { tokenSubject } from './token-subject.js';
 /** The part of the WebSocket API the client uses: the browser's, or `ws` in Node. */
 export interface WebSocketLike {
   readonly readyState: number;
+  /** Sends a text frame. */
   send(data: string): void;
+  /** Starts the closing handshake. */
   close(code?: number, reason?: string): void;
+  /** The connection opened. */
   onopen: ((event: unknown) => void) | null;
+  /** A frame arrived. */
   onmessage: ((event: { data: unknown }) => void) | null;
+  /** The connection closed, with the peer's code and reason (1006 without a close frame). */
   onclose: ((event: { code: number; reason: string }) => void) | null;
+  /** The connection failed; a close follows. */
   onerror: ((event: unknown) => void) | null;
 }
 
@@ -33,6 +39,7 @@ function ignoreError(): void {
   // nothing to do: the client no longer uses the socket
 }
 
+/** A WebSocket class: the browser's `WebSocket`, or the `ws` package's in Node 20. */
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
 
 /** The client's states, in the order the README lists them. */
@@ -52,11 +59,13 @@ export const CONNECTION_STATES = ['connecting', 'open', 'reconnecting', 'unautho
  */
 export type ConnectionState = (typeof CONNECTION_STATES)[number];
 
+/** Where and how the client connects. Give `token` or `getToken`. */
 export interface ConnectOptions {
   /** The gateway's WebSocket URL (`wss://…/ws`), or a function choosing one per attempt. */
   readonly url: string | (() => string);
   /** A JWT; or give `getToken`, asked before every connection attempt (so expired tokens are renewed). */
   readonly token?: string;
+  /** Returns a JWT; asked before every connection attempt, so tokens are renewed (recommended over `token`). */
   readonly getToken?: () => string | Promise<string>;
   /** Resume after this event id on the first connection (later ones resume after the last event seen). */
   readonly since?: string;
@@ -79,11 +88,13 @@ export interface ConnectOptions {
   readonly authRetryWindowMs?: number;
 }
 
+/** Why a socket closed. */
 export interface CloseInfo {
   readonly code: number;
   readonly reason: string;
 }
 
+/** What the client emits, by event name (see HeraldClient.on). */
 export interface ClientEvents extends Record<string, unknown> {
   /** An event, exactly once and in order. */
   event: EventEnvelope;
@@ -101,6 +112,7 @@ export interface ClientEvents extends Record<string, unknown> {
   error: ErrorFrame | Error;
 }
 
+/** Counters of the client's life so far. */
 export interface ClientStats {
   readonly connections: number;
   /** Events dropped because they were not newer than the last one seen; a healthy gateway never causes any. */
@@ -112,11 +124,13 @@ export interface ClientStats {
   readonly holesDetected: number;
 }
 
+/** A connection to Herald that stays up: what connect() returns. */
 export interface HeraldClient {
   readonly state: ConnectionState;
   /** The newest event received (or the position of the first welcome); the next connection resumes after it. */
   readonly lastEventId: string | undefined;
   readonly stats: ClientStats;
+  /** Listens to one of ClientEvents; returns a function that stops listening. */
   on<K extends keyof ClientEvents>(event: K, listener: (value: ClientEvents[K]) => void): () => void;
   /** Every event from now on, as an async iterator (ends when the client closes). */
   events(): AsyncIterableIterator<EventEnvelope>;

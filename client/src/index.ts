@@ -1,3 +1,9 @@
+/**
+ * Receive a user's Herald events in a browser or in Node, exactly once and in order across reconnects: `connect`.
+ *
+ * @packageDocumentation
+ * @module @herald/client
+ */
 export {
   connect,
   CONNECTION_STATES,

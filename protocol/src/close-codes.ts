@@ -15,6 +15,7 @@ export interface CloseCode {
   readonly description: string;
 }
 
+/** Every close code Herald uses, by name: what it means and what a client should do after it. */
 export const CloseCodes = {
   NORMAL: {
     code: 1000,
@@ -88,9 +89,12 @@ export const CloseCodes = {
   },
 } as const satisfies Record<string, CloseCode>;
 
+/** The name of a close code in CloseCodes, e.g. `TOKEN_EXPIRED`. */
 export type CloseCodeName = keyof typeof CloseCodes;
 
+/** The close codes that are Herald's own. */
 export const HERALD_CLOSE_CODE_RANGE = { min: 4000, max: 4999 } as const;
+/** Herald's close codes after which a client reconnects (and resumes). */
 export const HERALD_RECONNECT_RANGE = { min: 4000, max: 4499 } as const;
 /** Codes that refused the client's token: reconnecting helps only with another one. */
 export const HERALD_NEW_TOKEN_RANGE = { min: 4400, max: 4499 } as const;

@@ -45,6 +45,7 @@ export interface ResumedFrame {
 /** Why the gateway answered a client frame with `herald.error`. */
 export type ControlErrorCode = 'invalid_frame' | 'unknown_type' | 'invalid_since' | 'resume_too_late';
 
+/** The gateway could not act on a client frame; the connection stays open. */
 export interface ErrorFrame {
   readonly type: 'herald.error';
   readonly code: ControlErrorCode;

@@ -1,3 +1,9 @@
+/**
+ * Herald's wire contract, shared by the gateway and both SDKs: event ids, the event envelope, control frames, close codes and the HTTP publish request.
+ *
+ * @packageDocumentation
+ * @module @herald/protocol
+ */
 export { PROTOCOL_VERSION } from './version.js';
 export { HeraldValidationError, type ValidationCode } from './errors.js';
 export { utf8ByteLength } from './utf8.js';

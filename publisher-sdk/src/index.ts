@@ -1,3 +1,9 @@
+/**
+ * Publish events to a user's open Herald sockets, on whichever gateway node holds them: `createPublisher`.
+ *
+ * @packageDocumentation
+ * @module @herald/publisher-sdk
+ */
 export {
   createPublisher,
   type Publisher,
