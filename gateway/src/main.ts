@@ -108,8 +108,9 @@ async function main(): Promise<void> {
   let first: { readonly signal: NodeJS.Signals; readonly at: number } | undefined;
   const shutdown = (signal: NodeJS.Signals) => {
     if (first !== undefined) {
-      // Under `npm start`, Ctrl-C (and `timeout`) signal the whole process group and npm forwards
-      // the same signal to node: both copies arrive together and must not cut the drain short.
+      // Under `npm start`, Ctrl-C (and `timeout`) signal the whole process group, and npm and its
+      // launcher forward the same signal to node: the copies arrive together and must not cut the
+      // drain short.
       if (signal === first.signal && performance.now() - first.at < REPEATED_SIGNAL_MS) return;
       logger.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
@@ -126,6 +127,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
+  // A closed terminal: without a handler the node would die without draining.
+  process.on('SIGHUP', shutdown);
 }
 
 main().catch((error: unknown) => fail(`fatal: ${(error as Error).stack ?? String(error)}`, 1));

@@ -1,10 +1,14 @@
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { sendSignal, spawnWatched } from '../support/child-process.js';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnWatched } from '../support/child-process.js';
 import { TestClient } from '../support/clients.js';
 import { runGatewayToExit, startGatewayProcess } from '../support/gateway-process.js';
 import { DEFAULT_RETENTION, readRetention, storageLayout } from '@herald/publisher-sdk/storage';
 import { REPO_ROOT } from '../support/paths.js';
+import { killAll, processTree, stillRunning, type ProcessIdentity } from '../support/process-tree.js';
 import { freePort } from '../support/ports.js';
 import { postPublish } from '../support/publish.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
@@ -244,29 +248,6 @@ describe('gateway entry point', () => {
   });
 });
 
-/** Every process below `pid` (npm runs its script under sh, which may start node as its own child). */
-function descendants(pid: number): number[] {
-  const table = spawnSync('ps', ['-A', '-o', 'pid=,ppid='], { encoding: 'utf8' })
-    .stdout.trim()
-    .split('\n')
-    .map((line) => line.trim().split(/\s+/).map(Number));
-  const found: number[] = [];
-  const parents = [pid];
-  while (parents.length > 0) {
-    const parent = parents.pop();
-    for (const [child, ppid] of table) {
-      if (ppid !== parent || child === undefined) continue;
-      found.push(child);
-      parents.push(child);
-    }
-  }
-  return found;
-}
-
-function running(pid: number): boolean {
-  return sendSignal(pid, 0);
-}
-
 function canListen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
@@ -275,29 +256,36 @@ function canListen(port: number): Promise<boolean> {
   });
 }
 
+/** The npm on PATH itself, so that a stand-in put before it is used only by what npm runs. */
+function npmOnPath(): string {
+  const found = (process.env['PATH'] ?? '').split(':').map((dir) => join(dir, 'npm')).find((candidate) => existsSync(candidate));
+  if (found === undefined) throw new Error('npm is not on PATH');
+  return found;
+}
+
 describe('npm start', () => {
-  interface Started {
+  interface Run {
     readonly npm: ChildProcess;
     readonly pid: number;
     readonly exited: Promise<number | null>;
     readonly ports: readonly number[];
-    readonly client: TestClient;
-    /** npm and the processes under it, seen once the gateway was ready. */
-    readonly processes: readonly number[];
     output(): string;
   }
 
-  function killTree(pid: number): void {
-    for (const each of [pid, ...descendants(pid)]) if (running(each)) process.kill(each, 'SIGKILL');
+  interface Started extends Run {
+    readonly client: TestClient;
+    /** npm and every process under it, seen once the gateway was ready. */
+    readonly processes: readonly ProcessIdentity[];
   }
 
-  async function npmStart(detached: boolean): Promise<Started> {
+  async function npmStart(options: { readonly path?: string } = {}): Promise<Run> {
     const [port, adminPort] = [await freePort(), await freePort()];
-    const { child: npm, pid, exited, output } = spawnWatched('npm', ['start'], {
+    // A process group of its own, as in a terminal: a signal to the group reaches nothing else.
+    const { child: npm, pid, exited, output } = spawnWatched(npmOnPath(), ['start'], {
       cwd: REPO_ROOT,
-      detached,
+      detached: true,
       env: {
-        PATH: process.env['PATH'],
+        PATH: options.path ?? process.env['PATH'],
         HOME: process.env['HOME'],
         HOST: '127.0.0.1',
         PORT: String(port),
@@ -308,54 +296,100 @@ describe('npm start', () => {
         DRAIN_GRACE_MS: '1000',
       },
     });
+    return { npm, pid, exited, ports: [port, adminPort], output };
+  }
+
+  async function npmStartReady(): Promise<Started> {
+    const run = await npmStart();
     try {
       await waitUntil('npm start to serve a ready gateway', async () => {
-        if (npm.exitCode !== null) throw new Error(`npm start exited with ${npm.exitCode}:\n${output()}`);
-        return (await fetch(`http://127.0.0.1:${adminPort}/readyz`).catch(() => undefined))?.status === 200;
+        if (run.npm.exitCode !== null) throw new Error(`npm start exited with ${run.npm.exitCode}:\n${run.output()}`);
+        return (await fetch(`http://127.0.0.1:${run.ports[1]}/readyz`).catch(() => undefined))?.status === 200;
       }, 30_000);
-      const token = /\/ws\?token=(\S+)/.exec(output())?.[1] ?? '';
-      const client = await TestClient.connect(`ws://127.0.0.1:${port}/ws`, { token, via: 'query' });
-      return { npm, pid, exited, ports: [port, adminPort], client, processes: [pid, ...descendants(pid)], output };
+      const token = /\/ws\?token=(\S+)/.exec(run.output())?.[1] ?? '';
+      const client = await TestClient.connect(`ws://127.0.0.1:${run.ports[0]}/ws`, { token, via: 'query' });
+      return { ...run, client, processes: processTree(run.pid) };
     } catch (error) {
-      killTree(pid);
+      killAll(processTree(run.pid));
       throw error;
     }
   }
 
-  async function expectDrainedAndGone(started: Started): Promise<void> {
-    await waitUntil('every process of npm start to exit', () => !started.processes.some(running), 10_000);
-    expect(await started.exited).toBe(0);
-    expect((await started.client.waitForClose()).code).toBe(1001);
-    expect(started.output()).toContain('"msg":"gateway stopped"');
-    expect(started.output()).not.toContain('second signal: exiting now');
-    for (const port of started.ports) expect(await canListen(port)).toBe(true);
+  async function expectAllGone(run: Run, processes: readonly ProcessIdentity[]): Promise<void> {
+    await waitUntil('every process of npm start to exit', () => stillRunning(processes).length === 0, 10_000).catch(() => undefined);
+    expect(stillRunning(processes)).toEqual([]);
+    for (const port of run.ports) expect(await canListen(port)).toBe(true);
   }
 
-  function stopAll(started: Started): void {
-    for (const pid of started.processes) if (running(pid)) process.kill(pid, 'SIGKILL');
+  async function expectDrainedAndGone(started: Started): Promise<void> {
+    expect((await started.client.waitForClose()).code).toBe(1001);
+    await expectAllGone(started, started.processes);
+    expect(started.output()).toContain('"msg":"gateway stopped"');
+    expect(started.output()).not.toContain('second signal: exiting now');
+  }
+
+  function cleanUp(started: Started): void {
+    killAll(started.processes);
     started.client.terminate();
   }
 
-  it('drains the gateway and leaves nothing running when the npm process gets SIGTERM', async () => {
-    const started = await npmStart(false);
+  it.each(['SIGINT', 'SIGTERM'] as const)('drains the gateway, leaves nothing running and exits 0 when %s reaches the npm process alone', async (signal) => {
+    const started = await npmStartReady();
     try {
-      started.npm.kill('SIGTERM');
+      expect(started.processes.map(({ command }) => command)).toContainEqual(expect.stringContaining('gateway/dist/main.js'));
+      process.kill(started.pid, signal);
       await expectDrainedAndGone(started);
+      expect(await started.exited).toBe(0);
     } finally {
-      stopAll(started);
+      cleanUp(started);
     }
   });
 
   it.each(['SIGINT', 'SIGTERM'] as const)(
     'drains once when %s reaches its whole process group (Ctrl-C in a terminal, timeout)',
     async (signal) => {
-      const started = await npmStart(true);
+      const started = await npmStartReady();
       try {
         process.kill(-started.pid, signal);
         await expectDrainedAndGone(started);
+        expect(await started.exited).toBe(0);
       } finally {
-        stopAll(started);
+        cleanUp(started);
       }
     },
   );
+
+  it('drains the gateway and leaves nothing running when the npm process is killed', async () => {
+    const started = await npmStartReady();
+    try {
+      process.kill(started.pid, 'SIGKILL');
+      await expectDrainedAndGone(started);
+    } finally {
+      cleanUp(started);
+    }
+  });
+
+  it('stops the build, starts no gateway and leaves nothing running when SIGTERM reaches npm during the build', async () => {
+    // A build that takes a minute, run the way npm runs one: by a shell under the npm process.
+    const bin = mkdtempSync(join(tmpdir(), 'herald-npm-start-'));
+    writeFileSync(join(bin, 'npm'), ['#!/bin/sh', 'echo "slow build started"', "sh -c 'sleep 60; true'", ''].join('\n'));
+    chmodSync(join(bin, 'npm'), 0o755);
+    const run = await npmStart({ path: `${bin}:${process.env['PATH'] ?? ''}` });
+    let processes: ProcessIdentity[] = [];
+    try {
+      await waitUntil('the build to be under way', () => {
+        processes = processTree(run.pid);
+        return processes.some(({ command }) => command.startsWith('sleep '));
+      }, 30_000);
+      process.kill(run.pid, 'SIGTERM');
+      await expectAllGone(run, processes);
+      expect(await run.exited).toBeNull();
+      expect(run.npm.signalCode).toBe('SIGTERM');
+      expect(run.output()).toContain('slow build started');
+      expect(run.output()).not.toContain('gateway listening');
+    } finally {
+      killAll(processes);
+      rmSync(bin, { recursive: true, force: true });
+    }
+  });
 });
