@@ -14,11 +14,14 @@ import { parseArgs } from 'node:util';
 import { SignJWT } from 'jose';
 import { freePort, haproxyConfig, nodeEnv } from './local-fleet.mjs';
 import { answers, clusterNodeArgs, clusterPorts, describeCluster, formCluster, redisServerVersion } from './redis-cluster.mjs';
+import { stopInOrder } from './stop-order.mjs';
 
 const CLUSTER_MASTERS = 3;
 const CLUSTER_REPLICAS_PER_MASTER = 1;
 /** A failed master is replaced after about this long (and a bit more). */
 const CLUSTER_NODE_TIMEOUT_MS = 2000;
+/** A process that has not exited this long after SIGTERM gets SIGKILL (a node drains within 5 s). */
+const STOP_TIMEOUT_MS = 10_000;
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({
@@ -67,22 +70,45 @@ async function waitFor(what, check, timeoutMs = 15_000) {
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/**
+ * Stops what this fleet started should this script die without stopping it (scripts/fleet-watchdog.mjs).
+ * Started before anything else, in a process group of its own.
+ */
+const watchdog = spawn(process.execPath, [fileURLToPath(new URL('fleet-watchdog.mjs', import.meta.url))], {
+  stdio: ['pipe', 'ignore', 'inherit'],
+  detached: true,
+});
+watchdog.stdin.on('error', () => {});
+function tellWatchdog(message) {
+  watchdog.stdin.write(`${JSON.stringify(message)}\n`);
+}
+
+/** { name, role: 'gateway' | 'haproxy' | 'redis', child }, in start order. */
 const children = [];
 /** Removed once every child has exited. */
 const directories = [];
+function temporaryDirectory(prefix) {
+  const directory = mkdtempSync(join(tmpdir(), prefix));
+  directories.push(directory);
+  tellWatchdog({ directory });
+  return directory;
+}
+
 /**
  * Starts a child and shows what it writes, prefixed with its name. `quiet`: keeps what it writes
  * and shows it only if it exits by itself (the Redis Cluster nodes' start-up notes times six).
  */
-function start(name, command, args, env = {}, { quiet = false } = {}) {
+function start(name, role, command, args, env = {}, { quiet = false } = {}) {
   // Own process groups: Ctrl-C in a terminal reaches only this script, which stops the gateways first.
   const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  if (child.pid !== undefined) tellWatchdog({ pid: child.pid, name, role });
   const prefix = (chunk) => chunk.toString().split('\n').filter(Boolean).map((line) => `[${name}] ${line}\n`).join('');
   let kept = '';
   const show = (stream) => (chunk) => (quiet ? (kept = (kept + prefix(chunk)).slice(-4000)) : stream.write(prefix(chunk)));
   child.stdout.on('data', show(process.stdout));
   child.stderr.on('data', show(process.stderr));
   child.on('exit', (code, signal) => {
+    if (child.pid !== undefined) tellWatchdog({ exited: child.pid });
     if (stopping) return;
     process.stderr.write(kept);
     if (ready) {
@@ -92,8 +118,22 @@ function start(name, command, args, env = {}, { quiet = false } = {}) {
     process.stderr.write(`fleet: ${name} exited (${signal ?? code}) before the fleet was ready\n`);
     void stopAll(1);
   });
-  children.push({ name, child });
+  children.push({ name, role, child });
   return child;
+}
+
+/** SIGTERM, then SIGKILL if it is still there after STOP_TIMEOUT_MS; resolves once it has exited. */
+function stopChild({ name, child }) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      process.stdout.write(`fleet: ${name} stopped (${signal ?? code})\n`);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
 }
 
 let ready = false;
@@ -102,17 +142,11 @@ async function stopAll(exitCode) {
   if (stopping) return;
   stopping = true;
   process.stdout.write('\nfleet: stopping\n');
-  // Gateways drain first (SIGTERM), then the load balancer and Redis go.
-  const order = [...children].sort((a, b) => Number(b.name.startsWith('gateway')) - Number(a.name.startsWith('gateway')));
-  for (const { child } of order) {
-    if (child.exitCode !== null || child.signalCode !== null) continue;
-    await new Promise((resolve) => {
-      child.once('exit', resolve);
-      child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
-    });
+  await stopInOrder(children, stopChild);
+  for (const directory of directories) {
+    rmSync(directory, { recursive: true, force: true });
+    tellWatchdog({ removed: directory });
   }
-  for (const directory of directories) rmSync(directory, { recursive: true, force: true });
   process.stdout.write('fleet: stopped\n');
   process.exit(exitCode);
 }
@@ -140,18 +174,19 @@ async function reservePort() {
 async function main() {
   requireBinary('haproxy', 'apt-get install -y haproxy');
   await assertPortFree(lbPort);
-  mkdirSync(`${root}.fleet`, { recursive: true });
-
   let redisUrl = process.env.REDIS_URL;
+  if (values.cluster) requireClusterBinaries();
+  else if (!redisUrl) requireBinary('redis-server', 'apt-get install -y redis-server (or set REDIS_URL)');
+  const fleetDirectory = temporaryDirectory('herald-fleet-');
+
   let cluster;
   if (values.cluster) {
     redisUrl = undefined;
-    cluster = await startCluster();
+    cluster = await startCluster(join(fleetDirectory, 'redis-cluster'));
     if (stopping) return;
   } else if (!redisUrl) {
-    requireBinary('redis-server', 'apt-get install -y redis-server (or set REDIS_URL)');
     const port = await reservePort();
-    start('redis', 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+    start('redis', 'redis', 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
     redisUrl = `redis://127.0.0.1:${port}`;
   }
 
@@ -160,7 +195,7 @@ async function main() {
   const nodes = [];
   for (let i = 1; i <= nodeCount; i++) {
     const node = { id: `gateway-${i}`, port: await reservePort(), adminPort: await reservePort() };
-    start(node.id, process.execPath, [`${root}gateway/dist/main.js`], {
+    start(node.id, 'gateway', process.execPath, [`${root}gateway/dist/main.js`], {
       NODE_ENV: 'development',
       ...nodeEnv(node, { redisUrl, clusterNodes: cluster?.addresses, secret, publishKey, behindProxy: true }),
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
@@ -174,9 +209,9 @@ async function main() {
   // Marks this HAProxy's answers, so another process on the port is never taken for it.
   const fleetId = randomBytes(8).toString('hex');
   const config = haproxyConfig(nodes, fleetId);
-  const configPath = `${root}.fleet/haproxy.cfg`;
+  const configPath = join(fleetDirectory, 'haproxy.cfg');
   writeFileSync(configPath, config);
-  start('haproxy', 'haproxy', ['-f', configPath], { HERALD_LB_PORT: String(lbPort) });
+  start('haproxy', 'haproxy', 'haproxy', ['-f', configPath], { HERALD_LB_PORT: String(lbPort) });
   await waitFor('HAProxy to route to a ready node', async () => {
     const response = await fetch(`http://127.0.0.1:${lbPort}/ws`);
     return response.status === 426 && response.headers.get('x-herald-fleet') === fleetId;
@@ -211,21 +246,23 @@ async function main() {
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
-/** Starts the Redis Cluster's nodes and forms the cluster; its data directory goes when the fleet stops. */
-async function startCluster() {
+function requireClusterBinaries() {
   const version = redisServerVersion();
   if (!version) fail('redis-server is not installed (or did not say its version): apt-get install -y redis-server (7.0 or later)');
   if (version.major < 7) {
     fail(`--cluster needs redis-server 7.0 or later (sharded pub/sub, which Herald uses on a cluster); this one is ${version.major}.${version.minor}`);
   }
   requireBinary('redis-cli', 'apt-get install -y redis-tools');
-  const dir = mkdtempSync(join(tmpdir(), 'herald-fleet-cluster-'));
-  directories.push(dir);
+}
+
+/** Starts the Redis Cluster's nodes and forms the cluster, with their data in `dir` (which goes when the fleet stops). */
+async function startCluster(dir) {
+  mkdirSync(dir);
   const ports = await clusterPorts(CLUSTER_MASTERS * (1 + CLUSTER_REPLICAS_PER_MASTER), reservedPorts);
   for (const node of ports) {
     const nodeDir = join(dir, String(node.port));
     mkdirSync(nodeDir);
-    start(`redis-${node.port}`, 'redis-server', clusterNodeArgs(node, nodeDir, CLUSTER_NODE_TIMEOUT_MS), {}, { quiet: true });
+    start(`redis-${node.port}`, 'redis', 'redis-server', clusterNodeArgs(node, nodeDir, CLUSTER_NODE_TIMEOUT_MS), {}, { quiet: true });
   }
   for (const { port } of ports) await waitFor(`the Redis Cluster node on port ${port} to answer`, () => answers(port));
   if (stopping) return undefined;

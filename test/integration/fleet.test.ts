@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { TestClient } from '../support/clients.js';
 import { startFleetScript, stopFleetScript, waitForFleetReady, type FleetScript } from '../support/fleet-script.js';
 import { freePort } from '../support/ports.js';
+import { killAll, processTree, stillRunning, type ProcessIdentity } from '../support/process-tree.js';
 import { postPublish } from '../support/publish.js';
 import { waitUntil } from '../support/wait.js';
 
@@ -28,6 +29,21 @@ function redisServerPids(addresses: readonly string[]): number[] {
     .map(Number);
 }
 
+/** The fleet's own temporary directories under `dir` (the TMPDIR it was given). */
+function fleetDirectories(dir: string): string[] {
+  return readdirSync(dir).filter((name) => name.startsWith('herald-fleet-'));
+}
+
+/** The names in the fleet's "fleet: <name> stopped" lines, in the order it printed them. */
+function stopOrder(output: string): string[] {
+  return [...output.matchAll(/^fleet: (\S+) stopped \(/gm)].map((match) => match[1] as string);
+}
+
+/** The index of the first line of `output` containing all of `parts`. */
+function lineOf(output: string, ...parts: readonly string[]): number {
+  return output.split('\n').findIndex((line) => parts.every((part) => line.includes(part)));
+}
+
 /** Writes an executable `name` into a new directory that goes before PATH; returns that directory. */
 function fakeBinary(name: string, lines: readonly string[]): string {
   const bin = mkdtempSync(join(tmpdir(), 'herald-fleet-'));
@@ -37,11 +53,18 @@ function fakeBinary(name: string, lines: readonly string[]): string {
 }
 
 describe('npm run fleet', () => {
-  it('starts Redis, gateway nodes and HAProxy, serves events through the load balancer, and stops cleanly on Ctrl-C', async () => {
+  it('starts Redis, gateway nodes and HAProxy, serves events through the load balancer, and on Ctrl-C drains the nodes, then stops HAProxy, then Redis, leaving nothing behind', async () => {
     const port = await freePort();
-    const fleet = startFleetScript(['--nodes', '2', '--port', String(port)], { viaNpm: true });
+    const tmp = mkdtempSync(join(tmpdir(), 'herald-fleet-test-'));
+    const fleet = startFleetScript(['--nodes', '2', '--port', String(port)], { viaNpm: true, env: { LOG_LEVEL: 'info', TMPDIR: tmp } });
+    let processes: ProcessIdentity[] = [];
     try {
       await waitForFleetReady(fleet);
+      processes = processTree(fleet.process.pid ?? 0);
+      const commands = processes.map(({ command }) => command);
+      expect(commands.filter((command) => command.includes('gateway/dist/main.js'))).toHaveLength(2);
+      expect(commands.filter((command) => /^(redis-server|haproxy) /.test(command))).toHaveLength(2);
+      expect(fleetDirectories(tmp)).toHaveLength(1);
       const output = fleet.output();
       const wsUrl = /(ws:\/\/127\.0\.0\.1:\d+\/ws)\?token=(\S+)/.exec(output);
       const publishKey = /authorization: Bearer (\S+)'/.exec(output)?.[1];
@@ -61,11 +84,49 @@ describe('npm run fleet', () => {
       process.kill(fleet.target, 'SIGINT');
       expect((await client.waitForClose()).code).toBe(1001);
       expect(await fleet.exited).toBe(0);
-      expect(fleet.output()).toContain('fleet: stopped');
-      expect(fleet.output()).not.toContain('second signal: exiting now');
+      const stopped = fleet.output();
+      expect(stopped).toContain('fleet: stopped');
+      expect(stopped).not.toContain('second signal: exiting now');
+      for (const node of ['gateway-1', 'gateway-2']) {
+        expect(stopped.match(new RegExp(`^\\[${node}\\] .*"msg":"draining`, 'gm'))).toHaveLength(1);
+        // Redis said goodbye only after this node had stopped.
+        expect(lineOf(stopped, '[redis]', 'bye bye')).toBeGreaterThan(lineOf(stopped, `[${node}]`, '"msg":"gateway stopped"'));
+      }
+      const order = stopOrder(stopped);
+      expect({ gateways: [...order.slice(0, 2)].sort(), then: order.slice(2) }).toEqual({ gateways: ['gateway-1', 'gateway-2'], then: ['haproxy', 'redis'] });
+      await waitUntil('every process of the fleet to exit', () => stillRunning(processes).length === 0, 5000).catch(() => undefined);
+      expect(stillRunning(processes)).toEqual([]);
+      expect(fleetDirectories(tmp)).toEqual([]);
       await expect(fetch(`http://127.0.0.1:${port}/ws`)).rejects.toThrow();
     } finally {
       await stopFleetScript(fleet);
+      killAll(processes);
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('drains the nodes and stops HAProxy and Redis, leaving nothing behind, when the fleet script is killed', async () => {
+    const port = await freePort();
+    const tmp = mkdtempSync(join(tmpdir(), 'herald-fleet-test-'));
+    const fleet = startFleetScript(['--nodes', '1', '--port', String(port)], { env: { LOG_LEVEL: 'info', TMPDIR: tmp } });
+    let processes: ProcessIdentity[] = [];
+    try {
+      await waitForFleetReady(fleet);
+      processes = processTree(fleet.process.pid ?? 0);
+      expect(processes.map(({ command }) => command)).toContainEqual(expect.stringContaining('scripts/fleet-watchdog.mjs'));
+      const wsUrl = /(ws:\/\/127\.0\.0\.1:\d+\/ws)\?token=(\S+)/.exec(fleet.output());
+      const client = await TestClient.connect(wsUrl?.[1] ?? '', { token: wsUrl?.[2] ?? '', via: 'protocol' });
+
+      fleet.process.kill('SIGKILL');
+      expect((await client.waitForClose(15_000)).code).toBe(1001);
+      await waitUntil('every process of the fleet to exit', () => stillRunning(processes).length === 0, 15_000).catch(() => undefined);
+      expect(stillRunning(processes)).toEqual([]);
+      expect(fleetDirectories(tmp)).toEqual([]);
+      expect(fleet.output()).toContain('fleet: the fleet script is gone; stopping');
+    } finally {
+      await stopFleetScript(fleet);
+      killAll(processes);
+      rmSync(tmp, { recursive: true, force: true });
     }
   });
 
