@@ -77,7 +77,10 @@ describe('limits', () => {
           socket.terminate();
           resolve(101);
         });
-        socket.once('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0));
+        socket.once('unexpected-response', (_request, response) => {
+          response.socket.destroy();
+          resolve(response.statusCode ?? 0);
+        });
         socket.once('error', () => undefined);
       });
     try {

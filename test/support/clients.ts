@@ -106,7 +106,12 @@ export class TestClient {
     return new Promise((resolve, reject) => {
       socket.once('open', () => resolve(client));
       socket.once('unexpected-response', (_request, response: IncomingMessage) => {
-        void readBody(response).then((body) => reject(new UpgradeRefused(response.statusCode ?? 0, body, response.headers)));
+        const connection = response.socket;
+        void readBody(response).then((body) => {
+          // With a listener for this event ws leaves the connection open, and the server keeps it alive.
+          connection.destroy();
+          reject(new UpgradeRefused(response.statusCode ?? 0, body, response.headers));
+        });
       });
       socket.once('error', (error) => reject(error));
     });
