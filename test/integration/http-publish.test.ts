@@ -14,7 +14,8 @@ function postChunked(httpUrl: string, chunks: string[]): Promise<{ status: numbe
   return new Promise((resolve, reject) => {
     const req = request(
       `${httpUrl}/v1/publish`,
-      { method: 'POST', headers: { authorization: `Bearer ${TEST_PUBLISH_KEY}`, 'transfer-encoding': 'chunked' } },
+      // agent: false closes the connection once answered (see test/support/fetch-closes-connections.ts).
+      { method: 'POST', agent: false, headers: { authorization: `Bearer ${TEST_PUBLISH_KEY}`, 'transfer-encoding': 'chunked' } },
       (res) => {
         let body = '';
         res.on('data', (chunk: Buffer) => (body += chunk.toString()));
