@@ -46,10 +46,17 @@ export async function startTcpProxy(targetPort: number, options: TcpProxyOptions
     // them in order (two timers due in the same millisecond may fire in either order).
     const queue: { readonly chunk: Buffer; readonly at: number }[] = [];
     let pumping = false;
+    // The server closed its end: the client is told so once the held chunks have gone, as it would
+    // be over a slow link (a reset instead would lose them, a QUIT's answer say).
+    let serverEnded = false;
+    const endClientOnceFlushed = () => {
+      if (serverEnded && !dropped && queue.length === 0) client.end();
+    };
     const pump = () => {
       const head = queue[0];
       if (dropped || !head) {
         pumping = false;
+        endClientOnceFlushed();
         return;
       }
       const wait = head.at - Date.now();
@@ -82,7 +89,13 @@ export async function startTcpProxy(targetPort: number, options: TcpProxyOptions
     client.on('error', drop);
     upstream.on('error', drop);
     client.on('close', drop);
-    upstream.on('close', drop);
+    upstream.on('end', () => {
+      serverEnded = true;
+      if (!pumping) endClientOnceFlushed();
+    });
+    upstream.on('close', (hadError: boolean) => {
+      if (hadError || !serverEnded) drop();
+    });
     client.on('data', (chunk: Buffer) => {
       if (sniffed.length < SNIFF_LIMIT) sniffed = Buffer.concat([sniffed, chunk]).subarray(0, SNIFF_LIMIT);
       options.onClientChunk?.(connection, chunk);
