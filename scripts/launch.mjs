@@ -35,10 +35,13 @@ function forward(signal) {
 for (const signal of FORWARDED) process.on(signal, () => forward(signal));
 
 // npm dies of a SIGHUP (it forwards none) or a SIGKILL without stopping its script: stop what
-// runs, as a hangup would, rather than leave it running without a parent.
+// runs, as a hangup would, rather than leave it running without a parent. Once: a gateway takes
+// a later signal as the request to stop at once.
 const parent = process.ppid;
-setInterval(() => {
-  if (process.ppid !== parent) forward('SIGHUP');
+const parentCheck = setInterval(() => {
+  if (process.ppid === parent) return;
+  clearInterval(parentCheck);
+  forward('SIGHUP');
 }, PARENT_CHECK_MS).unref();
 
 /** Runs a command with this terminal; resolves with how it ended. */

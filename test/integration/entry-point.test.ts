@@ -278,7 +278,7 @@ describe('npm start', () => {
     readonly processes: readonly ProcessIdentity[];
   }
 
-  async function npmStart(options: { readonly path?: string } = {}): Promise<Run> {
+  async function npmStart(options: { readonly path?: string; readonly env?: Readonly<Record<string, string>> } = {}): Promise<Run> {
     const [port, adminPort] = [await freePort(), await freePort()];
     // A process group of its own, as in a terminal: a signal to the group reaches nothing else.
     const { child: npm, pid, exited, output } = spawnWatched(npmOnPath(), ['start'], {
@@ -294,13 +294,14 @@ describe('npm start', () => {
         DRAIN_DELAY_MS: '200',
         DRAIN_SPREAD_MS: '0',
         DRAIN_GRACE_MS: '1000',
+        ...options.env,
       },
     });
     return { npm, pid, exited, ports: [port, adminPort], output };
   }
 
-  async function npmStartReady(): Promise<Started> {
-    const run = await npmStart();
+  async function npmStartReady(env: Readonly<Record<string, string>> = {}): Promise<Started> {
+    const run = await npmStart({ env });
     try {
       await waitUntil('npm start to serve a ready gateway', async () => {
         if (run.npm.exitCode !== null) throw new Error(`npm start exited with ${run.npm.exitCode}:\n${run.output()}`);
@@ -360,7 +361,8 @@ describe('npm start', () => {
   );
 
   it('drains the gateway and leaves nothing running when the npm process is killed', async () => {
-    const started = await npmStartReady();
+    // A drain long enough that a second hangup would cut it short.
+    const started = await npmStartReady({ DRAIN_DELAY_MS: '2500' });
     try {
       process.kill(started.pid, 'SIGKILL');
       await expectDrainedAndGone(started);
