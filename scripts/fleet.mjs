@@ -230,6 +230,7 @@ async function main() {
   const lines = [
     '',
     `Herald fleet ready: ${nodeCount} gateway node(s) behind HAProxy, ${redis}`,
+    `  Demo page (live agent runs of "dev-user"): http://127.0.0.1:${lbPort}/`,
     `  WebSocket (user "dev-user", 24 h): ws://127.0.0.1:${lbPort}/ws?token=${token}`,
     `  Publish: curl -X POST http://127.0.0.1:${lbPort}/v1/publish -H 'authorization: Bearer ${publishKey}' \\`,
     `    -d '{"user_id":"dev-user","type":"agent_started","run_id":"run-1","data":{}}'`,

@@ -53,6 +53,7 @@ function developmentBanner({ baseHttp, baseWs, token, publishKey, notReady }: Ba
       `      -d '{"user_id":"${DEVELOPMENT_USER_ID}","type":"agent_started","run_id":"run-1","data":{}}'`,
     );
   }
+  lines.push(`  Demo page (live agent runs of "${DEVELOPMENT_USER_ID}"): ${baseHttp}/`);
   return `${lines.join('\n')}\n\n`;
 }
 

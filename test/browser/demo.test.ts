@@ -140,7 +140,9 @@ describe('the demo page', () => {
     const fleet = startFleetScript(['--nodes', '2', '--port', String(port)]);
     try {
       await waitForFleetReady(fleet);
-      const { page, errors } = await openDemo(browser, `http://127.0.0.1:${port}/`);
+      const demo = /Demo page \(live agent runs of "dev-user"\): (\S+)/.exec(fleet.output())?.[1];
+      expect(demo).toBe(`http://127.0.0.1:${port}/`);
+      const { page, errors } = await openDemo(browser, demo ?? '');
       await page.click('#run');
       await page.waitForFunction(() => document.querySelectorAll('.step[data-state="done"]').length >= 2, null, { timeout: 15_000 });
       const first = await text(page, 'node');

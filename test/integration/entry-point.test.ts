@@ -127,7 +127,7 @@ describe('gateway entry point', () => {
     expect(result.output).toContain('Herald runs only on the native uWebSockets.js binding');
   });
 
-  it('starts a development node that prints a working token and publish command', async () => {
+  it('starts a development node that prints a working token, publish command and demo page', async () => {
     const node = await startGatewayProcess({ LOG_LEVEL: 'info' });
     try {
       const output = node.output();
@@ -136,6 +136,9 @@ describe('gateway entry point', () => {
       expect(token).toBeDefined();
       expect(publishKey).toBeDefined();
       expect(output).toContain('embedded in-memory broker');
+      const demo = /Demo page \(live agent runs of "dev-user"\): (\S+)/.exec(output)?.[1];
+      expect(demo).toBe(`http://127.0.0.1:${node.port}/`);
+      expect((await fetch(demo ?? '')).headers.get('content-type')).toMatch(/^text\/html/);
       const client = await TestClient.connect(node.wsUrl, { token: token ?? '', via: 'query' });
       expect(client.welcome.user_id).toBe('dev-user');
       const published = await postPublish(node.httpUrl, { user_id: 'dev-user', type: 'agent_started', run_id: 'run-1' }, publishKey ?? '');
