@@ -14,6 +14,12 @@ const PAGES = [
   'docs/configuration.md',
   'docs/operations.md',
   'docs/security.md',
+  'docs/publisher-sdk.md',
+  'docs/client-sdk.md',
+  'docs/scaling-redis.md',
+  'docs/performance.md',
+  'README.md',
+  'examples/README.md',
 ];
 
 function read(file: string): string {
