@@ -46,7 +46,7 @@ function percentile(values: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
 }
 
-// Documented in the README (Operating Herald → Redis faults).
+// Documented in docs/operations.md (Redis faults).
 const STORM_UPGRADE_P99_BOUND_MS = 500;
 
 describe('resumes far behind, slow or many at once (real Redis, a real gateway process, MAX_BUFFERED_BYTES 256 KB)', () => {

@@ -50,7 +50,7 @@ async function abandonUpgrade(port: number, token: string): Promise<void> {
   socket.destroy();
 }
 
-// Bounds documented in the README (Operating Herald → Redis faults), for the default REDIS_COMMAND_TIMEOUT_MS.
+// Bounds documented in docs/operations.md (Redis faults), for the default REDIS_COMMAND_TIMEOUT_MS.
 const COMMAND_TIMEOUT_MS = 2000;
 const READINESS_BOUND_MS = 2000;
 const PUBLISH_BOUND_MS = 2 * COMMAND_TIMEOUT_MS + 250 + 500;
