@@ -1,13 +1,7 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request, type OutgoingHttpHeaders } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { spawnWatched, type WatchedProcess } from '../support/child-process.js';
+import { startHaproxy } from '../support/haproxy.js';
 import { startTestGateway, type TestGateway } from '../support/in-process-gateway.js';
-import { REPO_ROOT } from '../support/paths.js';
-import { freePort } from '../support/ports.js';
 import { signTestToken } from '../support/tokens.js';
-import { waitUntil } from '../support/wait.js';
 
 /** One upgrade attempt with these headers: 101, or the status it was refused with. */
 function upgradeStatus(url: string, token: string, headers: OutgoingHttpHeaders): Promise<number> {
@@ -65,25 +59,12 @@ describe('per-address upgrade limits behind a proxy (TRUST_PROXY=true)', () => {
   });
 
   it('cannot be dodged by a client sending its own X-Forwarded-For through deploy/haproxy/haproxy.cfg', async () => {
-    const directory = mkdtempSync(join(tmpdir(), 'herald-haproxy-'));
-    let haproxy: WatchedProcess | undefined;
+    const haproxy = await startHaproxy(node.gateway);
     try {
-      const { port, adminPort } = node.gateway;
-      const config = readFileSync(join(REPO_ROOT, 'deploy/haproxy/haproxy.cfg'), 'utf8').replace(
-        / {2}# servers: begin[\s\S]*# servers: end/,
-        `  server gateway-1 127.0.0.1:${port} check port ${adminPort}`,
-      );
-      writeFileSync(join(directory, 'haproxy.cfg'), config);
-      const lbPort = await freePort();
-      haproxy = spawnWatched('haproxy', ['-f', join(directory, 'haproxy.cfg')], { env: { PATH: process.env['PATH'], HERALD_LB_PORT: String(lbPort) } });
-      await waitUntil('HAProxy to route to the gateway', async () => (await fetch(`http://127.0.0.1:${lbPort}/ws`)).status === 426);
-
-      const statuses = await spoofedUpgrades(`http://127.0.0.1:${lbPort}/ws`, token, (attempt) => ({ 'x-forwarded-for': `10.0.0.${attempt}` }));
+      const statuses = await spoofedUpgrades(`http://127.0.0.1:${haproxy.port}/ws`, token, (attempt) => ({ 'x-forwarded-for': `10.0.0.${attempt}` }));
       expect(statuses).toEqual([101, 429, 429]);
     } finally {
-      haproxy?.child.kill('SIGTERM');
-      await haproxy?.exited;
-      rmSync(directory, { recursive: true, force: true });
+      await haproxy.stop();
     }
   });
 });

@@ -1,11 +1,7 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { spawnWatched, type WatchedProcess } from '../support/child-process.js';
+import { startHaproxy, type Haproxy } from '../support/haproxy.js';
 import { TestClient, type TokenTransport } from '../support/clients.js';
 import { startFleetScript, stopFleetScript, waitForFleetReady } from '../support/fleet-script.js';
 import { startTestGateway } from '../support/in-process-gateway.js';
-import { REPO_ROOT } from '../support/paths.js';
 import { freePort } from '../support/ports.js';
 import { signTestToken } from '../support/tokens.js';
 import { waitUntil } from '../support/wait.js';
@@ -44,29 +40,18 @@ function leaks(log: string, tokens: Readonly<Record<string, string>>): string[] 
 describe("HAProxy's access log never holds a token", () => {
   it('with deploy/haproxy/haproxy.cfg in front of a gateway, whether the token comes as ?token=, subprotocol or header', async () => {
     const node = await startTestGateway();
-    const directory = mkdtempSync(join(tmpdir(), 'herald-haproxy-'));
-    let haproxy: WatchedProcess | undefined;
+    let haproxy: Haproxy | undefined;
     try {
-      const { port, adminPort } = node.gateway;
-      const config = readFileSync(join(REPO_ROOT, 'deploy/haproxy/haproxy.cfg'), 'utf8').replace(
-        / {2}# servers: begin[\s\S]*# servers: end/,
-        `  server gateway-1 127.0.0.1:${port} check port ${adminPort}`,
-      );
-      const configPath = join(directory, 'haproxy.cfg');
-      writeFileSync(configPath, config);
-      const lbPort = await freePort();
-      haproxy = spawnWatched('haproxy', ['-f', configPath], { env: { PATH: process.env['PATH'], HERALD_LB_PORT: String(lbPort) } });
-      await waitUntil('HAProxy to route to the gateway', async () => (await fetch(`http://127.0.0.1:${lbPort}/ws`)).status === 426);
+      haproxy = await startHaproxy(node.gateway);
+      const lbPort = haproxy.port;
 
       const tokens = { query: await signTestToken({ sub: 'via-query' }), protocol: await signTestToken({ sub: 'via-protocol' }), header: await signTestToken({ sub: 'via-header' }) };
       await connectEachWay(`ws://127.0.0.1:${lbPort}/ws`, tokens);
       await waitForUpgradeLines(haproxy.output, TRANSPORTS.length);
       expect(leaks(haproxy.output(), tokens)).toEqual([]);
     } finally {
-      haproxy?.child.kill('SIGTERM');
-      await haproxy?.exited;
+      await haproxy?.stop();
       await node.stop();
-      rmSync(directory, { recursive: true, force: true });
     }
   });
 
