@@ -256,6 +256,8 @@ class NodeProcesses {
     if (this.closed) throw new Error('the Redis cluster was stopped while starting');
     const nodeDir = join(this.dir, String(port));
     await mkdir(nodeDir, { recursive: true });
+    // stopAll() may have run while the directory was made: it would not know of this node.
+    if (this.closed) throw new Error('the Redis cluster was stopped while starting');
     const child = spawn(
       'redis-server',
       [
