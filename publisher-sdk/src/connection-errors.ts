@@ -40,6 +40,14 @@ export class ConnectionErrors {
     return client;
   }
 
+  /**
+   * A connection that raised no error but never became usable (a Redis that accepts connections
+   * and never answers): reported like a failure, within the same rate limit.
+   */
+  unusable(label: string, reason: string): void {
+    this.failed(label, new Error(reason));
+  }
+
   private failed(label: string, error: unknown): void {
     const now = this.now();
     this.reason = failureReason(error);

@@ -417,7 +417,13 @@ export function createPublisher(options: PublisherOptions): Publisher {
       );
     } catch (error) {
       pending?.cancel();
-      throw failure(error, idempotencyKey, keySeconds * 1000, failureContext());
+      const rejection = failure(error, idempotencyKey, keySeconds * 1000, failureContext());
+      const unreachable = rejection.cause instanceof UnreachableError ? rejection.cause : undefined;
+      // An error event reported it already, unless Redis accepted the connection and went silent.
+      if (unreachable && errors.lastReason === undefined) {
+        errors.unusable(failureContext().labelOf(unreachable), STATUS_MEANINGS[unreachable.status] ?? `connection ${unreachable.status}`);
+      }
+      throw rejection;
     }
     // A duplicate recorded by this very call: an attempt whose answer was lost did publish it.
     const published = reply.duplicate
