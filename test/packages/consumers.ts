@@ -73,6 +73,10 @@ main().catch((error: unknown) => {
 const TYPED_IMPORTS = `import { createPublisher, type Publisher, type BroadcastResult } from '@herald/publisher-sdk';
 import { connect, type EventEnvelope, type HeraldClient, type WebSocketConstructor } from '@herald/client';
 import WebSocket from 'ws';
+// The browser bundle's entry has the same API, and its types.
+type BrowserConnect = typeof import('@herald/client/browser').connect;
+const sameApi: BrowserConnect = connect;
+void sameApi;
 `;
 
 /**
