@@ -91,8 +91,8 @@ async function main(): Promise<void> {
     fail(`cannot start: ${(error as Error).message}`, 1);
   }
 
+  const host = urlHost(config.host);
   if (credentials.token !== undefined || credentials.generatedPublishKey) {
-    const host = urlHost(config.host);
     const broker = gateway.broker.health();
     process.stdout.write(
       developmentBanner({
@@ -103,6 +103,9 @@ async function main(): Promise<void> {
         notReady: broker.connected ? undefined : broker.summary,
       }),
     );
+  } else if (!config.production) {
+    // Keys configured: no banner (the output stays JSON lines), but the demo page is served.
+    logger.info({ url: `http://${host}:${gateway.port}/` }, 'development demo page (live agent runs of dev-user)');
   }
 
   const running = gateway;

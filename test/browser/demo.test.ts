@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { GOLDEN_PATH_EVENT_TYPES } from '@herald/protocol';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../support/browser.js';
@@ -121,6 +122,22 @@ describe('the demo page', () => {
       expect(response.headers.get('content-type')).toMatch(/^text\/javascript/);
       expect(await response.text()).toContain('herald.resumed');
     });
+  });
+
+  it('on a node that verifies with a public key, says it needs a token and offers no run', async () => {
+    const publicKey = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const gateway = await startGatewayProcess({ NODE_ENV: 'development', JWT_PUBLIC_KEY: publicKey });
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${gateway.httpUrl}/`);
+      await page.waitForFunction(() => document.getElementById('state')?.textContent === 'no token', null, { timeout: 10_000 });
+      expect(await text(page, 'notice')).toMatch(/cannot sign one: open this page with \?token=/);
+      expect(await page.evaluate(() => (document.getElementById('run') as HTMLButtonElement).disabled)).toBe(true);
+      expect((await fetch(`${gateway.httpUrl}/demo/token`)).status).toBe(404);
+      await page.close();
+    } finally {
+      await gateway.stop();
+    }
   });
 
   it('is not served by a production-like node, nor its token or bundle', async () => {

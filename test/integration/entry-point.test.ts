@@ -193,7 +193,7 @@ describe('gateway entry point', () => {
       const records = lines.map((line) => JSON.parse(line) as { level: string; msg: string; node: string });
       expect(records.every((record) => typeof record.level === 'string' && record.node === node.nodeId)).toBe(true);
       expect(records.map((record) => record.msg)).toEqual(
-        expect.arrayContaining(['gateway listening', 'websocket opened', 'token refused', 'websocket closed']),
+        expect.arrayContaining(['gateway listening', 'development demo page (live agent runs of dev-user)', 'websocket opened', 'token refused', 'websocket closed']),
       );
       for (const secret of [token, expired, token.split('.')[2] as string, 'payload-marker-42', TEST_PUBLISH_KEY]) {
         expect(node.output()).not.toContain(secret);

@@ -187,6 +187,8 @@ const getToken = pageToken
 
 if (!pageToken && !tokenUrl) {
   $('notice').textContent = 'This node verifies tokens with a public key and cannot sign one: open this page with ?token=<a JWT for your user>.';
+  $('state').textContent = 'no token';
+  $('state').dataset.state = 'closed';
 } else {
   const url = () => {
     const ws = new URL('ws', base);
@@ -268,14 +270,14 @@ async function simulateRun() {
   }
 }
 
-if (settings.publishKey) {
+if (settings.publishKey && (pageToken || tokenUrl)) {
   $('run').addEventListener('click', () => {
     if (userId === undefined) return log('not connected yet', 'warn');
     void simulateRun();
   });
 } else {
   $('run').disabled = true;
-  $('run').title = 'The publish API is off on this node (HERALD_PUBLISH_KEY)';
+  $('run').title = settings.publishKey ? 'Not connected: this page has no token' : 'The publish API is off on this node (HERALD_PUBLISH_KEY)';
 }
 showStats();
 `;
@@ -306,8 +308,8 @@ export function demoPage(settings: DemoPageSettings): string {
     <p class="hint">Each dot is an event as it reached this page: the time from publish to page, the gateway node
     that delivered it and its number in the user's stream. Stop the node and the page resumes on another one.</p>
     <div id="run-list">
-      <div class="empty" id="empty">No runs yet. Press <b>Run a simulated agent</b>, or publish to this user with the
-    <code>curl</code> the node printed at start: its events appear here as they arrive.</div>
+      <div class="empty" id="empty">No runs yet. Press <b>Run a simulated agent</b>, or publish to this user through
+    <code>POST /v1/publish</code>: its events appear here as they arrive.</div>
     </div>
   </section>
   <aside>
