@@ -155,6 +155,8 @@ process.on('SIGTERM', () => void stopAll(0));
 // The children are not in the terminal's process group: closing the terminal must stop them too,
 // and writing to the closed terminal must not interrupt that.
 process.on('SIGHUP', () => void stopAll(0));
+// Run by npm's launcher: its IPC channel closes when the launcher dies, even of SIGKILL.
+if (process.channel) process.once('disconnect', () => void stopAll(0));
 for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
 
 // Ports this fleet has handed out (HAProxy's first): a port just released by freePort() may be

@@ -45,8 +45,11 @@ const parentCheck = setInterval(() => {
 }, PARENT_CHECK_MS).unref();
 
 /** Runs a command with this terminal; resolves with how it ended. */
-function run(command, commandArgs, { group }) {
-  const child = spawn(command, commandArgs, { cwd: root, stdio: 'inherit', detached: group });
+function run(command, commandArgs, { group, channel = false }) {
+  // The entry point gets an IPC channel: when the launcher dies, even of SIGKILL, the channel
+  // closes and the entry point stops ('disconnect'), rather than run on without a parent.
+  const stdio = channel ? ['inherit', 'inherit', 'inherit', 'ipc'] : 'inherit';
+  const child = spawn(command, commandArgs, { cwd: root, stdio, detached: group });
   current = { child, group };
   return new Promise((resolve) => {
     child.once('error', (error) => {
@@ -64,7 +67,7 @@ async function launch() {
   const built = await run('npm', ['run', 'build'], { group: true });
   if (requested !== undefined) return { code: null, signal: requested };
   if (built.signal !== null || built.code !== 0) return built;
-  return run(process.execPath, [entry, ...args], { group: false });
+  return run(process.execPath, [entry, ...args], { group: false, channel: true });
 }
 
 // Ends as the last step ended: with its code, or killed by its signal, as a shell would report it.

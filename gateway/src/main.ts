@@ -133,6 +133,9 @@ async function main(): Promise<void> {
   process.on('SIGINT', shutdown);
   // A closed terminal: without a handler the node would die without draining.
   process.on('SIGHUP', shutdown);
+  // Started with an IPC channel (npm start's launcher): the channel closes when the launcher dies,
+  // even of SIGKILL; drain as on a hangup rather than run on without it.
+  if (process.channel) process.once('disconnect', () => shutdown('SIGHUP'));
 }
 
 main().catch((error: unknown) => fail(`fatal: ${(error as Error).stack ?? String(error)}`, 1));

@@ -374,6 +374,18 @@ describe('npm start', () => {
     }
   });
 
+  it('drains the gateway and leaves nothing running when the launcher under npm is killed', async () => {
+    const started = await npmStartReady();
+    try {
+      const launcher = started.processes.find(({ command }) => command.includes('scripts/launch.mjs'));
+      expect(launcher).toBeDefined();
+      process.kill(launcher?.pid ?? 0, 'SIGKILL');
+      await expectDrainedAndGone(started);
+    } finally {
+      cleanUp(started);
+    }
+  });
+
   it('stops the build, starts no gateway and leaves nothing running when SIGTERM reaches npm during the build', async () => {
     // A build that takes a minute, run the way npm runs one: by a shell under the npm process.
     const bin = mkdtempSync(join(tmpdir(), 'herald-npm-start-'));
