@@ -36,11 +36,8 @@ export function guardResponse(res: HttpResponse): ResponseGuard {
 
 /** Writes a JSON response; call inside the handler's synchronous part or within res.cork(). */
 export function writeJson(res: HttpResponse, response: JsonResponse): void {
-  res.writeStatus(STATUS_LINES[response.status] ?? `${response.status} Error`);
-  res.writeHeader('content-type', 'application/json');
-  res.writeHeader('cache-control', 'no-store');
-  for (const [name, value] of Object.entries(response.headers ?? {})) res.writeHeader(name, value);
-  res.end(JSON.stringify(response.body), response.close ?? false);
+  const headers = { 'cache-control': 'no-store', ...response.headers };
+  writeContent(res, response.status, 'application/json', JSON.stringify(response.body), headers, response.close ?? false);
 }
 
 export interface RespondOptions {
@@ -98,10 +95,20 @@ export function readBody(res: HttpResponse, limit: number, options: ReadBodyOpti
   });
 }
 
-/** Writes a response that is not JSON (a page, a script); same rules as writeJson. */
-export function writeContent(res: HttpResponse, status: number, contentType: string, body: string | Buffer, headers: Readonly<Record<string, string>> = {}): void {
+/**
+ * Writes a response of any type (writeJson's, a page, a script); call inside the handler's
+ * synchronous part or within res.cork(). `close`: close the connection after responding.
+ */
+export function writeContent(
+  res: HttpResponse,
+  status: number,
+  contentType: string,
+  body: string | Buffer,
+  headers: Readonly<Record<string, string>> = {},
+  close = false,
+): void {
   res.writeStatus(STATUS_LINES[status] ?? `${status} Error`);
   res.writeHeader('content-type', contentType);
   for (const [name, value] of Object.entries(headers)) res.writeHeader(name, value);
-  res.end(body);
+  res.end(body, close);
 }
