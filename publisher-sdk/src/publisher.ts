@@ -417,11 +417,12 @@ export function createPublisher(options: PublisherOptions): Publisher {
       );
     } catch (error) {
       pending?.cancel();
-      const rejection = failure(error, idempotencyKey, keySeconds * 1000, failureContext());
+      const context = failureContext();
+      const rejection = failure(error, idempotencyKey, keySeconds * 1000, context);
       const unreachable = rejection.cause instanceof UnreachableError ? rejection.cause : undefined;
       // An error event reported it already, unless Redis accepted the connection and went silent.
-      if (unreachable && errors.lastReason === undefined) {
-        errors.unusable(failureContext().labelOf(unreachable), STATUS_MEANINGS[unreachable.status] ?? `connection ${unreachable.status}`);
+      if (unreachable && context.lastReason === undefined) {
+        errors.unusable(context.labelOf(unreachable), STATUS_MEANINGS[unreachable.status] ?? `connection ${unreachable.status}`);
       }
       throw rejection;
     }
