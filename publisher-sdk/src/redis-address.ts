@@ -1,8 +1,7 @@
 import { isIPv6 } from 'node:net';
 import type { ClusterNode, Redis } from 'ioredis';
 
-/** host:port, with an IPv6 host in brackets. */
-export function hostPort(host: string, port: number | string): string {
+function hostPort(host: string, port: number | string): string {
   return `${isIPv6(host) ? `[${host}]` : host}:${port}`;
 }
 
@@ -15,10 +14,14 @@ export function redisLabel(redis: Redis): string {
   return `Redis at ${path ?? hostPort(host ?? 'localhost', port ?? 6379)}`;
 }
 
+/** "10.0.0.1:7000,10.0.0.2:7000": a cluster's nodes as they were given. */
+export function clusterAddress(nodes: readonly ClusterNode[]): string {
+  return nodes.map((node) => (typeof node === 'object' ? hostPort(node.host ?? 'localhost', node.port ?? 6379) : String(node))).join(',');
+}
+
 /** "Redis Cluster at 10.0.0.1:7000,10.0.0.2:7000", from the nodes it was given. */
 export function clusterLabel(nodes: readonly ClusterNode[]): string {
-  const shown = nodes.map((node) => (typeof node === 'object' ? hostPort(node.host ?? 'localhost', node.port ?? 6379) : String(node)));
-  return shown.length === 0 ? 'Redis Cluster' : `Redis Cluster at ${shown.join(',')}`;
+  return nodes.length === 0 ? 'Redis Cluster' : `Redis Cluster at ${clusterAddress(nodes)}`;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { ClusterNode } from 'ioredis';
-import { hostPort } from '@herald/publisher-sdk/storage';
+import { clusterAddress } from '@herald/publisher-sdk/storage';
 
 /**
  * The Redis a broker was configured with, as logs and answers may show it: the variable that
@@ -21,9 +21,7 @@ export function redisUrlTarget(url: string): RedisTarget {
 }
 
 export function clusterTarget(nodes: readonly ClusterNode[]): RedisTarget {
-  const address = nodes
-    .map((node) => (typeof node === 'object' ? hostPort(node.host ?? '127.0.0.1', node.port ?? 6379) : String(node)))
-    .join(',');
+  const address = clusterAddress(nodes);
   return { variable: 'REDIS_CLUSTER_NODES', address, label: `Redis Cluster at ${address} (REDIS_CLUSTER_NODES)` };
 }
 

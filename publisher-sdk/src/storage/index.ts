@@ -60,4 +60,4 @@ export {
 export { RedisScript } from './redis-script.js';
 export { ServerRun, isWrongRun, type ConnectionRun } from './server-run.js';
 export { ClusterShards, SingleRedis, calculateSlot, isRedirection, nodeKey, parseClusterNode, type RedisShards } from './shards.js';
-export { failureReason, hostPort } from '../redis-address.js';
+export { clusterAddress, failureReason } from '../redis-address.js';
