@@ -17,10 +17,14 @@ export interface DemoDependencies {
 const TOKEN_PATH = 'demo/token';
 const NO_STORE = { 'cache-control': 'no-store' };
 
-/** The client SDK's browser bundle, read when first asked for (a production image may not ship it). */
+/** Where the client's browser bundles are, found when first asked for (an image may not ship them). */
+let bundleDirectory: string | undefined;
+
+/** A file of the client SDK's browser bundle, read at each request (a rebuild shows at once); undefined when not built. */
 function clientBundle(file: string): Buffer | undefined {
   try {
-    return readFileSync(join(dirname(createRequire(import.meta.url).resolve('@herald/client/browser')), file));
+    bundleDirectory ??= dirname(createRequire(import.meta.url).resolve('@herald/client/browser'));
+    return readFileSync(join(bundleDirectory, file));
   } catch {
     return undefined;
   }
